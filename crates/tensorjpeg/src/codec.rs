@@ -1,0 +1,199 @@
+//! The codec seam: every way of storing a tensor — the native pipeline, the literal JPEG
+//! backend, the baselines (casts, GGUF-style block quantizers, SVD, zstd) — is a [`Codec`].
+//! The container stores the codec's name, its parameter bytes and its chunks; decoding looks
+//! the name up in a [`Registry`].
+
+use crate::error::{Error, Result};
+
+/// How the size/quality trade-off is chosen.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rate {
+    /// The codec's own default.
+    Default,
+    /// JPEG-like quality, 1..=100 (higher is better). See `docs/FORMAT.md` for the mapping.
+    Quality(u8),
+    /// Target all-in bits per value (reached by search; the achieved figure is reported).
+    Bits(f64),
+    /// Target signal-to-noise ratio in dB (reached by search; the achieved figure is reported).
+    Snr(f64),
+    /// A guaranteed bound on every element's absolute error (verified after decoding).
+    MaxError(f64),
+}
+
+impl Rate {
+    /// Checks the parameter ranges, naming the valid range in the error.
+    pub fn validate(&self) -> Result<()> {
+        match *self {
+            Rate::Default => Ok(()),
+            Rate::Quality(q) if (1..=100).contains(&q) => Ok(()),
+            Rate::Quality(q) => Err(Error::param("quality", q, "1..=100")),
+            Rate::Bits(b) if b.is_finite() && b > 0.0 && b <= 32.0 => Ok(()),
+            Rate::Bits(b) => Err(Error::param("bits per value", b, "a number in (0, 32]")),
+            Rate::Snr(s) if s.is_finite() && s > 0.0 && s <= 200.0 => Ok(()),
+            Rate::Snr(s) => Err(Error::param("snr", s, "a number of dB in (0, 200]")),
+            Rate::MaxError(e) if e.is_finite() && e > 0.0 => Ok(()),
+            Rate::MaxError(e) => Err(Error::param("max error", e, "a finite number > 0")),
+        }
+    }
+}
+
+/// What a codec produced for one tensor.
+#[derive(Debug, Clone, Default)]
+pub struct Encoded {
+    /// Codec parameters needed to decode (stored in the tensor's header entry, checksummed).
+    pub params: Vec<u8>,
+    /// Independently decodable chunks, each checksummed by the container.
+    pub chunks: Vec<Vec<u8>>,
+    /// Measurements for reports, e.g. `("jpeg_header_bytes", 612.0)` or `("step", 0.01)`.
+    pub stats: Vec<(String, f64)>,
+}
+
+impl Encoded {
+    /// Bytes of parameters and chunks together (the container adds its own per-entry bytes).
+    pub fn payload_bytes(&self) -> usize {
+        self.params.len() + self.chunks.iter().map(Vec::len).sum::<usize>()
+    }
+}
+
+/// One way of storing a float tensor.
+///
+/// `encode` sees the values as a row-major array of `shape`; `decode` must return exactly
+/// `shape.iter().product()` values and must reject (never mis-decode) bytes it did not write.
+/// Non-finite values never reach a codec: the container stores them as exceptions.
+pub trait Codec: Send + Sync {
+    /// The name stored in the container and looked up in the [`Registry`] (e.g. `"native"`).
+    fn name(&self) -> &'static str;
+    /// Encodes `values` (of `shape`) at `rate`.
+    fn encode(&self, values: &[f32], shape: &[usize], rate: Rate) -> Result<Encoded>;
+    /// Decodes what `encode` produced.
+    fn decode(&self, params: &[u8], chunks: &[&[u8]], shape: &[usize]) -> Result<Vec<f32>>;
+    /// True if the codec's output is bit-exact (no rate applies).
+    fn lossless(&self) -> bool {
+        false
+    }
+}
+
+/// A parsed codec spec: `NAME[:OPTION[:OPTION...]]`, where an option is a bare word
+/// (`dct8x8`, `tworow`) or `key=value` (`deadzone=0.2`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CodecSpec {
+    /// Base name, e.g. `native`.
+    pub name: String,
+    /// Bare-word options, in order.
+    pub flags: Vec<String>,
+    /// `key=value` options, in order.
+    pub kv: Vec<(String, String)>,
+}
+
+impl CodecSpec {
+    /// Parses `NAME[:OPT...]`.
+    pub fn parse(s: &str) -> Result<Self> {
+        let mut parts = s.trim().split(':');
+        let name = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        if name.is_empty() {
+            return Err(Error::param("codec spec", format!("'{s}'"), "NAME[:OPTION...]"));
+        }
+        let mut spec = CodecSpec {
+            name,
+            ..Default::default()
+        };
+        for p in parts {
+            let p = p.trim();
+            if p.is_empty() {
+                continue;
+            }
+            match p.split_once('=') {
+                Some((k, v)) => spec.kv.push((k.trim().to_ascii_lowercase(), v.trim().to_string())),
+                None => spec.flags.push(p.to_ascii_lowercase()),
+            }
+        }
+        Ok(spec)
+    }
+    /// The value of `key`, if given.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.kv.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+    /// The value of `key` parsed as `T`, with a range-naming error.
+    pub fn get_parsed<T: std::str::FromStr>(&self, key: &'static str, expected: &str) -> Result<Option<T>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => v
+                .parse()
+                .map(Some)
+                .map_err(|_| Error::param(key, v, expected)),
+        }
+    }
+    /// Fails if any option is not in the allowed lists (catches typos).
+    pub fn check_allowed(&self, flags: &[&str], keys: &[&str]) -> Result<()> {
+        for f in &self.flags {
+            if !flags.contains(&f.as_str()) {
+                return Err(Error::param(
+                    "codec option",
+                    format!("'{f}' for codec '{}'", self.name),
+                    format!("one of [{}] or key=value with key in [{}]", flags.join(", "), keys.join(", ")),
+                ));
+            }
+        }
+        for (k, _) in &self.kv {
+            if !keys.contains(&k.as_str()) {
+                return Err(Error::param(
+                    "codec option",
+                    format!("'{k}=' for codec '{}'", self.name),
+                    format!("key in [{}]", keys.join(", ")),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Builds a codec from a spec, or returns `None` if the name is not this factory's.
+pub type CodecFactory = fn(&CodecSpec) -> Option<Result<Box<dyn Codec>>>;
+
+/// Maps codec specs (for encoding) and stored names (for decoding) to codecs. Other crates
+/// add their codecs (e.g. candle's K-quants) with [`Registry::with`].
+#[derive(Clone)]
+pub struct Registry {
+    factories: Vec<CodecFactory>,
+    names: Vec<&'static str>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn empty() -> Self {
+        Registry {
+            factories: Vec::new(),
+            names: Vec::new(),
+        }
+    }
+    /// Adds a factory answering to `names`.
+    pub fn with(mut self, names: &[&'static str], f: CodecFactory) -> Self {
+        self.factories.push(f);
+        self.names.extend_from_slice(names);
+        self
+    }
+    /// The codec names this registry knows.
+    pub fn names(&self) -> &[&'static str] {
+        &self.names
+    }
+    /// Builds the codec a spec string names.
+    pub fn build(&self, spec: &str) -> Result<Box<dyn Codec>> {
+        let parsed = CodecSpec::parse(spec)?;
+        self.build_spec(&parsed)
+    }
+    /// Builds the codec a parsed spec names.
+    pub fn build_spec(&self, spec: &CodecSpec) -> Result<Box<dyn Codec>> {
+        for f in &self.factories {
+            if let Some(r) = f(spec) {
+                return r;
+            }
+        }
+        Err(Error::UnknownCodec(spec.name.clone(), self.names.join(", ")))
+    }
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry").field("names", &self.names).finish()
+    }
+}

@@ -1,0 +1,59 @@
+//! # tensorjpeg
+//!
+//! Compression for the tensors of AI systems — model weights, embedding collections,
+//! activations — built the way JPEG is built:
+//!
+//! ```text
+//! tensor ──► layout ──► transform ──► quantize ──► entropy code ──► container
+//! ```
+//!
+//! Every stage is a module: [`layout`], [`transform`], [`quant`], [`entropy`],
+//! [`container`]; [`native`] strings them together as the `native` codec. The literal
+//! JPEG backend ([`backends::jpeg`]) and the baselines people already use ([`baselines`]:
+//! fp16/bf16 casts, GGUF Q8_0/Q4_0/Q4_1 blocks, SVD, zstd) are codecs behind the same
+//! [`Codec`] trait, so every comparison runs through one container and one set of
+//! [`metrics`].
+//!
+//! ```
+//! use tensorjpeg::{compress, decompress, Options, Rate, Tensor};
+//!
+//! let values: Vec<f32> = (0..64 * 48).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0).collect();
+//! let t = Tensor::from_f32("w", vec![64, 48], values.clone()).unwrap();
+//! let opts = Options { rate: Rate::MaxError(1e-3), ..Options::default() };
+//! let bytes = compress(&[t], &opts).unwrap().bytes;
+//! let back = decompress(&bytes).unwrap();
+//! let got = back[0].values().unwrap();
+//! assert!(values.iter().zip(got).all(|(a, b)| (a - b).abs() <= 1e-3));
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod backends;
+pub mod baselines;
+pub mod bytes;
+pub mod codec;
+pub mod container;
+pub mod entropy;
+pub mod error;
+pub mod layout;
+pub mod metrics;
+pub mod native;
+pub mod pipeline;
+pub mod quant;
+pub mod tensor;
+pub mod transform;
+
+pub use codec::{Codec, CodecSpec, Encoded, Rate, Registry};
+pub use error::{Error, Result};
+pub use pipeline::{compress, decompress, decompress_with, CompressReport, Compressed, Options};
+pub use tensor::{DType, Data, Tensor};
+
+/// The registry of every codec this crate implements: `native`, `jpeg`, `f16`, `bf16`,
+/// `q8_0`, `q4_0`, `q4_1`, `svd`, `zstd`, `raw`.
+pub fn default_registry() -> Registry {
+    Registry::empty()
+        .with(&["native"], native::factory)
+        .with(&["jpeg"], backends::jpeg::factory)
+        .with(&["f16", "bf16", "svd", "zstd", "raw"], baselines::factory)
+        .with(&["q8_0", "q4_0", "q4_1"], baselines::ggml::factory)
+}

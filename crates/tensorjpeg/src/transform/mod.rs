@@ -1,0 +1,1 @@
+//! Orthogonal transforms (stage 2). Filled in by the transform work.
