@@ -1,0 +1,76 @@
+//! Reference entropy coder built on the `constriction` crate (Bamler's ANS implementation),
+//! with the same frequency tables as our own coder. Used by tests (both must round-trip and
+//! give near-identical sizes) and by the benchmarks (the reason [`super::rans`] exists is
+//! that it decodes faster; `cargo bench -p tensorjpeg --bench codec -- entropy` measures it).
+
+use super::model::FreqTable;
+use crate::error::{Error, Result};
+use constriction::stream::model::DefaultContiguousCategoricalEntropyModel;
+use constriction::stream::stack::DefaultAnsCoder;
+use constriction::stream::Decode;
+
+fn model(table: &FreqTable) -> Result<DefaultContiguousCategoricalEntropyModel> {
+    // constriction's default precision is 24 bits; scale our 2^P frequencies up exactly.
+    // Zero-frequency symbols are not allowed there, so code over the used prefix only.
+    let shift = 24 - table.precision;
+    let probs: Vec<u32> = table.freqs.iter().map(|&f| f << shift).collect();
+    DefaultContiguousCategoricalEntropyModel::from_nonzero_fixed_point_probabilities(&probs, false)
+        .map_err(|()| Error::corrupt("constriction rejected the frequency table"))
+}
+
+/// Encodes with constriction's ANS coder; returns its 32-bit words.
+/// All symbols must have non-zero frequency.
+pub fn encode(symbols: &[u16], table: &FreqTable) -> Result<Vec<u32>> {
+    if table.freqs.contains(&0) {
+        return Err(Error::unsupported("constriction", "zero frequencies in table"));
+    }
+    let m = model(table)?;
+    let mut coder = DefaultAnsCoder::new();
+    coder
+        .encode_iid_symbols_reverse(symbols.iter().map(|&s| s as usize), &m)
+        .map_err(|e| Error::External(format!("constriction encode: {e:?}")))?;
+    Ok(coder.into_compressed().unwrap_or_default())
+}
+
+/// Decodes `out.len()` symbols from constriction's words.
+pub fn decode(words: Vec<u32>, table: &FreqTable, out: &mut [u16]) -> Result<()> {
+    let m = model(table)?;
+    let mut coder = DefaultAnsCoder::from_compressed(words)
+        .map_err(|_| Error::corrupt("constriction: invalid compressed data"))?;
+    for o in out.iter_mut() {
+        let s = coder
+            .decode_symbol(&m)
+            .map_err(|e| Error::corrupt(format!("constriction decode: {e:?}")))?;
+        *o = s as u16;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constriction_and_our_rans_agree_on_symbols_and_size() {
+        let symbols: Vec<u16> = (0..50_000u32)
+            .map(|i| {
+                let h = i.wrapping_mul(2_654_435_761) >> 16;
+                ((h % 97) * (h % 89) / 700).min(15) as u16
+            })
+            .collect();
+        let mut counts = vec![0u64; 16];
+        for &s in &symbols {
+            counts[s as usize] += 1;
+        }
+        let used = counts.iter().rposition(|&c| c > 0).unwrap() + 1;
+        let t = FreqTable::from_counts(&counts[..used], 12).unwrap();
+        let words = encode(&symbols, &t).unwrap();
+        let mut out = vec![0u16; symbols.len()];
+        decode(words.clone(), &t, &mut out).unwrap();
+        assert_eq!(out, symbols);
+        let (_, ours) = super::super::rans::encode(&symbols, &t);
+        let ref_bits = words.len() as f64 * 32.0;
+        let our_bits = ours.len() as f64 * 16.0;
+        assert!((our_bits - ref_bits).abs() / ref_bits < 0.01, "{our_bits} vs {ref_bits}");
+    }
+}
