@@ -1,1 +1,140 @@
-fn main() {}
+//! `tensorjpeg`: compress, inspect, compare and sweep tensor files.
+
+mod cmd;
+mod plot;
+mod select;
+mod table;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Compress the tensors of AI systems with the JPEG architecture.
+#[derive(Parser, Debug)]
+#[command(name = "tensorjpeg", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Command,
+}
+
+/// How hard to compress (at most one; the codec's default otherwise).
+#[derive(Args, Debug, Clone, Default)]
+#[group(multiple = false)]
+pub struct RateArgs {
+    /// JPEG-like quality 1..=100 (higher is better).
+    #[arg(long, value_name = "Q")]
+    pub quality: Option<u8>,
+    /// Target all-in bits per value (searched; achieved figure reported).
+    #[arg(long, value_name = "B")]
+    pub bits: Option<f64>,
+    /// Target SNR in dB (searched; achieved figure reported).
+    #[arg(long, value_name = "DB")]
+    pub snr: Option<f64>,
+    /// Guaranteed bound on every element's absolute error (verified after decoding).
+    #[arg(long = "max-error", value_name = "E")]
+    pub max_error: Option<f64>,
+}
+
+impl RateArgs {
+    fn rate(&self) -> tensorjpeg::Rate {
+        use tensorjpeg::Rate;
+        if let Some(q) = self.quality {
+            Rate::Quality(q)
+        } else if let Some(b) = self.bits {
+            Rate::Bits(b)
+        } else if let Some(s) = self.snr {
+            Rate::Snr(s)
+        } else if let Some(e) = self.max_error {
+            Rate::MaxError(e)
+        } else {
+            Rate::Default
+        }
+    }
+}
+
+/// Which tensors a command works on.
+#[derive(Args, Debug, Clone, Default)]
+pub struct SelectArgs {
+    /// Only tensors whose name matches this regex.
+    #[arg(long, value_name = "REGEX")]
+    pub include: Option<String>,
+    /// Skip tensors whose name matches this regex.
+    #[arg(long, value_name = "REGEX")]
+    pub exclude: Option<String>,
+    /// Only tensors with at least this many dimensions (2 = weight matrices).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub min_ndim: usize,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Compress a .safetensors, .npy or .gguf file into a tensorjpeg container.
+    Compress {
+        /// Input tensor file.
+        input: PathBuf,
+        /// Output container (written atomically).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Codec spec: native[:LAYOUT][:TRANSFORM][:k=v], jpeg[:tworow|matrix|tiles], f16, bf16, q8_0, q4_0, q4_1, q4_k, svd, zstd, raw.
+        #[arg(long, default_value = "native")]
+        codec: String,
+        #[command(flatten)]
+        rate: RateArgs,
+        #[command(flatten)]
+        select: SelectArgs,
+        /// Print a JSON report instead of a table (no progress bar).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decompress a container into .safetensors or .npy (chosen by OUT's extension).
+    Decompress {
+        /// Input container.
+        input: PathBuf,
+        /// Output file (.safetensors or .npy).
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// List the tensors of a container or tensor file.
+    Inspect {
+        /// Container, .safetensors, .npy or .gguf.
+        file: PathBuf,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare a tensor file with a decompressed file or a container.
+    Compare {
+        /// The original tensors.
+        original: PathBuf,
+        /// A decompressed tensor file or a tensorjpeg container.
+        other: PathBuf,
+        #[command(flatten)]
+        select: SelectArgs,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rate–distortion sweep over codecs and rates: DIR/sweep.{csv,json,png}.
+    Sweep(cmd::sweep::SweepArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let r = match cli.cmd {
+        Command::Compress { input, output, codec, rate, select, json } => {
+            cmd::compress::run(&input, &output, &codec, rate.rate(), &select, json)
+        }
+        Command::Decompress { input, output } => cmd::decompress::run(&input, &output),
+        Command::Inspect { file, json } => cmd::inspect::run(&file, json),
+        Command::Compare { original, other, select, json } => cmd::compare::run(&original, &other, &select, json),
+        Command::Sweep(args) => cmd::sweep::run(&args),
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

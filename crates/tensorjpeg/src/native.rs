@@ -1,7 +1,511 @@
-//! (in progress)
-use crate::codec::{Codec, CodecSpec};
-use crate::error::Result;
-/// Builds the native codec.
-pub fn factory(_spec: &CodecSpec) -> Option<Result<Box<dyn Codec>>> {
-    None
+//! The `native` codec: layout → transform → uniform quantization → rANS, chunked.
+//!
+//! Spec: `native[:LAYOUT][:TRANSFORM][:key=value...]` with
+//! * LAYOUT: `matrix` (default), `rows`, `tiles` (side `tile=N`, default 8), `tworow`;
+//! * TRANSFORM: `identity` (default), `dct8x8`, `dct1d`, `hadamard` (`seed=`, `block=`),
+//!   `wavelet` (`levels=`, default 3), `klt` (`k=` components kept, default all; `f16basis`);
+//! * `deadzone=θ` (0..0.5, default 0) and `recon=δ` (0..0.5, default 0): see [`crate::quant`];
+//! * `step=tensor` (default) or `step=block`: one step per plane, scaled by the plane's RMS.
+//!
+//! Params (stored in the container entry): `u8 params_version=1, u8 layout, varint tile,
+//! transform params, f32 step, f32 deadzone, f32 recon, u8 step_mode, varint chunk_target`.
+//! Chunk: `[u8 scale code × planes]` when `step=block`, then one entropy segment per band
+//! (see [`crate::entropy`]) holding that band's indices in plane order.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+
+use crate::bytes::{ByteReader, ByteWriter};
+use crate::codec::{Codec, CodecSpec, Encoded, Rate};
+use crate::entropy;
+use crate::error::{Error, Result};
+use crate::layout::{Layout, Plane};
+use crate::quant::rate::{largest_step, quality_to_relative_step};
+use crate::quant::Quantizer;
+use crate::tensor::matrix_dims;
+use crate::transform::klt::Klt;
+use crate::transform::Transform;
+
+/// Coefficients per chunk (chunks are groups of whole planes of about this size).
+pub const CHUNK_TARGET: usize = 1 << 17;
+const PARAMS_VERSION: u8 = 1;
+
+/// Which transform to build at encode time (KLT is fitted on the data).
+#[derive(Debug, Clone, PartialEq)]
+enum TransformChoice {
+    Ready(Transform),
+    Klt { k: Option<usize>, f16: bool },
+}
+
+/// The native codec's configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Native {
+    layout: Layout,
+    transform: TransformChoice,
+    deadzone: f32,
+    recon: f32,
+    per_block: bool,
+}
+
+impl Default for Native {
+    fn default() -> Self {
+        Native {
+            layout: Layout::Matrix,
+            transform: TransformChoice::Ready(Transform::Identity),
+            deadzone: 0.0,
+            recon: 0.0,
+            per_block: false,
+        }
+    }
+}
+
+/// Builds the native codec from a spec (`None` if the name is not `native`).
+pub fn factory(spec: &CodecSpec) -> Option<Result<Box<dyn Codec>>> {
+    (spec.name == "native").then(|| Native::from_spec(spec).map(|n| Box::new(n) as Box<dyn Codec>))
+}
+
+impl Native {
+    /// Parses a `native:...` spec.
+    pub fn from_spec(spec: &CodecSpec) -> Result<Self> {
+        spec.check_allowed(
+            &["matrix", "rows", "tiles", "tworow", "identity", "dct8x8", "dct1d", "hadamard", "wavelet", "klt", "f16basis"],
+            &["deadzone", "recon", "step", "tile", "levels", "seed", "block", "k"],
+        )?;
+        let mut n = Native::default();
+        let tile: usize = spec.get_parsed("tile", "an integer 1..=65536")?.unwrap_or(8);
+        if !(1..=65536).contains(&tile) {
+            return Err(Error::param("tile", tile, "1..=65536"));
+        }
+        for f in &spec.flags {
+            match f.as_str() {
+                "matrix" => n.layout = Layout::Matrix,
+                "rows" => n.layout = Layout::Rows,
+                "tiles" => n.layout = Layout::Tiles(tile),
+                "tworow" => n.layout = Layout::TwoRow,
+                "identity" => n.transform = TransformChoice::Ready(Transform::Identity),
+                "dct8x8" => n.transform = TransformChoice::Ready(Transform::Dct8x8),
+                "dct1d" => n.transform = TransformChoice::Ready(Transform::Dct1d),
+                "hadamard" => {
+                    let seed = spec.get_parsed("seed", "an unsigned integer")?.unwrap_or(0x7e45_0a1b);
+                    let block: usize = spec.get_parsed("block", "a power of two 2..=65536")?.unwrap_or(256);
+                    if !block.is_power_of_two() || !(2..=65536).contains(&block) {
+                        return Err(Error::param("block", block, "a power of two 2..=65536"));
+                    }
+                    n.transform = TransformChoice::Ready(Transform::Hadamard { seed, block });
+                }
+                "wavelet" => {
+                    let levels: u8 = spec.get_parsed("levels", "an integer 1..=8")?.unwrap_or(3);
+                    if !(1..=8).contains(&levels) {
+                        return Err(Error::param("levels", levels, "1..=8"));
+                    }
+                    n.transform = TransformChoice::Ready(Transform::Wavelet { levels });
+                }
+                "klt" => {
+                    let k: Option<usize> = spec.get_parsed("k", "a positive integer")?;
+                    if k == Some(0) {
+                        return Err(Error::param("k", 0, "a positive integer"));
+                    }
+                    n.transform = TransformChoice::Klt {
+                        k,
+                        f16: spec.flags.iter().any(|f| f == "f16basis"),
+                    };
+                }
+                _ => {}
+            }
+        }
+        n.deadzone = spec.get_parsed("deadzone", "a number in [0, 0.5)")?.unwrap_or(0.0);
+        n.recon = spec.get_parsed("recon", "a number in [0, 0.5)")?.unwrap_or(0.0);
+        for (what, v) in [("deadzone", n.deadzone), ("recon", n.recon)] {
+            if !(0.0..0.5).contains(&v) {
+                return Err(Error::param(if what == "deadzone" { "deadzone" } else { "recon" }, v, "a number in [0, 0.5)"));
+            }
+        }
+        n.per_block = match spec.get("step") {
+            None | Some("tensor") => false,
+            Some("block") => true,
+            Some(v) => return Err(Error::param("step", v, "tensor or block")),
+        };
+        if matches!(n.transform, TransformChoice::Klt { .. }) && !matches!(n.layout, Layout::Matrix | Layout::Rows) {
+            return Err(Error::unsupported("native", "the klt transform needs the matrix or rows layout"));
+        }
+        Ok(n)
+    }
+}
+
+/// Everything the decoder needs, parsed from params.
+struct Setup {
+    layout: Layout,
+    transform: Transform,
+    quant: Quantizer,
+    per_block: bool,
+    chunk_target: usize,
+}
+
+fn write_params(s: &Setup) -> Vec<u8> {
+    let mut w = ByteWriter::new();
+    w.u8(PARAMS_VERSION);
+    w.u8(s.layout.id());
+    w.varint(match s.layout {
+        Layout::Tiles(t) => t as u64,
+        _ => 0,
+    });
+    s.transform.write_params(&mut w);
+    w.f32(s.quant.step);
+    w.f32(s.quant.deadzone);
+    w.f32(s.quant.recon);
+    w.u8(s.per_block as u8);
+    w.varint(s.chunk_target as u64);
+    w.into_inner()
+}
+
+fn read_params(p: &[u8]) -> Result<Setup> {
+    let mut r = ByteReader::new(p, "native codec params");
+    let v = r.u8()?;
+    if v != PARAMS_VERSION {
+        return Err(Error::corrupt(format!("native params version {v} (expected {PARAMS_VERSION})")));
+    }
+    let layout_id = r.u8()?;
+    let tile = r.varint_max("tile", 65536)? as usize;
+    let layout = Layout::from_id(layout_id, tile)?;
+    let transform = Transform::read_params(&mut r)?;
+    let step = r.f32()?;
+    let deadzone = r.f32()?;
+    let recon = r.f32()?;
+    if !(step.is_finite() && step > 0.0) || !(0.0..0.5).contains(&deadzone) || !(0.0..0.5).contains(&recon) {
+        return Err(Error::corrupt(format!("native quantizer step {step}, deadzone {deadzone}, recon {recon} out of range")));
+    }
+    let per_block = match r.u8()? {
+        0 => false,
+        1 => true,
+        x => return Err(Error::corrupt(format!("native step mode {x}"))),
+    };
+    let chunk_target = r.varint_max("chunk target", 1 << 30)? as usize;
+    r.finish()?;
+    Ok(Setup {
+        layout,
+        transform,
+        quant: Quantizer { step, deadzone, recon },
+        per_block,
+        chunk_target: chunk_target.max(1),
+    })
+}
+
+/// Groups planes into chunks of about `target` coefficients.
+fn group_planes(planes: &[Plane], t: &Transform, target: usize) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut acc = 0;
+    for (i, p) in planes.iter().enumerate() {
+        acc += t.coeff_len(p.shape.0, p.shape.1);
+        if acc >= target {
+            out.push(start..i + 1);
+            start = i + 1;
+            acc = 0;
+        }
+    }
+    if start < planes.len() {
+        out.push(start..planes.len());
+    }
+    out
+}
+
+/// Per-plane scale code: the plane step is `step · 2^((code − 128)/8)`.
+fn scale_of(code: u8) -> f32 {
+    2f32.powf((f32::from(code) - 128.0) / 8.0)
+}
+
+/// Transformed coefficients of one chunk, with their band structure.
+struct ChunkCoefs {
+    /// Coefficients of each plane, concatenated.
+    coefs: Vec<f32>,
+    /// (offset, len, shape) of each plane in `coefs`.
+    planes: Vec<(usize, usize, (usize, usize))>,
+    /// Per-plane scale codes (all 128 unless per-block steps).
+    codes: Vec<u8>,
+}
+
+fn band_maps(t: &Transform, planes: &[(usize, usize, (usize, usize))]) -> HashMap<(usize, usize), (Vec<u8>, usize)> {
+    let mut m = HashMap::new();
+    for &(_, _, s) in planes {
+        m.entry(s).or_insert_with(|| (t.bands(s.0, s.1), t.num_bands(s.0, s.1)));
+    }
+    m
+}
+
+impl ChunkCoefs {
+    /// Quantizes with `q` (scaled per plane) and splits the indices by band.
+    fn quantize_bands(&self, t: &Transform, q: &Quantizer) -> Vec<Vec<i32>> {
+        let maps = band_maps(t, &self.planes);
+        let nb = maps.values().map(|m| m.1).max().unwrap_or(1).max(1);
+        let mut bands: Vec<Vec<i32>> = vec![Vec::new(); nb];
+        let mut idx = Vec::new();
+        for (pi, &(off, len, shape)) in self.planes.iter().enumerate() {
+            let pq = Quantizer { step: q.step * scale_of(self.codes[pi]), ..*q };
+            idx.resize(len, 0);
+            pq.quantize(&self.coefs[off..off + len], &mut idx);
+            if nb == 1 {
+                bands[0].extend_from_slice(&idx);
+            } else {
+                let map = &maps[&shape].0;
+                for (&v, &b) in idx.iter().zip(map) {
+                    bands[b as usize].push(v);
+                }
+            }
+        }
+        bands
+    }
+
+    /// Squared error of quantizing with `q`, in the coefficient domain.
+    fn sq_error(&self, q: &Quantizer) -> f64 {
+        let mut e = 0.0f64;
+        let mut idx = Vec::new();
+        let mut back = Vec::new();
+        for (pi, &(off, len, _)) in self.planes.iter().enumerate() {
+            let pq = Quantizer { step: q.step * scale_of(self.codes[pi]), ..*q };
+            idx.resize(len, 0);
+            back.resize(len, 0.0);
+            let c = &self.coefs[off..off + len];
+            pq.quantize(c, &mut idx);
+            pq.dequantize(&idx, &mut back);
+            e += c.iter().zip(&back).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>();
+        }
+        e
+    }
+}
+
+fn chunk_bytes(c: &ChunkCoefs, t: &Transform, q: &Quantizer, per_block: bool) -> Vec<u8> {
+    let mut w = ByteWriter::new();
+    if per_block {
+        w.bytes(&c.codes);
+    }
+    for band in c.quantize_bands(t, q) {
+        entropy::encode(&band, &mut w);
+    }
+    w.into_inner()
+}
+
+fn chunk_cost_bits(c: &ChunkCoefs, t: &Transform, q: &Quantizer, per_block: bool) -> f64 {
+    let head = if per_block { c.codes.len() as f64 * 8.0 } else { 0.0 };
+    head + c.quantize_bands(t, q).iter().map(|b| entropy::cost_bits(b)).sum::<f64>()
+}
+
+impl Codec for Native {
+    fn name(&self) -> &'static str {
+        "native"
+    }
+
+    fn encode(&self, values: &[f32], shape: &[usize], rate: Rate) -> Result<Encoded> {
+        rate.validate()?;
+        let (rows, cols) = matrix_dims(shape);
+        let n = values.len();
+        if rows * cols != n {
+            return Err(Error::param("values", n, format!("{} values for shape {shape:?}", rows * cols)));
+        }
+        let transform = match (&self.transform, rate) {
+            (TransformChoice::Ready(t), Rate::MaxError(_)) if *t != Transform::Identity => {
+                return Err(Error::unsupported(
+                    "native",
+                    format!("--max-error needs the identity transform (got {}): a bound on coefficients is not a bound on values", t.name()),
+                ))
+            }
+            (TransformChoice::Klt { .. }, Rate::MaxError(_)) => {
+                return Err(Error::unsupported("native", "--max-error needs the identity transform (got klt)"))
+            }
+            (TransformChoice::Ready(t), _) => t.clone(),
+            (TransformChoice::Klt { k, f16 }, _) => {
+                let k = k.unwrap_or(cols).min(cols).max(1);
+                Transform::Klt(Klt::fit(values, rows, cols, k, *f16))
+            }
+        };
+        let layout = self.layout;
+        let planes = layout.planes(rows, cols);
+        let groups = group_planes(&planes, &transform, CHUNK_TARGET);
+        let per_block = self.per_block && !matches!(rate, Rate::MaxError(_));
+        // Forward transform, chunk by chunk, in parallel.
+        let chunks: Vec<ChunkCoefs> = groups
+            .par_iter()
+            .map(|g| {
+                let mut coefs = Vec::new();
+                let mut meta = Vec::with_capacity(g.len());
+                let mut codes = Vec::with_capacity(g.len());
+                let mut buf = Vec::new();
+                for p in &planes[g.clone()] {
+                    buf.resize(p.shape.0 * p.shape.1, 0.0);
+                    layout.extract(values, cols, p, &mut buf);
+                    let len = transform.coeff_len(p.shape.0, p.shape.1);
+                    let off = coefs.len();
+                    coefs.resize(off + len, 0.0);
+                    transform.forward(&buf, p.shape.0, p.shape.1, &mut coefs[off..]);
+                    meta.push((off, len, p.shape));
+                    codes.push(128);
+                }
+                ChunkCoefs { coefs, planes: meta, codes }
+            })
+            .collect();
+        let (sum_sq, count) = chunks
+            .iter()
+            .map(|c| (c.coefs.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>(), c.coefs.len()))
+            .fold((0.0, 0usize), |a, b| (a.0 + b.0, a.1 + b.1));
+        let rms = if count > 0 { (sum_sq / count as f64).sqrt() } else { 0.0 };
+        let mut chunks = chunks;
+        if per_block && rms > 0.0 {
+            for c in &mut chunks {
+                for (pi, &(off, len, _)) in c.planes.iter().enumerate() {
+                    let prms = (c.coefs[off..off + len].iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / len.max(1) as f64).sqrt();
+                    let code = if prms > 0.0 { (128.0 + 8.0 * (prms / rms).log2()).round().clamp(0.0, 255.0) } else { 0.0 };
+                    c.codes[pi] = code as u8;
+                }
+            }
+        }
+        let base = if rms > 0.0 && rms.is_finite() { rms } else { 1.0 };
+        let mk = |step: f64| Quantizer {
+            step: step as f32,
+            deadzone: self.deadzone,
+            recon: self.recon,
+        };
+        let setup_for = |q: Quantizer| Setup {
+            layout,
+            transform: transform.clone(),
+            quant: q,
+            per_block,
+            chunk_target: CHUNK_TARGET,
+        };
+        let quant = match rate {
+            Rate::Default => mk(base * quality_to_relative_step(75)),
+            Rate::Quality(qv) => mk(base * quality_to_relative_step(qv)),
+            Rate::MaxError(e) => Quantizer::uniform((2.0 * e * (1.0 - 1e-6)) as f32),
+            Rate::Bits(b) => {
+                let budget = b * n as f64;
+                let params_bits = write_params(&setup_for(mk(1.0))).len() as f64 * 8.0;
+                let step = largest_step(base * 1e-7, base * 1e3, 60, |s| {
+                    let q = mk(s);
+                    let bits: f64 = chunks.par_iter().map(|c| chunk_cost_bits(c, &transform, &q, per_block)).sum();
+                    // Smaller step = more bits: "ok" means over budget is impossible, so invert.
+                    bits + params_bits > budget
+                });
+                // `largest_step` returns the largest step still over budget; step up just past it.
+                let mut s = step;
+                for _ in 0..200 {
+                    let q = mk(s);
+                    let bits: f64 = chunks.par_iter().map(|c| chunk_cost_bits(c, &transform, &q, per_block)).sum();
+                    if bits + params_bits <= budget {
+                        break;
+                    }
+                    s *= 1.0005;
+                }
+                mk(s)
+            }
+            Rate::Snr(db) => {
+                let allowed = sum_sq / 10f64.powf(db / 10.0);
+                let step = largest_step(base * 1e-7, base * 1e3, 60, |s| {
+                    let q = mk(s);
+                    let e: f64 = chunks.par_iter().map(|c| c.sq_error(&q)).sum();
+                    e <= allowed
+                });
+                mk(step)
+            }
+        };
+        let encoded: Vec<Vec<u8>> = chunks.par_iter().map(|c| chunk_bytes(c, &transform, &quant, per_block)).collect();
+        let setup = setup_for(quant);
+        Ok(Encoded {
+            params: write_params(&setup),
+            chunks: encoded,
+            stats: vec![
+                ("step".into(), quant.step as f64),
+                ("relative_step".into(), quant.step as f64 / base),
+            ],
+        })
+    }
+
+    fn decode(&self, params: &[u8], chunks: &[&[u8]], shape: &[usize]) -> Result<Vec<f32>> {
+        let s = read_params(params)?;
+        let (rows, cols) = matrix_dims(shape);
+        let n = rows.checked_mul(cols).ok_or_else(|| Error::corrupt("shape overflows"))?;
+        if let Transform::Klt(k) = &s.transform {
+            if k.cols != cols {
+                return Err(Error::corrupt(format!("KLT basis has {} columns but the tensor has {cols}", k.cols)));
+            }
+        }
+        let planes = s.layout.planes(rows, cols);
+        let groups = group_planes(&planes, &s.transform, s.chunk_target);
+        if groups.len() != chunks.len() {
+            return Err(Error::corrupt(format!("native: {} chunks stored, {} expected for shape {shape:?}", chunks.len(), groups.len())));
+        }
+        let decoded: Vec<Vec<(Plane, Vec<f32>)>> = groups
+            .par_iter()
+            .zip(chunks.par_iter())
+            .map(|(g, bytes)| decode_chunk(&s, &planes[g.clone()], bytes))
+            .collect::<Result<_>>()?;
+        let mut out = vec![0.0f32; n];
+        for chunk in decoded {
+            for (p, buf) in chunk {
+                s.layout.insert(&mut out, cols, &p, &buf);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn decode_chunk(s: &Setup, planes: &[Plane], bytes: &[u8]) -> Result<Vec<(Plane, Vec<f32>)>> {
+    let t = &s.transform;
+    let mut r = ByteReader::new(bytes, "native chunk");
+    let codes: Vec<u8> = if s.per_block { r.take(planes.len())?.to_vec() } else { vec![128; planes.len()] };
+    let meta: Vec<(usize, usize, (usize, usize))> = {
+        let mut off = 0;
+        planes
+            .iter()
+            .map(|p| {
+                let len = t.coeff_len(p.shape.0, p.shape.1);
+                let m = (off, len, p.shape);
+                off += len;
+                m
+            })
+            .collect()
+    };
+    let total: usize = meta.iter().map(|m| m.1).sum();
+    let maps = band_maps(t, &meta);
+    let nb = maps.values().map(|m| m.1).max().unwrap_or(1).max(1);
+    // Band sizes in this chunk.
+    let mut sizes = vec![0usize; nb];
+    if nb == 1 {
+        sizes[0] = total;
+    } else {
+        for &(_, _, shape) in &meta {
+            for &b in &maps[&shape].0 {
+                sizes[b as usize] += 1;
+            }
+        }
+    }
+    let mut bands = Vec::with_capacity(nb);
+    for &sz in &sizes {
+        let mut v = vec![0i32; sz];
+        entropy::decode(&mut r, &mut v)?;
+        bands.push(v);
+    }
+    r.finish()?;
+    let mut pos = vec![0usize; nb];
+    let mut out = Vec::with_capacity(planes.len());
+    let mut idx = Vec::new();
+    let mut coef = Vec::new();
+    for (pi, (p, &(_, len, shape))) in planes.iter().zip(&meta).enumerate() {
+        idx.clear();
+        if nb == 1 {
+            idx.extend_from_slice(&bands[0][pos[0]..pos[0] + len]);
+            pos[0] += len;
+        } else {
+            for &b in &maps[&shape].0 {
+                let b = b as usize;
+                idx.push(bands[b][pos[b]]);
+                pos[b] += 1;
+            }
+        }
+        let q = Quantizer { step: s.quant.step * scale_of(codes[pi]), ..s.quant };
+        coef.resize(len, 0.0);
+        q.dequantize(&idx, &mut coef);
+        let mut buf = vec![0.0f32; shape.0 * shape.1];
+        t.inverse(&coef, shape.0, shape.1, &mut buf);
+        out.push((*p, buf));
+    }
+    Ok(out)
 }

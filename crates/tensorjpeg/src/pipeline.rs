@@ -1,39 +1,307 @@
-//! (in progress)
-use crate::codec::Rate;
+//! Whole-file compression: pick tensors, run a codec on each, keep non-finite values and
+//! `--max-error` violations as exact exceptions, and write the container; and the way back.
+
+use rayon::prelude::*;
+
+use crate::codec::{Codec, Rate, Registry};
+use crate::container::{self, Container, Entry, EntryRef, Exception};
 use crate::error::{Error, Result};
-use crate::tensor::Tensor;
-use crate::Registry;
-/// Options.
+use crate::tensor::{DType, Data, Tensor};
+
+/// Bytes per chunk for tensors stored verbatim.
+const RAW_CHUNK: usize = 1 << 24;
+
+/// What to compress and how.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Rate.
+    /// Codec spec (see [`crate::codec::CodecSpec`]), e.g. `native` or `jpeg:tworow`.
+    pub codec: String,
+    /// Rate mode.
     pub rate: Rate,
 }
+
 impl Default for Options {
     fn default() -> Self {
-        Options { rate: Rate::Default }
+        Options {
+            codec: "native".into(),
+            rate: Rate::Default,
+        }
     }
 }
-/// Report.
+
+/// What happened to one tensor.
+#[derive(Debug, Clone)]
+pub struct TensorReport {
+    /// Tensor name.
+    pub name: String,
+    /// Codec name, or `"stored"` for verbatim bytes.
+    pub codec: String,
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// Source dtype.
+    pub dtype: DType,
+    /// All-in stored bytes of the entry.
+    pub stored_bytes: usize,
+    /// Values stored exactly as exceptions.
+    pub exceptions: usize,
+    /// Codec measurements.
+    pub stats: Vec<(String, f64)>,
+}
+
+/// The report of a [`compress`] call.
 #[derive(Debug, Clone, Default)]
-pub struct CompressReport {}
-/// Result of compress.
+pub struct CompressReport {
+    /// One per tensor, in file order.
+    pub tensors: Vec<TensorReport>,
+    /// Size of the whole container.
+    pub file_bytes: usize,
+}
+
+/// A compressed container and its report.
 #[derive(Debug, Clone)]
 pub struct Compressed {
-    /// Bytes.
+    /// The container bytes.
     pub bytes: Vec<u8>,
-    /// Report.
+    /// What was done.
     pub report: CompressReport,
 }
-/// Compress.
-pub fn compress(_t: &[Tensor], _o: &Options) -> Result<Compressed> {
-    Err(Error::corrupt("todo"))
+
+/// Compresses every float tensor with the default registry.
+pub fn compress(tensors: &[Tensor], opts: &Options) -> Result<Compressed> {
+    compress_with(tensors, opts, &crate::default_registry(), &|t| t.dtype.is_float(), &|_| {})
 }
-/// Decompress.
-pub fn decompress(_b: &[u8]) -> Result<Vec<Tensor>> {
-    Err(Error::corrupt("todo"))
+
+/// Compresses the float tensors for which `select` is true (others are stored verbatim),
+/// calling `progress(name)` after each tensor.
+pub fn compress_with(
+    tensors: &[Tensor],
+    opts: &Options,
+    registry: &Registry,
+    select: &(dyn Fn(&Tensor) -> bool + Sync),
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<Compressed> {
+    opts.rate.validate()?;
+    let codec = registry.build(&opts.codec)?;
+    let results: Vec<(Entry, TensorReport)> = tensors
+        .par_iter()
+        .map(|t| {
+            let r = if t.dtype.is_float() && select(t) {
+                encode_tensor(t, codec.as_ref(), opts.rate)
+            } else {
+                Ok(stored_entry(t))
+            };
+            progress(&t.name);
+            r
+        })
+        .collect::<Result<_>>()?;
+    let (entries, mut reports): (Vec<Entry>, Vec<TensorReport>) = results.into_iter().unzip();
+    let bytes = container::write(&entries);
+    for (r, e) in reports.iter_mut().zip(&entries) {
+        r.stored_bytes = e.stored_bytes();
+    }
+    Ok(Compressed {
+        report: CompressReport {
+            tensors: reports,
+            file_bytes: bytes.len(),
+        },
+        bytes,
+    })
 }
-/// Decompress with a registry.
-pub fn decompress_with(_b: &[u8], _r: &Registry) -> Result<Vec<Tensor>> {
-    Err(Error::corrupt("todo"))
+
+fn source_bytes(t: &Tensor) -> Vec<u8> {
+    match &t.data {
+        Data::Raw(b) => b.clone(),
+        Data::F32(v) => match t.dtype {
+            DType::F16 => v.iter().flat_map(|&x| half::f16::from_f32(x).to_bits().to_le_bytes()).collect(),
+            DType::BF16 => v.iter().flat_map(|&x| half::bf16::from_f32(x).to_bits().to_le_bytes()).collect(),
+            _ => v.iter().flat_map(|&x| x.to_le_bytes()).collect(),
+        },
+    }
+}
+
+/// The entry that stores a tensor's source bytes verbatim.
+pub fn stored_entry(t: &Tensor) -> (Entry, TensorReport) {
+    let bytes = source_bytes(t);
+    let chunks: Vec<Vec<u8>> = if bytes.is_empty() { vec![] } else { bytes.chunks(RAW_CHUNK).map(<[u8]>::to_vec).collect() };
+    let e = Entry {
+        name: t.name.clone(),
+        dtype: t.dtype.clone(),
+        shape: t.shape.clone(),
+        codec: String::new(),
+        params: vec![],
+        exceptions: vec![],
+        chunks,
+    };
+    let r = TensorReport {
+        name: t.name.clone(),
+        codec: "stored".into(),
+        shape: t.shape.clone(),
+        dtype: t.dtype.clone(),
+        stored_bytes: e.stored_bytes(),
+        exceptions: 0,
+        stats: vec![],
+    };
+    (e, r)
+}
+
+/// Encodes one float tensor with `codec`: non-finite values become exceptions, and under
+/// [`Rate::MaxError`] the reconstruction is verified (after rounding to the tensor's dtype)
+/// and every element off by more than the bound is stored exactly.
+pub fn encode_tensor(t: &Tensor, codec: &dyn Codec, rate: Rate) -> Result<(Entry, TensorReport)> {
+    let values = t.values().ok_or_else(|| Error::BadTensor {
+        tensor: t.name.clone(),
+        msg: "not a float tensor".into(),
+    })?;
+    if values.len() != t.numel() {
+        return Err(Error::BadTensor {
+            tensor: t.name.clone(),
+            msg: format!("{} values for shape {:?}", values.len(), t.shape),
+        });
+    }
+    let mut exceptions: Vec<Exception> = Vec::new();
+    let clean: std::borrow::Cow<[f32]> = if values.iter().all(|v| v.is_finite()) {
+        std::borrow::Cow::Borrowed(values)
+    } else {
+        let mut c = values.to_vec();
+        for (i, v) in c.iter_mut().enumerate() {
+            if !v.is_finite() {
+                exceptions.push(Exception { index: i, bits: v.to_bits() });
+                *v = 0.0;
+            }
+        }
+        std::borrow::Cow::Owned(c)
+    };
+    let mut enc = codec.encode(&clean, &t.shape, rate).map_err(|e| name_error(&t.name, e))?;
+    if let Rate::Bits(b) = rate {
+        // The budget is all-in: the entry's own record (name, shape, chunk table) counts
+        // too, so ask the codec for a little less until the whole entry fits.
+        let n = values.len().max(1) as f64;
+        let mut target = b;
+        for _ in 0..4 {
+            let record = entry_overhead(t, codec.name(), &enc, exceptions.len());
+            let total = (enc.payload_bytes() + record) as f64 * 8.0;
+            if total <= b * n || target <= 1e-3 {
+                break;
+            }
+            target = (target - (total - b * n) / n - 1e-4).max(1e-3);
+            enc = codec.encode(&clean, &t.shape, Rate::Bits(target)).map_err(|e| name_error(&t.name, e))?;
+        }
+    }
+    if let Rate::MaxError(bound) = rate {
+        let chunks: Vec<&[u8]> = enc.chunks.iter().map(Vec::as_slice).collect();
+        let back = codec.decode(&enc.params, &chunks, &t.shape).map_err(|e| name_error(&t.name, e))?;
+        for (i, (&x, &y)) in values.iter().zip(&back).enumerate() {
+            if x.is_finite() {
+                let y = t.dtype.round_f32(y);
+                if !((x as f64 - y as f64).abs() <= bound) {
+                    exceptions.push(Exception { index: i, bits: x.to_bits() });
+                }
+            }
+        }
+        exceptions.sort_by_key(|e| e.index);
+    }
+    let report = TensorReport {
+        name: t.name.clone(),
+        codec: codec.name().to_string(),
+        shape: t.shape.clone(),
+        dtype: t.dtype.clone(),
+        stored_bytes: 0,
+        exceptions: exceptions.len(),
+        stats: enc.stats,
+    };
+    Ok((
+        Entry {
+            name: t.name.clone(),
+            dtype: t.dtype.clone(),
+            shape: t.shape.clone(),
+            codec: codec.name().to_string(),
+            params: enc.params,
+            exceptions,
+            chunks: enc.chunks,
+        },
+        report,
+    ))
+}
+
+/// Bytes of an entry's table record and chunk CRCs, beyond the codec's payload.
+fn entry_overhead(t: &Tensor, codec: &str, enc: &crate::codec::Encoded, exceptions: usize) -> usize {
+    let e = Entry {
+        name: t.name.clone(),
+        dtype: t.dtype.clone(),
+        shape: t.shape.clone(),
+        codec: codec.to_string(),
+        params: Vec::new(),
+        exceptions: vec![Exception { index: 0, bits: 0 }; exceptions],
+        chunks: vec![Vec::new(); enc.chunks.len()],
+    };
+    // Record with empty chunks and params, plus the varint growth of real lengths.
+    let varint = |v: usize| (usize::BITS - v.max(1).leading_zeros()).div_ceil(7) as usize;
+    e.stored_bytes() + varint(enc.params.len()) - 1 + enc.chunks.iter().map(|c| varint(c.len()) - 1).sum::<usize>()
+}
+
+fn name_error(tensor: &str, e: Error) -> Error {
+    match e {
+        Error::BadTensor { .. } => e,
+        other => Error::BadTensor {
+            tensor: tensor.to_string(),
+            msg: other.to_string(),
+        },
+    }
+}
+
+/// Decompresses a container with the default registry.
+pub fn decompress(bytes: &[u8]) -> Result<Vec<Tensor>> {
+    decompress_with(bytes, &crate::default_registry())
+}
+
+/// Decompresses a container, looking codecs up in `registry`.
+pub fn decompress_with(bytes: &[u8], registry: &Registry) -> Result<Vec<Tensor>> {
+    let c = Container::open(bytes)?;
+    c.entries.par_iter().map(|e| decode_entry(e, registry)).collect()
+}
+
+/// Decodes one entry (checking chunk CRCs first).
+pub fn decode_entry(e: &EntryRef, registry: &Registry) -> Result<Tensor> {
+    let chunks = e.verified_chunks()?;
+    let n = e.numel();
+    if e.codec.is_empty() {
+        let bytes: Vec<u8> = chunks.concat();
+        let width = match e.dtype {
+            DType::F32 => Some(4),
+            DType::F16 | DType::BF16 => Some(2),
+            _ => None,
+        };
+        if let Some(w) = width {
+            if bytes.len() != n * w {
+                return Err(Error::corrupt(format!("tensor '{}': {} bytes stored, {} expected", e.name, bytes.len(), n * w)));
+            }
+            let values: Vec<f32> = match e.dtype {
+                DType::F32 => bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
+                DType::F16 => bytes.chunks_exact(2).map(|c| half::f16::from_bits(u16::from_le_bytes([c[0], c[1]])).to_f32()).collect(),
+                _ => bytes.chunks_exact(2).map(|c| half::bf16::from_bits(u16::from_le_bytes([c[0], c[1]])).to_f32()).collect(),
+            };
+            return Ok(Tensor { name: e.name.clone(), shape: e.shape.clone(), dtype: e.dtype.clone(), data: Data::F32(values) });
+        }
+        if let Some(bits) = e.dtype.bits() {
+            if bytes.len() as u128 != n as u128 * bits as u128 / 8 {
+                return Err(Error::corrupt(format!("tensor '{}': {} bytes stored for {n} {} values", e.name, bytes.len(), e.dtype.name())));
+            }
+        }
+        return Ok(Tensor { name: e.name.clone(), shape: e.shape.clone(), dtype: e.dtype.clone(), data: Data::Raw(bytes) });
+    }
+    if !e.dtype.is_float() {
+        return Err(Error::corrupt(format!("tensor '{}': codec '{}' on non-float dtype {}", e.name, e.codec, e.dtype.name())));
+    }
+    let codec = registry.build(&e.codec)?;
+    let mut values = codec.decode(e.params, &chunks, &e.shape).map_err(|err| name_error(&e.name, err))?;
+    if values.len() != n {
+        return Err(Error::corrupt(format!("tensor '{}': codec returned {} values, expected {n}", e.name, values.len())));
+    }
+    for v in values.iter_mut() {
+        *v = e.dtype.round_f32(*v);
+    }
+    for x in &e.exceptions {
+        values[x.index] = f32::from_bits(x.bits);
+    }
+    Ok(Tensor { name: e.name.clone(), shape: e.shape.clone(), dtype: e.dtype.clone(), data: Data::F32(values) })
 }

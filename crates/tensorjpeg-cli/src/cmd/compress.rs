@@ -1,0 +1,99 @@
+//! `tensorjpeg compress`.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use serde_json::json;
+use tensorjpeg::pipeline::{compress_with, Options};
+use tensorjpeg::Rate;
+
+use super::{progress, read_tensors, write_atomic};
+use crate::select::Selection;
+use crate::table::{self, f};
+use crate::SelectArgs;
+
+/// Runs the command.
+pub fn run(input: &Path, output: &Path, codec: &str, rate: Rate, select: &SelectArgs, json_out: bool) -> Result<()> {
+    rate.validate().context("rate option")?;
+    let sel = Selection::new(select)?;
+    let registry = tensorjpeg_io::registry();
+    // Check the codec spec before the (possibly long) read.
+    registry.build(codec).with_context(|| format!("--codec {codec}"))?;
+    let tensors = read_tensors(input)?;
+    if !tensors.iter().any(|t| sel.selects(t)) {
+        bail!("{}: no float tensor matches the selection (of {} tensors)", input.display(), tensors.len());
+    }
+    let pb = progress(tensors.len(), json_out, "compress");
+    let t0 = Instant::now();
+    let opts = Options { codec: codec.to_string(), rate };
+    let out = compress_with(&tensors, &opts, &registry, &|t| sel.selects(t), &|name| {
+        pb.inc(1);
+        pb.set_message(name.to_string());
+    })
+    .with_context(|| format!("compressing {}", input.display()))?;
+    pb.finish_and_clear();
+    let secs = t0.elapsed().as_secs_f64();
+    write_atomic(output, &out.bytes)?;
+    let input_bytes: u64 = tensors.iter().map(|t| t.source_bytes()).sum();
+    let rep = &out.report;
+    let (mut vals, mut bytes) = (0usize, 0usize);
+    for (t, r) in tensors.iter().zip(&rep.tensors) {
+        if r.codec != "stored" {
+            vals += t.numel();
+            bytes += r.stored_bytes;
+        }
+    }
+    let bpv = if vals > 0 { bytes as f64 * 8.0 / vals as f64 } else { 0.0 };
+    if json_out {
+        let tensors_json: Vec<_> = tensors
+            .iter()
+            .zip(&rep.tensors)
+            .map(|(t, r)| {
+                let stats: serde_json::Map<String, serde_json::Value> = r.stats.iter().map(|(k, v)| (k.clone(), super::num(*v))).collect();
+                json!({
+                    "name": r.name, "codec": r.codec, "dtype": r.dtype.name(), "shape": r.shape,
+                    "bytes": r.stored_bytes, "bits_per_value": super::num(r.stored_bytes as f64 * 8.0 / t.numel().max(1) as f64),
+                    "exceptions": r.exceptions, "stats": stats,
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "input": input.display().to_string(), "output": output.display().to_string(),
+                "codec": codec, "rate": format!("{rate:?}"),
+                "input_bytes": input_bytes, "file_bytes": rep.file_bytes,
+                "compressed_values": vals, "compressed_bytes": bytes, "bits_per_value": bpv,
+                "seconds": secs, "tensors": tensors_json,
+            }))?
+        );
+    } else {
+        let rows: Vec<Vec<String>> = tensors
+            .iter()
+            .zip(&rep.tensors)
+            .map(|(t, r)| {
+                vec![
+                    r.name.clone(),
+                    r.codec.clone(),
+                    format!("{:?}", r.shape),
+                    r.stored_bytes.to_string(),
+                    f(r.stored_bytes as f64 * 8.0 / t.numel().max(1) as f64, 3),
+                    r.exceptions.to_string(),
+                ]
+            })
+            .collect();
+        print!("{}", table::render(&["tensor", "codec", "shape", "bytes", "bits/value", "exceptions"], &rows));
+        println!(
+            "{} -> {}: {} -> {} bytes ({:.2}x); compressed tensors {:.3} bits/value; {:.2} s",
+            input.display(),
+            output.display(),
+            input_bytes,
+            rep.file_bytes,
+            input_bytes as f64 / rep.file_bytes.max(1) as f64,
+            bpv,
+            secs
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,67 @@
+//! One module per subcommand, plus what they share.
+
+pub mod compare;
+pub mod compress;
+pub mod decompress;
+pub mod inspect;
+pub mod sweep;
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{json, Value};
+use tensorjpeg::metrics::Stats;
+use tensorjpeg::Tensor;
+
+/// Reads a tensor file (.safetensors, .npy, .gguf), naming it in errors.
+pub fn read_tensors(path: &Path) -> Result<Vec<Tensor>> {
+    tensorjpeg_io::read_tensors(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// A progress bar over `n` tensors, hidden when `quiet` or stderr is not a terminal.
+pub fn progress(n: usize, quiet: bool, what: &str) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(n as u64);
+    pb.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} {wide_msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    pb.set_prefix(what.to_string());
+    pb
+}
+
+/// JSON number that is `null` when not finite (an exact reconstruction has SNR = ∞).
+pub fn num(v: f64) -> Value {
+    if v.is_finite() {
+        json!(v)
+    } else {
+        Value::Null
+    }
+}
+
+/// The metrics object used by `compare`, `sweep` and `compress --json`.
+pub fn stats_json(s: &Stats) -> Value {
+    json!({
+        "values": s.count,
+        "bytes": s.bytes,
+        "bits_per_value": num(s.bits_per_value()),
+        "ratio_vs_f32": num(s.ratio_vs_f32()),
+        "ratio_vs_source": num(s.ratio_vs_source()),
+        "mse": num(s.mse()),
+        "snr_db": num(s.snr_db()),
+        "max_abs_error": num(s.max_abs_error),
+        "mean_cosine": num(s.mean_cosine()),
+        "min_cosine": num(s.cosine_min),
+        "shannon_gap_db": num(s.shannon_gap_db()),
+        "nonfinite_mismatches": s.nonfinite_mismatches,
+    })
+}
+
+/// Writes `bytes` to `path` atomically (temp file + rename).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    tensorjpeg_io::write_atomic(path, bytes).with_context(|| format!("writing {}", path.display()))
+}

@@ -1,0 +1,122 @@
+//! Rate–distortion plots (PNG, plotters). Text needs a TrueType font: the DejaVu fonts that
+//! `scripts/fetch-assets.sh` installs (Debian `fonts-dejavu-core`), or `TENSORJPEG_FONT`.
+//! Without one the plot is drawn without text, and the CSV beside it has every number.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use anyhow::{anyhow, Result};
+use plotters::prelude::*;
+
+/// One named series of (x, y) points.
+pub struct Series {
+    /// Legend label.
+    pub label: String,
+    /// Points, in drawing order.
+    pub points: Vec<(f64, f64)>,
+}
+
+fn font_loaded() -> bool {
+    static LOADED: OnceLock<bool> = OnceLock::new();
+    *LOADED.get_or_init(|| {
+        let mut candidates: Vec<String> = std::env::var("TENSORJPEG_FONT").into_iter().collect();
+        candidates.extend(
+            [
+                "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+                "/usr/share/fonts/TTF/DejaVuSans.ttf",
+                "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+                "/Library/Fonts/Arial.ttf",
+            ]
+            .map(String::from),
+        );
+        for c in candidates {
+            if let Ok(bytes) = std::fs::read(&c) {
+                let leaked: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+                if plotters::style::register_font("sans-serif", FontStyle::Normal, leaked).is_ok() {
+                    return true;
+                }
+            }
+        }
+        false
+    })
+}
+
+const COLORS: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+/// Draws SNR (dB) against bits per value, with the Gaussian Shannon bound `6.02·R` and the
+/// entropy-coded scalar quantizer line `6.02·R − 1.53`.
+pub fn rate_distortion(path: &Path, title: &str, series: &[Series]) -> Result<()> {
+    let text = font_loaded();
+    let pts = series.iter().flat_map(|s| s.points.iter()).filter(|p| p.0.is_finite() && p.1.is_finite());
+    let (mut xmax, mut ymax, mut ymin) = (1.0f64, 10.0f64, 0.0f64);
+    for &(x, y) in pts {
+        xmax = xmax.max(x);
+        ymax = ymax.max(y);
+        ymin = ymin.min(y);
+    }
+    let xmax = (xmax * 1.05).min(34.0);
+    let ymax = ymax * 1.08 + 1.0;
+    let root = BitMapBackend::new(path, (1000, 700)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let mut b = ChartBuilder::on(&root);
+    b.margin(20);
+    if text {
+        b.caption(title, ("sans-serif", 22)).x_label_area_size(45).y_label_area_size(60);
+    } else {
+        b.x_label_area_size(5).y_label_area_size(5);
+    }
+    let mut chart = b.build_cartesian_2d(0f64..xmax, ymin..ymax).map_err(|e| anyhow!("plot: {e}"))?;
+    if text {
+        chart
+            .configure_mesh()
+            .x_desc("all-in bits per value")
+            .y_desc("SNR (dB)")
+            .draw()
+            .map_err(|e| anyhow!("plot: {e}"))?;
+    } else {
+        chart.configure_mesh().disable_x_mesh().disable_y_mesh().draw().map_err(|e| anyhow!("plot: {e}"))?;
+    }
+    let bound: Vec<(f64, f64)> = (0..=100).map(|i| i as f64 * xmax / 100.0).map(|r| (r, 6.0206 * r)).filter(|p| p.1 <= ymax).collect();
+    let ecsq: Vec<(f64, f64)> = bound.iter().map(|&(r, y)| (r, y - 1.53)).collect();
+    let s = chart.draw_series(LineSeries::new(bound, BLACK.stroke_width(2))).map_err(|e| anyhow!("plot: {e}"))?;
+    if text {
+        s.label("Shannon bound, Gaussian (6.02 R)").legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
+    }
+    let s = chart.draw_series(LineSeries::new(ecsq, RGBColor(160, 160, 160).stroke_width(1))).map_err(|e| anyhow!("plot: {e}"))?;
+    if text {
+        s.label("ECSQ high-rate (6.02 R - 1.53)").legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RGBColor(160, 160, 160)));
+    }
+    for (i, se) in series.iter().enumerate() {
+        let c = COLORS[i % COLORS.len()];
+        let p: Vec<(f64, f64)> = se.points.iter().copied().filter(|p| p.0.is_finite() && p.1.is_finite()).collect();
+        chart.draw_series(LineSeries::new(p.clone(), c.stroke_width(2))).map_err(|e| anyhow!("plot: {e}"))?;
+        let s = chart
+            .draw_series(p.iter().map(|&xy| Circle::new(xy, 4, c.filled())))
+            .map_err(|e| anyhow!("plot: {e}"))?;
+        if text {
+            s.label(se.label.clone()).legend(move |(x, y)| Circle::new((x + 10, y), 4, c.filled()));
+        }
+    }
+    if text {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| anyhow!("plot: {e}"))?;
+    }
+    root.present().map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,186 @@
+//! GGUF reading through candle's `gguf_file`: every tensor (F32, F16, BF16, Q4_0, Q4_1, Q5_0,
+//! Q5_1, Q8_0, K-quants) is dequantized to f32 by candle and returned with dtype F32.
+//!
+//! GGUF stores dimensions innermost first; candle reverses them, so shapes come out
+//! row-major, outermost first (SmolLM2's `token_embd.weight` is `[49152, 576]`).
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+
+use candle_core::quantized::gguf_file::{Content, Value};
+use candle_core::Device;
+use tensorjpeg::{DType, Data, Tensor};
+
+use crate::error::{Error, Result};
+
+/// What a GGUF file says about one tensor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GgufTensorInfo {
+    /// Tensor name, e.g. `blk.0.attn_q.weight`.
+    pub name: String,
+    /// Shape, outermost first.
+    pub shape: Vec<usize>,
+    /// The GGML storage type, e.g. `Q4_1`.
+    pub ggml_dtype: String,
+    /// Bytes the tensor occupies in the file.
+    pub bytes: u64,
+}
+
+fn open(path: &Path) -> Result<(BufReader<File>, Content, u64)> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let mut reader = BufReader::new(file);
+    let content = Content::read(&mut reader)
+        .map_err(|e| Error::format(path, format!("cannot read the GGUF header: {e}")))?;
+    Ok((reader, content, len))
+}
+
+/// Tensor infos in file order, each validated: element count and byte size do not overflow,
+/// are whole blocks, and lie inside the file.
+fn infos(path: &Path, content: &Content, file_len: u64) -> Result<Vec<GgufTensorInfo>> {
+    let mut out = Vec::with_capacity(content.tensor_infos.len());
+    let mut order: Vec<(&String, u64)> = content
+        .tensor_infos
+        .iter()
+        .map(|(n, i)| (n, i.offset))
+        .collect();
+    order.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(b.0)));
+    for (name, _) in order {
+        let info = &content.tensor_infos[name];
+        let shape = info.shape.dims().to_vec();
+        let err = |msg: String| Error::tensor(path, name.as_str(), msg);
+        let n = tensorjpeg::tensor::numel(&shape)
+            .ok_or_else(|| err(format!("shape {shape:?} overflows")))?;
+        let bs = info.ggml_dtype.block_size();
+        if n % bs != 0 {
+            return Err(err(format!(
+                "{n} elements are not a whole number of {:?} blocks of {bs}",
+                info.ggml_dtype
+            )));
+        }
+        let bytes = (n / bs)
+            .checked_mul(info.ggml_dtype.type_size())
+            .ok_or_else(|| err(format!("shape {shape:?} overflows")))? as u64;
+        let start = content.tensor_data_offset.checked_add(info.offset);
+        if start
+            .and_then(|s| s.checked_add(bytes))
+            .is_none_or(|end| end > file_len)
+        {
+            return Err(err(format!(
+                "truncated file: {bytes} bytes of {:?} data at offset {} + {} lie beyond the end ({file_len} bytes)",
+                info.ggml_dtype, content.tensor_data_offset, info.offset
+            )));
+        }
+        out.push(GgufTensorInfo {
+            name: name.clone(),
+            shape,
+            ggml_dtype: format!("{:?}", info.ggml_dtype),
+            bytes,
+        });
+    }
+    Ok(out)
+}
+
+/// Lists the tensors of a GGUF file (in file order) without reading their data.
+pub fn gguf_tensor_infos(path: &Path) -> Result<Vec<GgufTensorInfo>> {
+    let (_, content, len) = open(path)?;
+    infos(path, &content, len)
+}
+
+/// Reads and dequantizes every tensor of a GGUF file, in file order.
+pub fn read_gguf(path: &Path) -> Result<Vec<Tensor>> {
+    read_gguf_selected(path, |_| true)
+}
+
+/// Reads and dequantizes the tensors of a GGUF file whose names `keep` accepts, in file order.
+pub fn read_gguf_selected(path: &Path, keep: impl Fn(&str) -> bool) -> Result<Vec<Tensor>> {
+    let (mut reader, content, len) = open(path)?;
+    let mut out = Vec::new();
+    for info in infos(path, &content, len)? {
+        if !keep(&info.name) {
+            continue;
+        }
+        let err = |e: candle_core::Error| Error::tensor(path, info.name.as_str(), e.to_string());
+        let q = content
+            .tensor(&mut reader, &info.name, &Device::Cpu)
+            .map_err(err)?;
+        let values = q
+            .dequantize(&Device::Cpu)
+            .and_then(|t| t.flatten_all())
+            .and_then(|t| t.to_vec1::<f32>())
+            .map_err(err)?;
+        if values.len() != info.shape.iter().product::<usize>() {
+            return Err(Error::tensor(
+                path,
+                info.name.as_str(),
+                format!(
+                    "dequantized to {} values, shape {:?} expected",
+                    values.len(),
+                    info.shape
+                ),
+            ));
+        }
+        out.push(Tensor {
+            name: info.name,
+            shape: info.shape,
+            dtype: DType::F32,
+            data: Data::F32(values),
+        });
+    }
+    Ok(out)
+}
+
+/// Longest array rendered in full by [`gguf_metadata`]; longer ones show their first items.
+pub const METADATA_ARRAY_ITEMS: usize = 8;
+/// Longest string rendered in full by [`gguf_metadata`].
+pub const METADATA_STRING_CHARS: usize = 200;
+
+/// The metadata of a GGUF file as `(key, rendered value)` pairs sorted by key. Strings are
+/// quoted and cut at [`METADATA_STRING_CHARS`] characters; arrays longer than
+/// [`METADATA_ARRAY_ITEMS`] show their first items and their length.
+pub fn gguf_metadata(path: &Path) -> Result<Vec<(String, String)>> {
+    let (_, content, _) = open(path)?;
+    let mut out: Vec<(String, String)> = content
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.clone(), render(v)))
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+fn render(v: &Value) -> String {
+    match v {
+        Value::U8(x) => x.to_string(),
+        Value::I8(x) => x.to_string(),
+        Value::U16(x) => x.to_string(),
+        Value::I16(x) => x.to_string(),
+        Value::U32(x) => x.to_string(),
+        Value::I32(x) => x.to_string(),
+        Value::U64(x) => x.to_string(),
+        Value::I64(x) => x.to_string(),
+        Value::F32(x) => x.to_string(),
+        Value::F64(x) => x.to_string(),
+        Value::Bool(x) => x.to_string(),
+        Value::String(s) => {
+            let mut cut: String = s.chars().take(METADATA_STRING_CHARS).collect();
+            if cut.len() < s.len() {
+                cut.push('…');
+            }
+            format!("{cut:?}")
+        }
+        Value::Array(items) => {
+            let shown: Vec<String> = items
+                .iter()
+                .take(METADATA_ARRAY_ITEMS)
+                .map(render)
+                .collect();
+            if items.len() > METADATA_ARRAY_ITEMS {
+                format!("[{}, ... ({} items)]", shown.join(", "), items.len())
+            } else {
+                format!("[{}]", shown.join(", "))
+            }
+        }
+    }
+}

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The test command: formatting, lints, and every test (unit, property, golden, CLI) on the
+# real assets fetched by scripts/fetch-assets.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo test --workspace --quiet
