@@ -10,7 +10,10 @@ use tensorjpeg::{default_registry, Codec, Rate};
 use tensorjpeg_bench::{matrix, SHAPE};
 
 fn pool(threads: usize) -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap()
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
 }
 
 fn bench_native(c: &mut Criterion) {
@@ -19,22 +22,33 @@ fn bench_native(c: &mut Criterion) {
     let shape = [SHAPE.0, SHAPE.1];
     let bytes = (m.len() * 4) as u64;
     let reg = default_registry();
-    let all = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let all = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let mut g = c.benchmark_group("native");
     g.throughput(Throughput::Bytes(bytes));
     g.sample_size(10);
-    for spec in ["native", "native:dct8x8", "native:dct1d", "native:hadamard", "native:wavelet", "native:klt"] {
+    for spec in [
+        "native",
+        "native:dct8x8",
+        "native:dct1d",
+        "native:hadamard",
+        "native:wavelet",
+        "native:klt",
+    ] {
         let codec: Box<dyn Codec> = reg.build(spec).unwrap();
         let enc = codec.encode(&m, &shape, Rate::Quality(75)).unwrap();
         let chunks: Vec<&[u8]> = enc.chunks.iter().map(Vec::as_slice).collect();
         for threads in [1, all] {
             let p = pool(threads);
-            g.bench_function(BenchmarkId::new(format!("{spec}/encode"), format!("{threads}t")), |b| {
-                b.iter(|| p.install(|| codec.encode(&m, &shape, Rate::Quality(75)).unwrap()))
-            });
-            g.bench_function(BenchmarkId::new(format!("{spec}/decode"), format!("{threads}t")), |b| {
-                b.iter(|| p.install(|| codec.decode(&enc.params, &chunks, &shape).unwrap()))
-            });
+            g.bench_function(
+                BenchmarkId::new(format!("{spec}/encode"), format!("{threads}t")),
+                |b| b.iter(|| p.install(|| codec.encode(&m, &shape, Rate::Quality(75)).unwrap())),
+            );
+            g.bench_function(
+                BenchmarkId::new(format!("{spec}/decode"), format!("{threads}t")),
+                |b| b.iter(|| p.install(|| codec.decode(&enc.params, &chunks, &shape).unwrap())),
+            );
         }
     }
     g.finish();
@@ -71,10 +85,18 @@ fn bench_entropy(c: &mut Criterion) {
     });
     g.bench_function("rans/decode", |b| {
         let mut out = vec![0i32; idx.len()];
-        b.iter(|| entropy::decode(&mut tensorjpeg::bytes::ByteReader::new(&seg, "bench"), &mut out).unwrap())
+        b.iter(|| {
+            entropy::decode(
+                &mut tensorjpeg::bytes::ByteReader::new(&seg, "bench"),
+                &mut out,
+            )
+            .unwrap()
+        })
     });
     if let Ok(words) = cwords {
-        g.bench_function("constriction/encode", |b| b.iter(|| entropy::reference::encode(&sym, &table).unwrap()));
+        g.bench_function("constriction/encode", |b| {
+            b.iter(|| entropy::reference::encode(&sym, &table).unwrap())
+        });
         g.bench_function("constriction/decode", |b| {
             let mut out = vec![0u16; sym.len()];
             b.iter(|| entropy::reference::decode(words.clone(), &table, &mut out).unwrap())
@@ -90,17 +112,32 @@ fn bench_peers(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(bytes.len() as u64));
     g.sample_size(10);
     let z = zstd::bulk::compress(&bytes, 3).unwrap();
-    g.bench_function("zstd3/encode", |b| b.iter(|| zstd::bulk::compress(&bytes, 3).unwrap()));
-    g.bench_function("zstd3/decode", |b| b.iter(|| zstd::bulk::decompress(&z, bytes.len()).unwrap()));
+    g.bench_function("zstd3/encode", |b| {
+        b.iter(|| zstd::bulk::compress(&bytes, 3).unwrap())
+    });
+    g.bench_function("zstd3/decode", |b| {
+        b.iter(|| zstd::bulk::decompress(&z, bytes.len()).unwrap())
+    });
     let t = CTensor::from_slice(&m, (SHAPE.0, SHAPE.1), &Device::Cpu).unwrap();
     let qt = QTensor::quantize(&t, GgmlDType::Q4_0).unwrap();
-    g.bench_function("candle-q4_0/encode", |b| b.iter(|| QTensor::quantize(&t, GgmlDType::Q4_0).unwrap()));
-    g.bench_function("candle-q4_0/decode", |b| b.iter(|| qt.dequantize(&Device::Cpu).unwrap()));
+    g.bench_function("candle-q4_0/encode", |b| {
+        b.iter(|| QTensor::quantize(&t, GgmlDType::Q4_0).unwrap())
+    });
+    g.bench_function("candle-q4_0/decode", |b| {
+        b.iter(|| qt.dequantize(&Device::Cpu).unwrap())
+    });
     let ours = default_registry().build("q4_0").unwrap();
     let enc = ours.encode(&m, &[SHAPE.0, SHAPE.1], Rate::Default).unwrap();
     let chunks: Vec<&[u8]> = enc.chunks.iter().map(Vec::as_slice).collect();
-    g.bench_function("q4_0/encode", |b| b.iter(|| ours.encode(&m, &[SHAPE.0, SHAPE.1], Rate::Default).unwrap()));
-    g.bench_function("q4_0/decode", |b| b.iter(|| ours.decode(&enc.params, &chunks, &[SHAPE.0, SHAPE.1]).unwrap()));
+    g.bench_function("q4_0/encode", |b| {
+        b.iter(|| ours.encode(&m, &[SHAPE.0, SHAPE.1], Rate::Default).unwrap())
+    });
+    g.bench_function("q4_0/decode", |b| {
+        b.iter(|| {
+            ours.decode(&enc.params, &chunks, &[SHAPE.0, SHAPE.1])
+                .unwrap()
+        })
+    });
     g.finish();
 }
 

@@ -24,5 +24,8 @@ pub fn matrix() -> (Vec<f32>, String) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
     let d = StudentT::new(4.0).unwrap();
     let n = SHAPE.0 * SHAPE.1;
-    ((0..n).map(|_| (d.sample(&mut rng) * 0.04) as f32).collect(), "synthetic Student-t(4)".into())
+    (
+        (0..n).map(|_| (d.sample(&mut rng) * 0.04) as f32).collect(),
+        "synthetic Student-t(4)".into(),
+    )
 }

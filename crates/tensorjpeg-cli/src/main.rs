@@ -122,12 +122,22 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.cmd {
-        Command::Compress { input, output, codec, rate, select, json } => {
-            cmd::compress::run(&input, &output, &codec, rate.rate(), &select, json)
-        }
+        Command::Compress {
+            input,
+            output,
+            codec,
+            rate,
+            select,
+            json,
+        } => cmd::compress::run(&input, &output, &codec, rate.rate(), &select, json),
         Command::Decompress { input, output } => cmd::decompress::run(&input, &output),
         Command::Inspect { file, json } => cmd::inspect::run(&file, json),
-        Command::Compare { original, other, select, json } => cmd::compare::run(&original, &other, &select, json),
+        Command::Compare {
+            original,
+            other,
+            select,
+            json,
+        } => cmd::compare::run(&original, &other, &select, json),
         Command::Sweep(args) => cmd::sweep::run(&args),
     };
     match r {

@@ -58,7 +58,10 @@ const COLORS: [RGBColor; 10] = [
 /// entropy-coded scalar quantizer line `6.02·R − 1.53`.
 pub fn rate_distortion(path: &Path, title: &str, series: &[Series]) -> Result<()> {
     let text = font_loaded();
-    let pts = series.iter().flat_map(|s| s.points.iter()).filter(|p| p.0.is_finite() && p.1.is_finite());
+    let pts = series
+        .iter()
+        .flat_map(|s| s.points.iter())
+        .filter(|p| p.0.is_finite() && p.1.is_finite());
     let (mut xmax, mut ymax, mut ymin) = (1.0f64, 10.0f64, 0.0f64);
     for &(x, y) in pts {
         xmax = xmax.max(x);
@@ -68,15 +71,20 @@ pub fn rate_distortion(path: &Path, title: &str, series: &[Series]) -> Result<()
     let xmax = (xmax * 1.05).min(34.0);
     let ymax = ymax * 1.08 + 1.0;
     let root = BitMapBackend::new(path, (1000, 700)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    root.fill(&WHITE)
+        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
     let mut b = ChartBuilder::on(&root);
     b.margin(20);
     if text {
-        b.caption(title, ("sans-serif", 22)).x_label_area_size(45).y_label_area_size(60);
+        b.caption(title, ("sans-serif", 22))
+            .x_label_area_size(45)
+            .y_label_area_size(60);
     } else {
         b.x_label_area_size(5).y_label_area_size(5);
     }
-    let mut chart = b.build_cartesian_2d(0f64..xmax, ymin..ymax).map_err(|e| anyhow!("plot: {e}"))?;
+    let mut chart = b
+        .build_cartesian_2d(0f64..xmax, ymin..ymax)
+        .map_err(|e| anyhow!("plot: {e}"))?;
     if text {
         chart
             .configure_mesh()
@@ -85,27 +93,53 @@ pub fn rate_distortion(path: &Path, title: &str, series: &[Series]) -> Result<()
             .draw()
             .map_err(|e| anyhow!("plot: {e}"))?;
     } else {
-        chart.configure_mesh().disable_x_mesh().disable_y_mesh().draw().map_err(|e| anyhow!("plot: {e}"))?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .disable_y_mesh()
+            .draw()
+            .map_err(|e| anyhow!("plot: {e}"))?;
     }
-    let bound: Vec<(f64, f64)> = (0..=100).map(|i| i as f64 * xmax / 100.0).map(|r| (r, 6.0206 * r)).filter(|p| p.1 <= ymax).collect();
+    let bound: Vec<(f64, f64)> = (0..=100)
+        .map(|i| i as f64 * xmax / 100.0)
+        .map(|r| (r, 6.0206 * r))
+        .filter(|p| p.1 <= ymax)
+        .collect();
     let ecsq: Vec<(f64, f64)> = bound.iter().map(|&(r, y)| (r, y - 1.53)).collect();
-    let s = chart.draw_series(LineSeries::new(bound, BLACK.stroke_width(2))).map_err(|e| anyhow!("plot: {e}"))?;
+    let s = chart
+        .draw_series(LineSeries::new(bound, BLACK.stroke_width(2)))
+        .map_err(|e| anyhow!("plot: {e}"))?;
     if text {
-        s.label("Shannon bound, Gaussian (6.02 R)").legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
+        s.label("Shannon bound, Gaussian (6.02 R)")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
     }
-    let s = chart.draw_series(LineSeries::new(ecsq, RGBColor(160, 160, 160).stroke_width(1))).map_err(|e| anyhow!("plot: {e}"))?;
+    let s = chart
+        .draw_series(LineSeries::new(
+            ecsq,
+            RGBColor(160, 160, 160).stroke_width(1),
+        ))
+        .map_err(|e| anyhow!("plot: {e}"))?;
     if text {
-        s.label("ECSQ high-rate (6.02 R - 1.53)").legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RGBColor(160, 160, 160)));
+        s.label("ECSQ high-rate (6.02 R - 1.53)")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RGBColor(160, 160, 160)));
     }
     for (i, se) in series.iter().enumerate() {
         let c = COLORS[i % COLORS.len()];
-        let p: Vec<(f64, f64)> = se.points.iter().copied().filter(|p| p.0.is_finite() && p.1.is_finite()).collect();
-        chart.draw_series(LineSeries::new(p.clone(), c.stroke_width(2))).map_err(|e| anyhow!("plot: {e}"))?;
+        let p: Vec<(f64, f64)> = se
+            .points
+            .iter()
+            .copied()
+            .filter(|p| p.0.is_finite() && p.1.is_finite())
+            .collect();
+        chart
+            .draw_series(LineSeries::new(p.clone(), c.stroke_width(2)))
+            .map_err(|e| anyhow!("plot: {e}"))?;
         let s = chart
             .draw_series(p.iter().map(|&xy| Circle::new(xy, 4, c.filled())))
             .map_err(|e| anyhow!("plot: {e}"))?;
         if text {
-            s.label(se.label.clone()).legend(move |(x, y)| Circle::new((x + 10, y), 4, c.filled()));
+            s.label(se.label.clone())
+                .legend(move |(x, y)| Circle::new((x + 10, y), 4, c.filled()));
         }
     }
     if text {
@@ -117,6 +151,7 @@ pub fn rate_distortion(path: &Path, title: &str, series: &[Series]) -> Result<()
             .draw()
             .map_err(|e| anyhow!("plot: {e}"))?;
     }
-    root.present().map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    root.present()
+        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
     Ok(())
 }

@@ -18,7 +18,11 @@ impl Selection {
     pub fn new(a: &SelectArgs) -> Result<Self> {
         let compile = |flag: &str, s: &Option<String>| -> Result<Option<Regex>> {
             s.as_deref()
-                .map(|p| Regex::new(p).with_context(|| format!("--{flag} '{p}' is not a valid regular expression")))
+                .map(|p| {
+                    Regex::new(p).with_context(|| {
+                        format!("--{flag} '{p}' is not a valid regular expression")
+                    })
+                })
                 .transpose()
         };
         Ok(Selection {

@@ -107,10 +107,17 @@ fn stem(path: &Path) -> String {
 
 /// Returns (header length, prefix length) from the magic, version and length field.
 fn parse_prefix(path: &Path, b: &[u8]) -> Result<(usize, usize)> {
-    if b.len() < 10 || &b[..6] != MAGIC {
+    let n = b.len().min(6);
+    if b[..n] != MAGIC[..n] {
         return Err(Error::format(
             path,
             "not an .npy file (missing the \\x93NUMPY magic)",
+        ));
+    }
+    if b.len() < 10 {
+        return Err(Error::format(
+            path,
+            format!("truncated .npy: {} bytes", b.len()),
         ));
     }
     let (major, minor) = (b[6], b[7]);
@@ -122,12 +129,11 @@ fn parse_prefix(path: &Path, b: &[u8]) -> Result<(usize, usize)> {
             }
             (u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize, 12)
         }
-        _ => return Err(Error::format(
-            path,
-            format!(
-                ".npy format version {major}.{minor} is not supported (expected 1.0, 2.0 or 3.0)"
-            ),
-        )),
+        _ => {
+            let msg =
+                format!(".npy version {major}.{minor} is not supported (expected 1.0, 2.0 or 3.0)");
+            return Err(Error::format(path, msg));
+        }
     };
     if len > MAX_HEADER {
         return Err(Error::format(

@@ -185,3 +185,21 @@ fn smollm2_gguf_token_embd_shape() {
         .unwrap();
     assert!(tokens.1.ends_with("(49152 items)]"), "{}", tokens.1);
 }
+
+/// Reads and dequantizes all 272 tensors (~135 M values, ~540 MB of f32; about 4 s).
+#[test]
+fn smollm2_gguf_read_all() {
+    let Some(path) = common::asset(common::SMOLLM2) else {
+        return;
+    };
+    let t0 = std::time::Instant::now();
+    let tensors = read_gguf(&path).unwrap();
+    println!("read {} tensors in {:.1?}", tensors.len(), t0.elapsed());
+    assert_eq!(tensors.len(), 272);
+    let total: usize = tensors.iter().map(|t| t.numel()).sum();
+    assert!(
+        (134_000_000..136_000_000).contains(&total),
+        "{total} parameters"
+    );
+    assert_eq!(tensors[0].name, "token_embd.weight");
+}

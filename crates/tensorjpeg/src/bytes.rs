@@ -183,7 +183,8 @@ impl<'a> ByteReader<'a> {
     /// Reads a length-prefixed UTF-8 string.
     pub fn str(&mut self) -> Result<&'a str> {
         let b = self.blob()?;
-        std::str::from_utf8(b).map_err(|_| Error::corrupt(format!("{}: string is not UTF-8", self.what)))
+        std::str::from_utf8(b)
+            .map_err(|_| Error::corrupt(format!("{}: string is not UTF-8", self.what)))
     }
     /// Fails unless everything was read.
     pub fn finish(&self) -> Result<()> {

@@ -91,7 +91,11 @@ impl CodecSpec {
         let mut parts = s.trim().split(':');
         let name = parts.next().unwrap_or("").trim().to_ascii_lowercase();
         if name.is_empty() {
-            return Err(Error::param("codec spec", format!("'{s}'"), "NAME[:OPTION...]"));
+            return Err(Error::param(
+                "codec spec",
+                format!("'{s}'"),
+                "NAME[:OPTION...]",
+            ));
         }
         let mut spec = CodecSpec {
             name,
@@ -103,7 +107,9 @@ impl CodecSpec {
                 continue;
             }
             match p.split_once('=') {
-                Some((k, v)) => spec.kv.push((k.trim().to_ascii_lowercase(), v.trim().to_string())),
+                Some((k, v)) => spec
+                    .kv
+                    .push((k.trim().to_ascii_lowercase(), v.trim().to_string())),
                 None => spec.flags.push(p.to_ascii_lowercase()),
             }
         }
@@ -111,10 +117,18 @@ impl CodecSpec {
     }
     /// The value of `key`, if given.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.kv.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.kv
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
     /// The value of `key` parsed as `T`, with a range-naming error.
-    pub fn get_parsed<T: std::str::FromStr>(&self, key: &'static str, expected: &str) -> Result<Option<T>> {
+    pub fn get_parsed<T: std::str::FromStr>(
+        &self,
+        key: &'static str,
+        expected: &str,
+    ) -> Result<Option<T>> {
         match self.get(key) {
             None => Ok(None),
             Some(v) => v
@@ -130,7 +144,11 @@ impl CodecSpec {
                 return Err(Error::param(
                     "codec option",
                     format!("'{f}' for codec '{}'", self.name),
-                    format!("one of [{}] or key=value with key in [{}]", flags.join(", "), keys.join(", ")),
+                    format!(
+                        "one of [{}] or key=value with key in [{}]",
+                        flags.join(", "),
+                        keys.join(", ")
+                    ),
                 ));
             }
         }
@@ -188,12 +206,17 @@ impl Registry {
                 return r;
             }
         }
-        Err(Error::UnknownCodec(spec.name.clone(), self.names.join(", ")))
+        Err(Error::UnknownCodec(
+            spec.name.clone(),
+            self.names.join(", "),
+        ))
     }
 }
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Registry").field("names", &self.names).finish()
+        f.debug_struct("Registry")
+            .field("names", &self.names)
+            .finish()
     }
 }

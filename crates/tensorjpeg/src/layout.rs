@@ -59,7 +59,11 @@ impl Layout {
             1 => Layout::Rows,
             2 if (1..=65536).contains(&tile) => Layout::Tiles(tile),
             3 => Layout::TwoRow,
-            _ => return Err(Error::corrupt(format!("unknown layout id {id} (tile {tile})"))),
+            _ => {
+                return Err(Error::corrupt(format!(
+                    "unknown layout id {id} (tile {tile})"
+                )))
+            }
         })
     }
     /// Name as used in codec specs.
@@ -82,19 +86,37 @@ impl Layout {
             Layout::Matrix => {
                 for r0 in (0..rows).step_by(MATRIX_BAND) {
                     let r = MATRIX_BAND.min(rows - r0);
-                    out.push(Plane { row0: r0, col0: 0, rows: r, cols, shape: (r, cols) });
+                    out.push(Plane {
+                        row0: r0,
+                        col0: 0,
+                        rows: r,
+                        cols,
+                        shape: (r, cols),
+                    });
                 }
             }
             Layout::Rows => {
                 for r0 in 0..rows {
-                    out.push(Plane { row0: r0, col0: 0, rows: 1, cols, shape: (1, cols) });
+                    out.push(Plane {
+                        row0: r0,
+                        col0: 0,
+                        rows: 1,
+                        cols,
+                        shape: (1, cols),
+                    });
                 }
             }
             Layout::Tiles(t) => {
                 for r0 in (0..rows).step_by(t) {
                     for c0 in (0..cols).step_by(t) {
                         let (r, c) = (t.min(rows - r0), t.min(cols - c0));
-                        out.push(Plane { row0: r0, col0: c0, rows: r, cols: c, shape: (r, c) });
+                        out.push(Plane {
+                            row0: r0,
+                            col0: c0,
+                            rows: r,
+                            cols: c,
+                            shape: (r, c),
+                        });
                     }
                 }
             }
@@ -102,7 +124,13 @@ impl Layout {
                 let h = cols.div_ceil(2);
                 let shape = if cols == 1 { (1, 1) } else { (2, h) };
                 for r0 in 0..rows {
-                    out.push(Plane { row0: r0, col0: 0, rows: 1, cols, shape });
+                    out.push(Plane {
+                        row0: r0,
+                        col0: 0,
+                        rows: 1,
+                        cols,
+                        shape,
+                    });
                 }
             }
         }
@@ -132,7 +160,8 @@ impl Layout {
     pub fn insert(&self, view: &mut [f32], view_cols: usize, p: &Plane, buf: &[f32]) {
         match self {
             Layout::TwoRow => {
-                view[p.row0 * view_cols..(p.row0 + 1) * view_cols].copy_from_slice(&buf[..view_cols]);
+                view[p.row0 * view_cols..(p.row0 + 1) * view_cols]
+                    .copy_from_slice(&buf[..view_cols]);
             }
             _ => {
                 for r in 0..p.rows {
@@ -150,7 +179,13 @@ mod tests {
 
     #[test]
     fn planes_cover_the_view_exactly_once() {
-        for layout in [Layout::Matrix, Layout::Rows, Layout::Tiles(8), Layout::Tiles(5), Layout::TwoRow] {
+        for layout in [
+            Layout::Matrix,
+            Layout::Rows,
+            Layout::Tiles(8),
+            Layout::Tiles(5),
+            Layout::TwoRow,
+        ] {
             for (rows, cols) in [(1, 1), (3, 7), (130, 9), (64, 64), (0, 5), (5, 0)] {
                 let view: Vec<f32> = (0..rows * cols).map(|i| i as f32).collect();
                 let mut back = vec![-1.0; rows * cols];

@@ -80,7 +80,11 @@ pub fn compare(orig: &[f32], got: &[f32], cols: usize) -> Stats {
         s.count += 1;
         s.signal_energy += xd * xd;
         s.error_energy += e * e;
-        let ae = if y.is_finite() { e.abs() } else { f64::INFINITY };
+        let ae = if y.is_finite() {
+            e.abs()
+        } else {
+            f64::INFINITY
+        };
         if ae > s.max_abs_error || ae.is_nan() {
             s.max_abs_error = if ae.is_nan() { f64::INFINITY } else { ae };
         }

@@ -35,7 +35,26 @@ const PARAMS_VERSION: u8 = 1;
 #[derive(Debug, Clone, PartialEq)]
 enum TransformChoice {
     Ready(Transform),
-    Klt { k: Option<usize>, f16: bool },
+    Klt {
+        k: Option<usize>,
+        f16: bool,
+    },
+    /// Hadamard with the block chosen from the row length at encode time.
+    HadamardAuto {
+        seed: u64,
+    },
+}
+
+/// Default Hadamard block for rows of `cols`: the largest power of two dividing `cols`
+/// (so rows need no padding, which would add coefficients), at most 1024; rows of odd length
+/// fall back to blocks of 64 with padding.
+pub fn auto_hadamard_block(cols: usize) -> usize {
+    let p = 1usize << cols.max(1).trailing_zeros().min(10);
+    if p >= 8 {
+        p
+    } else {
+        64
+    }
 }
 
 /// The native codec's configuration.
@@ -69,11 +88,18 @@ impl Native {
     /// Parses a `native:...` spec.
     pub fn from_spec(spec: &CodecSpec) -> Result<Self> {
         spec.check_allowed(
-            &["matrix", "rows", "tiles", "tworow", "identity", "dct8x8", "dct1d", "hadamard", "wavelet", "klt", "f16basis"],
-            &["deadzone", "recon", "step", "tile", "levels", "seed", "block", "k"],
+            &[
+                "matrix", "rows", "tiles", "tworow", "identity", "dct8x8", "dct1d", "hadamard",
+                "wavelet", "klt", "f16basis",
+            ],
+            &[
+                "deadzone", "recon", "step", "tile", "levels", "seed", "block", "k",
+            ],
         )?;
         let mut n = Native::default();
-        let tile: usize = spec.get_parsed("tile", "an integer 1..=65536")?.unwrap_or(8);
+        let tile: usize = spec
+            .get_parsed("tile", "an integer 1..=65536")?
+            .unwrap_or(8);
         if !(1..=65536).contains(&tile) {
             return Err(Error::param("tile", tile, "1..=65536"));
         }
@@ -87,12 +113,20 @@ impl Native {
                 "dct8x8" => n.transform = TransformChoice::Ready(Transform::Dct8x8),
                 "dct1d" => n.transform = TransformChoice::Ready(Transform::Dct1d),
                 "hadamard" => {
-                    let seed = spec.get_parsed("seed", "an unsigned integer")?.unwrap_or(0x7e45_0a1b);
-                    let block: usize = spec.get_parsed("block", "a power of two 2..=65536")?.unwrap_or(256);
-                    if !block.is_power_of_two() || !(2..=65536).contains(&block) {
-                        return Err(Error::param("block", block, "a power of two 2..=65536"));
-                    }
-                    n.transform = TransformChoice::Ready(Transform::Hadamard { seed, block });
+                    let seed = spec
+                        .get_parsed("seed", "an unsigned integer")?
+                        .unwrap_or(0x7e45_0a1b);
+                    n.transform = match spec
+                        .get_parsed::<usize>("block", "a power of two 2..=65536")?
+                    {
+                        None => TransformChoice::HadamardAuto { seed },
+                        Some(block) if block.is_power_of_two() && (2..=65536).contains(&block) => {
+                            TransformChoice::Ready(Transform::Hadamard { seed, block })
+                        }
+                        Some(block) => {
+                            return Err(Error::param("block", block, "a power of two 2..=65536"))
+                        }
+                    };
                 }
                 "wavelet" => {
                     let levels: u8 = spec.get_parsed("levels", "an integer 1..=8")?.unwrap_or(3);
@@ -114,11 +148,23 @@ impl Native {
                 _ => {}
             }
         }
-        n.deadzone = spec.get_parsed("deadzone", "a number in [0, 0.5)")?.unwrap_or(0.0);
-        n.recon = spec.get_parsed("recon", "a number in [0, 0.5)")?.unwrap_or(0.0);
+        n.deadzone = spec
+            .get_parsed("deadzone", "a number in [0, 0.5)")?
+            .unwrap_or(0.0);
+        n.recon = spec
+            .get_parsed("recon", "a number in [0, 0.5)")?
+            .unwrap_or(0.0);
         for (what, v) in [("deadzone", n.deadzone), ("recon", n.recon)] {
             if !(0.0..0.5).contains(&v) {
-                return Err(Error::param(if what == "deadzone" { "deadzone" } else { "recon" }, v, "a number in [0, 0.5)"));
+                return Err(Error::param(
+                    if what == "deadzone" {
+                        "deadzone"
+                    } else {
+                        "recon"
+                    },
+                    v,
+                    "a number in [0, 0.5)",
+                ));
             }
         }
         n.per_block = match spec.get("step") {
@@ -126,8 +172,13 @@ impl Native {
             Some("block") => true,
             Some(v) => return Err(Error::param("step", v, "tensor or block")),
         };
-        if matches!(n.transform, TransformChoice::Klt { .. }) && !matches!(n.layout, Layout::Matrix | Layout::Rows) {
-            return Err(Error::unsupported("native", "the klt transform needs the matrix or rows layout"));
+        if matches!(n.transform, TransformChoice::Klt { .. })
+            && !matches!(n.layout, Layout::Matrix | Layout::Rows)
+        {
+            return Err(Error::unsupported(
+                "native",
+                "the klt transform needs the matrix or rows layout",
+            ));
         }
         Ok(n)
     }
@@ -163,7 +214,9 @@ fn read_params(p: &[u8]) -> Result<Setup> {
     let mut r = ByteReader::new(p, "native codec params");
     let v = r.u8()?;
     if v != PARAMS_VERSION {
-        return Err(Error::corrupt(format!("native params version {v} (expected {PARAMS_VERSION})")));
+        return Err(Error::corrupt(format!(
+            "native params version {v} (expected {PARAMS_VERSION})"
+        )));
     }
     let layout_id = r.u8()?;
     let tile = r.varint_max("tile", 65536)? as usize;
@@ -172,8 +225,14 @@ fn read_params(p: &[u8]) -> Result<Setup> {
     let step = r.f32()?;
     let deadzone = r.f32()?;
     let recon = r.f32()?;
-    if !(step.is_finite() && step > 0.0) || !(0.0..0.5).contains(&deadzone) || !(0.0..0.5).contains(&recon) {
-        return Err(Error::corrupt(format!("native quantizer step {step}, deadzone {deadzone}, recon {recon} out of range")));
+    if !(step.is_finite()
+        && step > 0.0
+        && (0.0..0.5).contains(&deadzone)
+        && (0.0..0.5).contains(&recon))
+    {
+        return Err(Error::corrupt(format!(
+            "native quantizer step {step}, deadzone {deadzone}, recon {recon} out of range"
+        )));
     }
     let per_block = match r.u8()? {
         0 => false,
@@ -185,7 +244,11 @@ fn read_params(p: &[u8]) -> Result<Setup> {
     Ok(Setup {
         layout,
         transform,
-        quant: Quantizer { step, deadzone, recon },
+        quant: Quantizer {
+            step,
+            deadzone,
+            recon,
+        },
         per_block,
         chunk_target: chunk_target.max(1),
     })
@@ -225,10 +288,14 @@ struct ChunkCoefs {
     codes: Vec<u8>,
 }
 
-fn band_maps(t: &Transform, planes: &[(usize, usize, (usize, usize))]) -> HashMap<(usize, usize), (Vec<u8>, usize)> {
+fn band_maps(
+    t: &Transform,
+    planes: &[(usize, usize, (usize, usize))],
+) -> HashMap<(usize, usize), (Vec<u8>, usize)> {
     let mut m = HashMap::new();
     for &(_, _, s) in planes {
-        m.entry(s).or_insert_with(|| (t.bands(s.0, s.1), t.num_bands(s.0, s.1)));
+        m.entry(s)
+            .or_insert_with(|| (t.bands(s.0, s.1), t.num_bands(s.0, s.1)));
     }
     m
 }
@@ -241,7 +308,10 @@ impl ChunkCoefs {
         let mut bands: Vec<Vec<i32>> = vec![Vec::new(); nb];
         let mut idx = Vec::new();
         for (pi, &(off, len, shape)) in self.planes.iter().enumerate() {
-            let pq = Quantizer { step: q.step * scale_of(self.codes[pi]), ..*q };
+            let pq = Quantizer {
+                step: q.step * scale_of(self.codes[pi]),
+                ..*q
+            };
             idx.resize(len, 0);
             pq.quantize(&self.coefs[off..off + len], &mut idx);
             if nb == 1 {
@@ -262,13 +332,20 @@ impl ChunkCoefs {
         let mut idx = Vec::new();
         let mut back = Vec::new();
         for (pi, &(off, len, _)) in self.planes.iter().enumerate() {
-            let pq = Quantizer { step: q.step * scale_of(self.codes[pi]), ..*q };
+            let pq = Quantizer {
+                step: q.step * scale_of(self.codes[pi]),
+                ..*q
+            };
             idx.resize(len, 0);
             back.resize(len, 0.0);
             let c = &self.coefs[off..off + len];
             pq.quantize(c, &mut idx);
             pq.dequantize(&idx, &mut back);
-            e += c.iter().zip(&back).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>();
+            e += c
+                .iter()
+                .zip(&back)
+                .map(|(a, b)| ((a - b) as f64).powi(2))
+                .sum::<f64>();
         }
         e
     }
@@ -286,8 +363,16 @@ fn chunk_bytes(c: &ChunkCoefs, t: &Transform, q: &Quantizer, per_block: bool) ->
 }
 
 fn chunk_cost_bits(c: &ChunkCoefs, t: &Transform, q: &Quantizer, per_block: bool) -> f64 {
-    let head = if per_block { c.codes.len() as f64 * 8.0 } else { 0.0 };
-    head + c.quantize_bands(t, q).iter().map(|b| entropy::cost_bits(b)).sum::<f64>()
+    let head = if per_block {
+        c.codes.len() as f64 * 8.0
+    } else {
+        0.0
+    };
+    head + c
+        .quantize_bands(t, q)
+        .iter()
+        .map(|b| entropy::cost_bits(b))
+        .sum::<f64>()
 }
 
 impl Codec for Native {
@@ -300,7 +385,11 @@ impl Codec for Native {
         let (rows, cols) = matrix_dims(shape);
         let n = values.len();
         if rows * cols != n {
-            return Err(Error::param("values", n, format!("{} values for shape {shape:?}", rows * cols)));
+            return Err(Error::param(
+                "values",
+                n,
+                format!("{} values for shape {shape:?}", rows * cols),
+            ));
         }
         let transform = match (&self.transform, rate) {
             (TransformChoice::Ready(t), Rate::MaxError(_)) if *t != Transform::Identity => {
@@ -309,9 +398,13 @@ impl Codec for Native {
                     format!("--max-error needs the identity transform (got {}): a bound on coefficients is not a bound on values", t.name()),
                 ))
             }
-            (TransformChoice::Klt { .. }, Rate::MaxError(_)) => {
-                return Err(Error::unsupported("native", "--max-error needs the identity transform (got klt)"))
+            (TransformChoice::Klt { .. } | TransformChoice::HadamardAuto { .. }, Rate::MaxError(_)) => {
+                return Err(Error::unsupported("native", "--max-error needs the identity transform"))
             }
+            (TransformChoice::HadamardAuto { seed }, _) => Transform::Hadamard {
+                seed: *seed,
+                block: auto_hadamard_block(cols),
+            },
             (TransformChoice::Ready(t), _) => t.clone(),
             (TransformChoice::Klt { k, f16 }, _) => {
                 let k = k.unwrap_or(cols).min(cols).max(1);
@@ -340,25 +433,56 @@ impl Codec for Native {
                     meta.push((off, len, p.shape));
                     codes.push(128);
                 }
-                ChunkCoefs { coefs, planes: meta, codes }
+                ChunkCoefs {
+                    coefs,
+                    planes: meta,
+                    codes,
+                }
             })
             .collect();
         let (sum_sq, count) = chunks
             .iter()
-            .map(|c| (c.coefs.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>(), c.coefs.len()))
+            .map(|c| {
+                (
+                    c.coefs
+                        .iter()
+                        .map(|&v| (v as f64) * (v as f64))
+                        .sum::<f64>(),
+                    c.coefs.len(),
+                )
+            })
             .fold((0.0, 0usize), |a, b| (a.0 + b.0, a.1 + b.1));
-        let rms = if count > 0 { (sum_sq / count as f64).sqrt() } else { 0.0 };
+        let rms = if count > 0 {
+            (sum_sq / count as f64).sqrt()
+        } else {
+            0.0
+        };
         let mut chunks = chunks;
         if per_block && rms > 0.0 {
             for c in &mut chunks {
                 for (pi, &(off, len, _)) in c.planes.iter().enumerate() {
-                    let prms = (c.coefs[off..off + len].iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / len.max(1) as f64).sqrt();
-                    let code = if prms > 0.0 { (128.0 + 8.0 * (prms / rms).log2()).round().clamp(0.0, 255.0) } else { 0.0 };
+                    let prms = (c.coefs[off..off + len]
+                        .iter()
+                        .map(|&v| (v as f64).powi(2))
+                        .sum::<f64>()
+                        / len.max(1) as f64)
+                        .sqrt();
+                    let code = if prms > 0.0 {
+                        (128.0 + 8.0 * (prms / rms).log2())
+                            .round()
+                            .clamp(0.0, 255.0)
+                    } else {
+                        0.0
+                    };
                     c.codes[pi] = code as u8;
                 }
             }
         }
-        let base = if rms > 0.0 && rms.is_finite() { rms } else { 1.0 };
+        let base = if rms > 0.0 && rms.is_finite() {
+            rms
+        } else {
+            1.0
+        };
         let mk = |step: f64| Quantizer {
             step: step as f32,
             deadzone: self.deadzone,
@@ -380,7 +504,10 @@ impl Codec for Native {
                 let params_bits = write_params(&setup_for(mk(1.0))).len() as f64 * 8.0;
                 let step = largest_step(base * 1e-7, base * 1e3, 60, |s| {
                     let q = mk(s);
-                    let bits: f64 = chunks.par_iter().map(|c| chunk_cost_bits(c, &transform, &q, per_block)).sum();
+                    let bits: f64 = chunks
+                        .par_iter()
+                        .map(|c| chunk_cost_bits(c, &transform, &q, per_block))
+                        .sum();
                     // Smaller step = more bits: "ok" means over budget is impossible, so invert.
                     bits + params_bits > budget
                 });
@@ -388,7 +515,10 @@ impl Codec for Native {
                 let mut s = step;
                 for _ in 0..200 {
                     let q = mk(s);
-                    let bits: f64 = chunks.par_iter().map(|c| chunk_cost_bits(c, &transform, &q, per_block)).sum();
+                    let bits: f64 = chunks
+                        .par_iter()
+                        .map(|c| chunk_cost_bits(c, &transform, &q, per_block))
+                        .sum();
                     if bits + params_bits <= budget {
                         break;
                     }
@@ -406,7 +536,10 @@ impl Codec for Native {
                 mk(step)
             }
         };
-        let encoded: Vec<Vec<u8>> = chunks.par_iter().map(|c| chunk_bytes(c, &transform, &quant, per_block)).collect();
+        let encoded: Vec<Vec<u8>> = chunks
+            .par_iter()
+            .map(|c| chunk_bytes(c, &transform, &quant, per_block))
+            .collect();
         let setup = setup_for(quant);
         Ok(Encoded {
             params: write_params(&setup),
@@ -421,16 +554,25 @@ impl Codec for Native {
     fn decode(&self, params: &[u8], chunks: &[&[u8]], shape: &[usize]) -> Result<Vec<f32>> {
         let s = read_params(params)?;
         let (rows, cols) = matrix_dims(shape);
-        let n = rows.checked_mul(cols).ok_or_else(|| Error::corrupt("shape overflows"))?;
+        let n = rows
+            .checked_mul(cols)
+            .ok_or_else(|| Error::corrupt("shape overflows"))?;
         if let Transform::Klt(k) = &s.transform {
             if k.cols != cols {
-                return Err(Error::corrupt(format!("KLT basis has {} columns but the tensor has {cols}", k.cols)));
+                return Err(Error::corrupt(format!(
+                    "KLT basis has {} columns but the tensor has {cols}",
+                    k.cols
+                )));
             }
         }
         let planes = s.layout.planes(rows, cols);
         let groups = group_planes(&planes, &s.transform, s.chunk_target);
         if groups.len() != chunks.len() {
-            return Err(Error::corrupt(format!("native: {} chunks stored, {} expected for shape {shape:?}", chunks.len(), groups.len())));
+            return Err(Error::corrupt(format!(
+                "native: {} chunks stored, {} expected for shape {shape:?}",
+                chunks.len(),
+                groups.len()
+            )));
         }
         let decoded: Vec<Vec<(Plane, Vec<f32>)>> = groups
             .par_iter()
@@ -450,7 +592,11 @@ impl Codec for Native {
 fn decode_chunk(s: &Setup, planes: &[Plane], bytes: &[u8]) -> Result<Vec<(Plane, Vec<f32>)>> {
     let t = &s.transform;
     let mut r = ByteReader::new(bytes, "native chunk");
-    let codes: Vec<u8> = if s.per_block { r.take(planes.len())?.to_vec() } else { vec![128; planes.len()] };
+    let codes: Vec<u8> = if s.per_block {
+        r.take(planes.len())?.to_vec()
+    } else {
+        vec![128; planes.len()]
+    };
     let meta: Vec<(usize, usize, (usize, usize))> = {
         let mut off = 0;
         planes
@@ -500,7 +646,10 @@ fn decode_chunk(s: &Setup, planes: &[Plane], bytes: &[u8]) -> Result<Vec<(Plane,
                 pos[b] += 1;
             }
         }
-        let q = Quantizer { step: s.quant.step * scale_of(codes[pi]), ..s.quant };
+        let q = Quantizer {
+            step: s.quant.step * scale_of(codes[pi]),
+            ..s.quant
+        };
         coef.resize(len, 0.0);
         q.dequantize(&idx, &mut coef);
         let mut buf = vec![0.0f32; shape.0 * shape.1];

@@ -68,7 +68,13 @@ pub struct Compressed {
 
 /// Compresses every float tensor with the default registry.
 pub fn compress(tensors: &[Tensor], opts: &Options) -> Result<Compressed> {
-    compress_with(tensors, opts, &crate::default_registry(), &|t| t.dtype.is_float(), &|_| {})
+    compress_with(
+        tensors,
+        opts,
+        &crate::default_registry(),
+        &|t| t.dtype.is_float(),
+        &|_| {},
+    )
 }
 
 /// Compresses the float tensors for which `select` is true (others are stored verbatim),
@@ -112,8 +118,14 @@ fn source_bytes(t: &Tensor) -> Vec<u8> {
     match &t.data {
         Data::Raw(b) => b.clone(),
         Data::F32(v) => match t.dtype {
-            DType::F16 => v.iter().flat_map(|&x| half::f16::from_f32(x).to_bits().to_le_bytes()).collect(),
-            DType::BF16 => v.iter().flat_map(|&x| half::bf16::from_f32(x).to_bits().to_le_bytes()).collect(),
+            DType::F16 => v
+                .iter()
+                .flat_map(|&x| half::f16::from_f32(x).to_bits().to_le_bytes())
+                .collect(),
+            DType::BF16 => v
+                .iter()
+                .flat_map(|&x| half::bf16::from_f32(x).to_bits().to_le_bytes())
+                .collect(),
             _ => v.iter().flat_map(|&x| x.to_le_bytes()).collect(),
         },
     }
@@ -122,7 +134,11 @@ fn source_bytes(t: &Tensor) -> Vec<u8> {
 /// The entry that stores a tensor's source bytes verbatim.
 pub fn stored_entry(t: &Tensor) -> (Entry, TensorReport) {
     let bytes = source_bytes(t);
-    let chunks: Vec<Vec<u8>> = if bytes.is_empty() { vec![] } else { bytes.chunks(RAW_CHUNK).map(<[u8]>::to_vec).collect() };
+    let chunks: Vec<Vec<u8>> = if bytes.is_empty() {
+        vec![]
+    } else {
+        bytes.chunks(RAW_CHUNK).map(<[u8]>::to_vec).collect()
+    };
     let e = Entry {
         name: t.name.clone(),
         dtype: t.dtype.clone(),
@@ -165,13 +181,18 @@ pub fn encode_tensor(t: &Tensor, codec: &dyn Codec, rate: Rate) -> Result<(Entry
         let mut c = values.to_vec();
         for (i, v) in c.iter_mut().enumerate() {
             if !v.is_finite() {
-                exceptions.push(Exception { index: i, bits: v.to_bits() });
+                exceptions.push(Exception {
+                    index: i,
+                    bits: v.to_bits(),
+                });
                 *v = 0.0;
             }
         }
         std::borrow::Cow::Owned(c)
     };
-    let mut enc = codec.encode(&clean, &t.shape, rate).map_err(|e| name_error(&t.name, e))?;
+    let mut enc = codec
+        .encode(&clean, &t.shape, rate)
+        .map_err(|e| name_error(&t.name, e))?;
     if let Rate::Bits(b) = rate {
         // The budget is all-in: the entry's own record (name, shape, chunk table) counts
         // too, so ask the codec for a little less until the whole entry fits.
@@ -184,17 +205,25 @@ pub fn encode_tensor(t: &Tensor, codec: &dyn Codec, rate: Rate) -> Result<(Entry
                 break;
             }
             target = (target - (total - b * n) / n - 1e-4).max(1e-3);
-            enc = codec.encode(&clean, &t.shape, Rate::Bits(target)).map_err(|e| name_error(&t.name, e))?;
+            enc = codec
+                .encode(&clean, &t.shape, Rate::Bits(target))
+                .map_err(|e| name_error(&t.name, e))?;
         }
     }
     if let Rate::MaxError(bound) = rate {
         let chunks: Vec<&[u8]> = enc.chunks.iter().map(Vec::as_slice).collect();
-        let back = codec.decode(&enc.params, &chunks, &t.shape).map_err(|e| name_error(&t.name, e))?;
+        let back = codec
+            .decode(&enc.params, &chunks, &t.shape)
+            .map_err(|e| name_error(&t.name, e))?;
         for (i, (&x, &y)) in values.iter().zip(&back).enumerate() {
             if x.is_finite() {
                 let y = t.dtype.round_f32(y);
-                if !((x as f64 - y as f64).abs() <= bound) {
-                    exceptions.push(Exception { index: i, bits: x.to_bits() });
+                let err = (x as f64 - y as f64).abs();
+                if err.is_nan() || err > bound {
+                    exceptions.push(Exception {
+                        index: i,
+                        bits: x.to_bits(),
+                    });
                 }
             }
         }
@@ -224,7 +253,12 @@ pub fn encode_tensor(t: &Tensor, codec: &dyn Codec, rate: Rate) -> Result<(Entry
 }
 
 /// Bytes of an entry's table record and chunk CRCs, beyond the codec's payload.
-fn entry_overhead(t: &Tensor, codec: &str, enc: &crate::codec::Encoded, exceptions: usize) -> usize {
+fn entry_overhead(
+    t: &Tensor,
+    codec: &str,
+    enc: &crate::codec::Encoded,
+    exceptions: usize,
+) -> usize {
     let e = Entry {
         name: t.name.clone(),
         dtype: t.dtype.clone(),
@@ -236,7 +270,12 @@ fn entry_overhead(t: &Tensor, codec: &str, enc: &crate::codec::Encoded, exceptio
     };
     // Record with empty chunks and params, plus the varint growth of real lengths.
     let varint = |v: usize| (usize::BITS - v.max(1).leading_zeros()).div_ceil(7) as usize;
-    e.stored_bytes() + varint(enc.params.len()) - 1 + enc.chunks.iter().map(|c| varint(c.len()) - 1).sum::<usize>()
+    e.stored_bytes() + varint(enc.params.len()) - 1
+        + enc
+            .chunks
+            .iter()
+            .map(|c| varint(c.len()) - 1)
+            .sum::<usize>()
 }
 
 fn name_error(tensor: &str, e: Error) -> Error {
@@ -257,7 +296,10 @@ pub fn decompress(bytes: &[u8]) -> Result<Vec<Tensor>> {
 /// Decompresses a container, looking codecs up in `registry`.
 pub fn decompress_with(bytes: &[u8], registry: &Registry) -> Result<Vec<Tensor>> {
     let c = Container::open(bytes)?;
-    c.entries.par_iter().map(|e| decode_entry(e, registry)).collect()
+    c.entries
+        .par_iter()
+        .map(|e| decode_entry(e, registry))
+        .collect()
 }
 
 /// Decodes one entry (checking chunk CRCs first).
@@ -273,29 +315,69 @@ pub fn decode_entry(e: &EntryRef, registry: &Registry) -> Result<Tensor> {
         };
         if let Some(w) = width {
             if bytes.len() != n * w {
-                return Err(Error::corrupt(format!("tensor '{}': {} bytes stored, {} expected", e.name, bytes.len(), n * w)));
+                return Err(Error::corrupt(format!(
+                    "tensor '{}': {} bytes stored, {} expected",
+                    e.name,
+                    bytes.len(),
+                    n * w
+                )));
             }
             let values: Vec<f32> = match e.dtype {
-                DType::F32 => bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-                DType::F16 => bytes.chunks_exact(2).map(|c| half::f16::from_bits(u16::from_le_bytes([c[0], c[1]])).to_f32()).collect(),
-                _ => bytes.chunks_exact(2).map(|c| half::bf16::from_bits(u16::from_le_bytes([c[0], c[1]])).to_f32()).collect(),
+                DType::F32 => bytes
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect(),
+                DType::F16 => bytes
+                    .chunks_exact(2)
+                    .map(|c| half::f16::from_bits(u16::from_le_bytes([c[0], c[1]])).to_f32())
+                    .collect(),
+                _ => bytes
+                    .chunks_exact(2)
+                    .map(|c| half::bf16::from_bits(u16::from_le_bytes([c[0], c[1]])).to_f32())
+                    .collect(),
             };
-            return Ok(Tensor { name: e.name.clone(), shape: e.shape.clone(), dtype: e.dtype.clone(), data: Data::F32(values) });
+            return Ok(Tensor {
+                name: e.name.clone(),
+                shape: e.shape.clone(),
+                dtype: e.dtype.clone(),
+                data: Data::F32(values),
+            });
         }
         if let Some(bits) = e.dtype.bits() {
             if bytes.len() as u128 != n as u128 * bits as u128 / 8 {
-                return Err(Error::corrupt(format!("tensor '{}': {} bytes stored for {n} {} values", e.name, bytes.len(), e.dtype.name())));
+                return Err(Error::corrupt(format!(
+                    "tensor '{}': {} bytes stored for {n} {} values",
+                    e.name,
+                    bytes.len(),
+                    e.dtype.name()
+                )));
             }
         }
-        return Ok(Tensor { name: e.name.clone(), shape: e.shape.clone(), dtype: e.dtype.clone(), data: Data::Raw(bytes) });
+        return Ok(Tensor {
+            name: e.name.clone(),
+            shape: e.shape.clone(),
+            dtype: e.dtype.clone(),
+            data: Data::Raw(bytes),
+        });
     }
     if !e.dtype.is_float() {
-        return Err(Error::corrupt(format!("tensor '{}': codec '{}' on non-float dtype {}", e.name, e.codec, e.dtype.name())));
+        return Err(Error::corrupt(format!(
+            "tensor '{}': codec '{}' on non-float dtype {}",
+            e.name,
+            e.codec,
+            e.dtype.name()
+        )));
     }
     let codec = registry.build(&e.codec)?;
-    let mut values = codec.decode(e.params, &chunks, &e.shape).map_err(|err| name_error(&e.name, err))?;
+    let mut values = codec
+        .decode(e.params, &chunks, &e.shape)
+        .map_err(|err| name_error(&e.name, err))?;
     if values.len() != n {
-        return Err(Error::corrupt(format!("tensor '{}': codec returned {} values, expected {n}", e.name, values.len())));
+        return Err(Error::corrupt(format!(
+            "tensor '{}': codec returned {} values, expected {n}",
+            e.name,
+            values.len()
+        )));
     }
     for v in values.iter_mut() {
         *v = e.dtype.round_f32(*v);
@@ -303,5 +385,10 @@ pub fn decode_entry(e: &EntryRef, registry: &Registry) -> Result<Tensor> {
     for x in &e.exceptions {
         values[x.index] = f32::from_bits(x.bits);
     }
-    Ok(Tensor { name: e.name.clone(), shape: e.shape.clone(), dtype: e.dtype.clone(), data: Data::F32(values) })
+    Ok(Tensor {
+        name: e.name.clone(),
+        shape: e.shape.clone(),
+        dtype: e.dtype.clone(),
+        data: Data::F32(values),
+    })
 }

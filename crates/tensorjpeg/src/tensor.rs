@@ -97,7 +97,10 @@ impl Tensor {
         if n != values.len() {
             return Err(Error::BadTensor {
                 tensor: name,
-                msg: format!("shape {shape:?} holds {n} values but {} were given", values.len()),
+                msg: format!(
+                    "shape {shape:?} holds {n} values but {} were given",
+                    values.len()
+                ),
             });
         }
         Ok(Tensor {

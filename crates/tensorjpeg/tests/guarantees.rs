@@ -22,15 +22,35 @@ fn max_error_is_never_exceeded() {
         };
         let bound = 10f64.powf(rng.gen_range(-6.0..0.0));
         for dtype in [DType::F32, DType::F16, DType::BF16] {
-            let v: Vec<f32> = values.iter().map(|&x| dtype.round_f32(x)).filter(|x| x.is_finite()).collect();
+            let v: Vec<f32> = values
+                .iter()
+                .map(|&x| dtype.round_f32(x))
+                .filter(|x| x.is_finite())
+                .collect();
             if v.len() != n {
                 continue;
             }
-            let t = Tensor { name: format!("case{case}"), shape: vec![rows, cols], dtype: dtype.clone(), data: Data::F32(v.clone()) };
-            let c = compress(&[t], &Options { codec: "native".into(), rate: Rate::MaxError(bound) }).unwrap();
+            let t = Tensor {
+                name: format!("case{case}"),
+                shape: vec![rows, cols],
+                dtype: dtype.clone(),
+                data: Data::F32(v.clone()),
+            };
+            let c = compress(
+                &[t],
+                &Options {
+                    codec: "native".into(),
+                    rate: Rate::MaxError(bound),
+                },
+            )
+            .unwrap();
             let back = decompress(&c.bytes).unwrap();
             let s = compare(&v, back[0].values().unwrap(), cols);
-            assert!(s.max_abs_error <= bound, "case {case} {dtype:?}: max error {} > bound {bound}", s.max_abs_error);
+            assert!(
+                s.max_abs_error <= bound,
+                "case {case} {dtype:?}: max error {} > bound {bound}",
+                s.max_abs_error
+            );
         }
     }
 }
@@ -43,9 +63,24 @@ fn non_finite_values_survive_exactly() {
     v[299] = f32::NEG_INFINITY;
     v[100] = f32::from_bits(0x7fc0_1234); // a NaN with payload
     v[101] = f32::from_bits(1); // smallest subnormal
-    for codec in ["native", "native:dct8x8", "jpeg", "q4_0", "f16", "zstd", "svd"] {
+    for codec in [
+        "native",
+        "native:dct8x8",
+        "jpeg",
+        "q4_0",
+        "f16",
+        "zstd",
+        "svd",
+    ] {
         let t = Tensor::from_f32("x", vec![10, 30], v.clone()).unwrap();
-        let c = compress(&[t], &Options { codec: codec.into(), rate: Rate::Default }).unwrap();
+        let c = compress(
+            &[t],
+            &Options {
+                codec: codec.into(),
+                rate: Rate::Default,
+            },
+        )
+        .unwrap();
         let back = decompress(&c.bytes).unwrap();
         let b = back[0].values().unwrap();
         for i in [0usize, 17, 299, 100] {
@@ -56,8 +91,18 @@ fn non_finite_values_survive_exactly() {
     }
     // Lossless codecs keep subnormals bit-exactly too.
     let t = Tensor::from_f32("x", vec![300], v.clone()).unwrap();
-    let c = compress(&[t], &Options { codec: "zstd".into(), rate: Rate::Default }).unwrap();
-    assert_eq!(decompress(&c.bytes).unwrap()[0].values().unwrap()[101].to_bits(), 1);
+    let c = compress(
+        &[t],
+        &Options {
+            codec: "zstd".into(),
+            rate: Rate::Default,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        decompress(&c.bytes).unwrap()[0].values().unwrap()[101].to_bits(),
+        1
+    );
 }
 
 fn sample_container() -> (Vec<u8>, Vec<Tensor>) {
@@ -71,7 +116,10 @@ fn sample_container() -> (Vec<u8>, Vec<Tensor>) {
 fn every_truncation_is_refused() {
     let (bytes, _) = sample_container();
     for cut in 0..bytes.len() {
-        assert!(decompress(&bytes[..cut]).is_err(), "truncated at {cut} decoded");
+        assert!(
+            decompress(&bytes[..cut]).is_err(),
+            "truncated at {cut} decoded"
+        );
     }
 }
 
@@ -85,7 +133,10 @@ fn bit_flips_are_detected_never_decoded_into_wrong_numbers() {
             b[i] ^= 1 << bit;
             if let Ok(t) = decompress(&b) {
                 // A flip may only be accepted if it changed nothing observable.
-                assert_eq!(t, good, "flip of bit {bit} in byte {i} decoded into different numbers");
+                assert_eq!(
+                    t, good,
+                    "flip of bit {bit} in byte {i} decoded into different numbers"
+                );
             }
         }
     }
@@ -117,11 +168,33 @@ fn random_bytes_never_panic() {
 
 #[test]
 fn empty_and_odd_shapes_work() {
-    for shape in [vec![0usize], vec![0, 5], vec![5, 0], vec![], vec![1], vec![7, 9], vec![3, 1, 13]] {
+    for shape in [
+        vec![0usize],
+        vec![0, 5],
+        vec![5, 0],
+        vec![],
+        vec![1],
+        vec![7, 9],
+        vec![3, 1, 13],
+    ] {
         let n: usize = shape.iter().product();
         let t = Tensor::from_f32("e", shape.clone(), common::weights(n, 7)).unwrap();
-        for codec in ["native", "native:dct8x8", "native:wavelet", "jpeg", "q4_0", "svd"] {
-            let c = compress(&[t.clone()], &Options { codec: codec.into(), rate: Rate::Default }).unwrap();
+        for codec in [
+            "native",
+            "native:dct8x8",
+            "native:wavelet",
+            "jpeg",
+            "q4_0",
+            "svd",
+        ] {
+            let c = compress(
+                std::slice::from_ref(&t),
+                &Options {
+                    codec: codec.into(),
+                    rate: Rate::Default,
+                },
+            )
+            .unwrap();
             let back = decompress(&c.bytes).unwrap();
             assert_eq!(back[0].shape, shape, "{codec}");
             assert_eq!(back[0].values().unwrap().len(), n, "{codec}");

@@ -8,8 +8,16 @@ use tensorjpeg::{compress, decompress, DType, Data, Options, Rate, Tensor};
 
 fn tensor(shape: Vec<usize>, dtype: DType, seed: u64) -> Tensor {
     let n = shape.iter().product();
-    let v: Vec<f32> = common::weights(n, seed).into_iter().map(|x| dtype.round_f32(x)).collect();
-    Tensor { name: "t".into(), shape, dtype, data: Data::F32(v) }
+    let v: Vec<f32> = common::weights(n, seed)
+        .into_iter()
+        .map(|x| dtype.round_f32(x))
+        .collect();
+    Tensor {
+        name: "t".into(),
+        shape,
+        dtype,
+        data: Data::F32(v),
+    }
 }
 
 fn shapes() -> impl Strategy<Value = Vec<usize>> {
@@ -59,7 +67,7 @@ proptest! {
     fn every_codec_round_trips(shape in shapes(), dtype in dtypes(), ci in 0..CODECS.len(), seed in 0u64..1000) {
         let t = tensor(shape, dtype, seed);
         let opts = Options { codec: CODECS[ci].into(), rate: Rate::Default };
-        let c = compress(&[t.clone()], &opts).unwrap();
+        let c = compress(std::slice::from_ref(&t), &opts).unwrap();
         let back = decompress(&c.bytes).unwrap();
         prop_assert_eq!(back.len(), 1);
         prop_assert_eq!(&back[0].name, &t.name);
@@ -78,7 +86,7 @@ proptest! {
     fn native_rate_modes(rows in 1usize..50, cols in 1usize..50, seed in 0u64..1000, mode in 0usize..4) {
         let t = tensor(vec![rows, cols], DType::F32, seed);
         let rate = [Rate::Quality(75), Rate::Bits(4.0), Rate::Snr(20.0), Rate::MaxError(1e-3)][mode];
-        let c = compress(&[t.clone()], &Options { codec: "native".into(), rate }).unwrap();
+        let c = compress(std::slice::from_ref(&t), &Options { codec: "native".into(), rate }).unwrap();
         let back = decompress(&c.bytes).unwrap();
         let s = compare(t.values().unwrap(), back[0].values().unwrap(), cols);
         match rate {
@@ -92,7 +100,14 @@ proptest! {
 #[test]
 fn bits_target_is_met_on_a_real_sized_matrix() {
     let t = tensor(vec![384, 384], DType::F32, 1);
-    let c = compress(&[t.clone()], &Options { codec: "native".into(), rate: Rate::Bits(4.0) }).unwrap();
+    let c = compress(
+        std::slice::from_ref(&t),
+        &Options {
+            codec: "native".into(),
+            rate: Rate::Bits(4.0),
+        },
+    )
+    .unwrap();
     let bits = c.report.tensors[0].stored_bytes as f64 * 8.0 / t.numel() as f64;
     assert!(bits <= 4.0 && bits > 3.9, "{bits}");
     let back = decompress(&c.bytes).unwrap();
@@ -106,18 +121,34 @@ fn quality_is_monotone() {
     let t = tensor(vec![128, 96], DType::F32, 3);
     let mut last = (0.0, 0.0);
     for q in [10u8, 30, 50, 75, 90, 95, 100] {
-        let c = compress(&[t.clone()], &Options { codec: "native".into(), rate: Rate::Quality(q) }).unwrap();
+        let c = compress(
+            std::slice::from_ref(&t),
+            &Options {
+                codec: "native".into(),
+                rate: Rate::Quality(q),
+            },
+        )
+        .unwrap();
         let back = decompress(&c.bytes).unwrap();
         let s = compare(t.values().unwrap(), back[0].values().unwrap(), 96);
         let bits = c.bytes.len() as f64 * 8.0 / t.numel() as f64;
-        assert!(bits >= last.0 && s.snr_db() >= last.1, "q={q}: {bits} bits {} dB after {last:?}", s.snr_db());
+        assert!(
+            bits >= last.0 && s.snr_db() >= last.1,
+            "q={q}: {bits} bits {} dB after {last:?}",
+            s.snr_db()
+        );
         last = (bits, s.snr_db());
     }
 }
 
 #[test]
 fn raw_dtypes_and_unselected_tensors_pass_through_bit_exactly() {
-    let ids = Tensor { name: "ids".into(), shape: vec![3], dtype: DType::Other("I64".into()), data: Data::Raw((0u8..24).collect()) };
+    let ids = Tensor {
+        name: "ids".into(),
+        shape: vec![3],
+        dtype: DType::Other("I64".into()),
+        data: Data::Raw((0u8..24).collect()),
+    };
     let w = tensor(vec![4, 4], DType::BF16, 9);
     let c = tensorjpeg::pipeline::compress_with(
         &[ids.clone(), w.clone()],

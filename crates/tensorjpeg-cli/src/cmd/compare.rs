@@ -19,23 +19,37 @@ fn load_other(path: &Path) -> Result<(Vec<Tensor>, HashMap<String, u64>)> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     if is_container(&bytes) {
         let c = Container::open(&bytes).with_context(|| format!("{}", path.display()))?;
-        let sizes = c.entries.iter().map(|e| (e.name.clone(), e.stored_bytes() as u64)).collect();
+        let sizes = c
+            .entries
+            .iter()
+            .map(|e| (e.name.clone(), e.stored_bytes() as u64))
+            .collect();
         let tensors = tensorjpeg::decompress_with(&bytes, &tensorjpeg_io::registry())
             .with_context(|| format!("decoding {}", path.display()))?;
         Ok((tensors, sizes))
     } else {
         let tensors = read_tensors(path)?;
-        let sizes = tensors.iter().map(|t| (t.name.clone(), t.source_bytes())).collect();
+        let sizes = tensors
+            .iter()
+            .map(|t| (t.name.clone(), t.source_bytes()))
+            .collect();
         Ok((tensors, sizes))
     }
 }
 
 /// Per-tensor and total statistics of `other` against `orig`.
-pub fn compare_sets(orig: &[Tensor], other: &[Tensor], sizes: &HashMap<String, u64>, sel: &Selection) -> Result<Vec<(String, Stats)>> {
+pub fn compare_sets(
+    orig: &[Tensor],
+    other: &[Tensor],
+    sizes: &HashMap<String, u64>,
+    sel: &Selection,
+) -> Result<Vec<(String, Stats)>> {
     let by_name: HashMap<&str, &Tensor> = other.iter().map(|t| (t.name.as_str(), t)).collect();
     let mut out = Vec::new();
     for t in orig.iter().filter(|t| sel.selects(t)) {
-        let o = by_name.get(t.name.as_str()).with_context(|| format!("tensor '{}' is missing from the other file", t.name))?;
+        let o = by_name
+            .get(t.name.as_str())
+            .with_context(|| format!("tensor '{}' is missing from the other file", t.name))?;
         if o.shape != t.shape {
             bail!("tensor '{}': shape {:?} vs {:?}", t.name, t.shape, o.shape);
         }
@@ -57,7 +71,10 @@ pub fn run(original: &Path, other: &Path, select: &SelectArgs, json_out: bool) -
     let (oth, sizes) = load_other(other)?;
     let per = compare_sets(&orig, &oth, &sizes, &sel)?;
     if per.is_empty() {
-        bail!("{}: no float tensor matches the selection", original.display());
+        bail!(
+            "{}: no float tensor matches the selection",
+            original.display()
+        );
     }
     let mut total = Stats::default();
     for (_, s) in &per {
@@ -72,7 +89,12 @@ pub fn run(original: &Path, other: &Path, select: &SelectArgs, json_out: bool) -
                 v
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&json!({"tensors": tensors, "total": stats_json(&total)}))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &json!({"tensors": tensors, "total": stats_json(&total)})
+            )?
+        );
     } else {
         let row = |n: &str, s: &Stats| {
             vec![
@@ -90,7 +112,19 @@ pub fn run(original: &Path, other: &Path, select: &SelectArgs, json_out: bool) -
         rows.push(row("TOTAL", &total));
         print!(
             "{}",
-            table::render(&["tensor", "bytes", "bits/value", "snr_db", "max_abs_err", "mse", "mean_cos", "min_cos"], &rows)
+            table::render(
+                &[
+                    "tensor",
+                    "bytes",
+                    "bits/value",
+                    "snr_db",
+                    "max_abs_err",
+                    "mse",
+                    "mean_cos",
+                    "min_cos"
+                ],
+                &rows
+            )
         );
     }
     Ok(())

@@ -14,19 +14,35 @@ use crate::table::{self, f};
 use crate::SelectArgs;
 
 /// Runs the command.
-pub fn run(input: &Path, output: &Path, codec: &str, rate: Rate, select: &SelectArgs, json_out: bool) -> Result<()> {
+pub fn run(
+    input: &Path,
+    output: &Path,
+    codec: &str,
+    rate: Rate,
+    select: &SelectArgs,
+    json_out: bool,
+) -> Result<()> {
     rate.validate().context("rate option")?;
     let sel = Selection::new(select)?;
     let registry = tensorjpeg_io::registry();
     // Check the codec spec before the (possibly long) read.
-    registry.build(codec).with_context(|| format!("--codec {codec}"))?;
+    registry
+        .build(codec)
+        .with_context(|| format!("--codec {codec}"))?;
     let tensors = read_tensors(input)?;
     if !tensors.iter().any(|t| sel.selects(t)) {
-        bail!("{}: no float tensor matches the selection (of {} tensors)", input.display(), tensors.len());
+        bail!(
+            "{}: no float tensor matches the selection (of {} tensors)",
+            input.display(),
+            tensors.len()
+        );
     }
     let pb = progress(tensors.len(), json_out, "compress");
     let t0 = Instant::now();
-    let opts = Options { codec: codec.to_string(), rate };
+    let opts = Options {
+        codec: codec.to_string(),
+        rate,
+    };
     let out = compress_with(&tensors, &opts, &registry, &|t| sel.selects(t), &|name| {
         pb.inc(1);
         pb.set_message(name.to_string());
@@ -44,7 +60,11 @@ pub fn run(input: &Path, output: &Path, codec: &str, rate: Rate, select: &Select
             bytes += r.stored_bytes;
         }
     }
-    let bpv = if vals > 0 { bytes as f64 * 8.0 / vals as f64 } else { 0.0 };
+    let bpv = if vals > 0 {
+        bytes as f64 * 8.0 / vals as f64
+    } else {
+        0.0
+    };
     if json_out {
         let tensors_json: Vec<_> = tensors
             .iter()
@@ -83,7 +103,20 @@ pub fn run(input: &Path, output: &Path, codec: &str, rate: Rate, select: &Select
                 ]
             })
             .collect();
-        print!("{}", table::render(&["tensor", "codec", "shape", "bytes", "bits/value", "exceptions"], &rows));
+        print!(
+            "{}",
+            table::render(
+                &[
+                    "tensor",
+                    "codec",
+                    "shape",
+                    "bytes",
+                    "bits/value",
+                    "exceptions"
+                ],
+                &rows
+            )
+        );
         println!(
             "{} -> {}: {} -> {} bytes ({:.2}x); compressed tensors {:.3} bits/value; {:.2} s",
             input.display(),

@@ -7,17 +7,33 @@ use tensorjpeg::container::is_container;
 
 /// Runs the command.
 pub fn run(input: &Path, output: &Path) -> Result<()> {
-    let ext = output.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = output
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     if ext != "safetensors" && ext != "npy" {
-        bail!("{}: output format is chosen by extension: .safetensors or .npy", output.display());
+        bail!(
+            "{}: output format is chosen by extension: .safetensors or .npy",
+            output.display()
+        );
     }
     let bytes = std::fs::read(input).with_context(|| format!("reading {}", input.display()))?;
     if !is_container(&bytes) {
-        bail!("{}: not a tensorjpeg container (bad magic number)", input.display());
+        bail!(
+            "{}: not a tensorjpeg container (bad magic number)",
+            input.display()
+        );
     }
     let tensors = tensorjpeg::decompress_with(&bytes, &tensorjpeg_io::registry())
         .with_context(|| format!("decoding {}", input.display()))?;
-    tensorjpeg_io::write_tensors(output, &tensors).with_context(|| format!("writing {}", output.display()))?;
-    eprintln!("{} -> {}: {} tensors", input.display(), output.display(), tensors.len());
+    tensorjpeg_io::write_tensors(output, &tensors)
+        .with_context(|| format!("writing {}", output.display()))?;
+    eprintln!(
+        "{} -> {}: {} tensors",
+        input.display(),
+        output.display(),
+        tensors.len()
+    );
     Ok(())
 }

@@ -49,7 +49,11 @@ pub fn run(file: &Path, json_out: bool) -> Result<()> {
                         e.name.clone(),
                         e.dtype.name().to_string(),
                         format!("{:?}", e.shape),
-                        if e.codec.is_empty() { "stored".into() } else { e.codec.clone() },
+                        if e.codec.is_empty() {
+                            "stored".into()
+                        } else {
+                            e.codec.clone()
+                        },
                         e.stored_bytes().to_string(),
                         f(e.stored_bytes() as f64 * 8.0 / e.numel().max(1) as f64, 3),
                         e.chunks.len().to_string(),
@@ -64,7 +68,22 @@ pub fn run(file: &Path, json_out: bool) -> Result<()> {
                 c.file_bytes,
                 c.entries.len()
             );
-            print!("{}", table::render(&["tensor", "dtype", "shape", "codec", "bytes", "bits/value", "chunks", "exceptions"], &rows));
+            print!(
+                "{}",
+                table::render(
+                    &[
+                        "tensor",
+                        "dtype",
+                        "shape",
+                        "codec",
+                        "bytes",
+                        "bits/value",
+                        "chunks",
+                        "exceptions"
+                    ],
+                    &rows
+                )
+            );
             for d in &damaged {
                 println!("DAMAGED: {d}");
             }
@@ -80,14 +99,29 @@ pub fn run(file: &Path, json_out: bool) -> Result<()> {
             .iter()
             .map(|t| json!({"name": t.name, "dtype": t.dtype.name(), "shape": t.shape, "bytes": t.source_bytes()}))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&json!({"file": file.display().to_string(), "tensors": list}))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &json!({"file": file.display().to_string(), "tensors": list})
+            )?
+        );
     } else {
         let rows: Vec<Vec<String>> = tensors
             .iter()
-            .map(|t| vec![t.name.clone(), t.dtype.name().to_string(), format!("{:?}", t.shape), t.source_bytes().to_string()])
+            .map(|t| {
+                vec![
+                    t.name.clone(),
+                    t.dtype.name().to_string(),
+                    format!("{:?}", t.shape),
+                    t.source_bytes().to_string(),
+                ]
+            })
             .collect();
         println!("{}: {} tensors", file.display(), tensors.len());
-        print!("{}", table::render(&["tensor", "dtype", "shape", "bytes"], &rows));
+        print!(
+            "{}",
+            table::render(&["tensor", "dtype", "shape", "bytes"], &rows)
+        );
     }
     Ok(())
 }

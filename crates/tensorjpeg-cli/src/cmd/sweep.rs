@@ -67,10 +67,15 @@ fn default_rates(spec: &str) -> Vec<Rate> {
 }
 
 fn parse_rates(s: &str) -> Result<Vec<Rate>> {
-    let (k, vals) = s.split_once('=').with_context(|| format!("rate list '{s}': expected bits=..., q=..., snr=... or maxerr=..."))?;
+    let (k, vals) = s.split_once('=').with_context(|| {
+        format!("rate list '{s}': expected bits=..., q=..., snr=... or maxerr=...")
+    })?;
     vals.split('/')
         .map(|v| {
-            let x: f64 = v.trim().parse().with_context(|| format!("rate '{v}' in '{s}' is not a number"))?;
+            let x: f64 = v
+                .trim()
+                .parse()
+                .with_context(|| format!("rate '{v}' in '{s}' is not a number"))?;
             Ok(match k.trim() {
                 "bits" => Rate::Bits(x),
                 "q" | "quality" => {
@@ -106,7 +111,11 @@ fn parse_points(list: &str) -> Result<Vec<Point>> {
         };
         for rate in rates {
             rate.validate().with_context(|| format!("codec '{spec}'"))?;
-            out.push(Point { label: rate_label(&rate), spec: spec.clone(), rate });
+            out.push(Point {
+                label: rate_label(&rate),
+                spec: spec.clone(),
+                rate,
+            });
         }
     }
     if out.is_empty() {
@@ -118,17 +127,23 @@ fn parse_points(list: &str) -> Result<Vec<Point>> {
 /// Measures one point; returns the row.
 fn measure(tensors: &[Tensor], p: &Point, registry: &tensorjpeg::Registry) -> Result<Value> {
     let t0 = Instant::now();
-    let opts = Options { codec: p.spec.clone(), rate: p.rate };
+    let opts = Options {
+        codec: p.spec.clone(),
+        rate: p.rate,
+    };
     let out = compress_with(tensors, &opts, registry, &|_| true, &|_| {})
         .with_context(|| format!("codec {} at {}", p.spec, p.label))?;
     let enc_s = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
-    let back = tensorjpeg::decompress_with(&out.bytes, registry).with_context(|| format!("decoding {} at {}", p.spec, p.label))?;
+    let back = tensorjpeg::decompress_with(&out.bytes, registry)
+        .with_context(|| format!("decoding {} at {}", p.spec, p.label))?;
     let dec_s = t1.elapsed().as_secs_f64();
     let mut total = Stats::default();
     let mut extra: BTreeMap<String, f64> = BTreeMap::new();
     for ((t, b), r) in tensors.iter().zip(&back).zip(&out.report.tensors) {
-        let (Some(a), Some(bv)) = (t.values(), b.values()) else { continue };
+        let (Some(a), Some(bv)) = (t.values(), b.values()) else {
+            continue;
+        };
         let mut s = compare(a, bv, t.matrix_dims().1);
         s.bytes = r.stored_bytes as u64;
         s.source_bytes = t.source_bytes();
@@ -140,7 +155,12 @@ fn measure(tensors: &[Tensor], p: &Point, registry: &tensorjpeg::Registry) -> Re
         }
     }
     // The container's fixed header belongs to the total too.
-    let entries: u64 = out.report.tensors.iter().map(|r| r.stored_bytes as u64).sum();
+    let entries: u64 = out
+        .report
+        .tensors
+        .iter()
+        .map(|r| r.stored_bytes as u64)
+        .sum();
     total.bytes += out.bytes.len() as u64 - entries;
     let mb = total.count as f64 * 4.0 / 1e6;
     let mut row = stats_json(&total);
@@ -160,15 +180,27 @@ fn measure(tensors: &[Tensor], p: &Point, registry: &tensorjpeg::Registry) -> Re
 
 /// Runs the command.
 pub fn run(a: &SweepArgs) -> Result<()> {
-    let sel = Selection::new(&SelectArgs { include: a.include.clone(), exclude: a.exclude.clone(), min_ndim: a.min_ndim })?;
+    let sel = Selection::new(&SelectArgs {
+        include: a.include.clone(),
+        exclude: a.exclude.clone(),
+        min_ndim: a.min_ndim,
+    })?;
     let points = parse_points(&a.codecs)?;
     let registry = tensorjpeg_io::registry();
     for p in &points {
-        registry.build(&p.spec).with_context(|| format!("--codecs: '{}'", p.spec))?;
+        registry
+            .build(&p.spec)
+            .with_context(|| format!("--codecs: '{}'", p.spec))?;
     }
-    let tensors: Vec<Tensor> = read_tensors(&a.input)?.into_iter().filter(|t| sel.selects(t)).collect();
+    let tensors: Vec<Tensor> = read_tensors(&a.input)?
+        .into_iter()
+        .filter(|t| sel.selects(t))
+        .collect();
     if tensors.is_empty() {
-        bail!("{}: no float tensor matches the selection", a.input.display());
+        bail!(
+            "{}: no float tensor matches the selection",
+            a.input.display()
+        );
     }
     let values: usize = tensors.iter().map(Tensor::numel).sum();
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
@@ -194,7 +226,10 @@ pub fn run(a: &SweepArgs) -> Result<()> {
                     r["codec"].as_str().unwrap_or("").to_string(),
                     r["rate"].as_str().unwrap_or("").to_string(),
                     f(g("bits_per_value"), 3),
-                    r.get("bits_per_value_scan_only").and_then(Value::as_f64).map(|v| f(v, 3)).unwrap_or_else(|| "-".into()),
+                    r.get("bits_per_value_scan_only")
+                        .and_then(Value::as_f64)
+                        .map(|v| f(v, 3))
+                        .unwrap_or_else(|| "-".into()),
                     f(g("snr_db"), 2),
                     f(g("shannon_gap_db"), 2),
                     format!("{:.2e}", g("max_abs_error")),
@@ -205,11 +240,28 @@ pub fn run(a: &SweepArgs) -> Result<()> {
                 ]
             })
             .collect();
-        println!("{}: {} tensors, {} values", a.input.display(), tensors.len(), values);
+        println!(
+            "{}: {} tensors, {} values",
+            a.input.display(),
+            tensors.len(),
+            values
+        );
         print!(
             "{}",
             table::render(
-                &["codec", "rate", "bits/value", "scan-only", "snr_db", "gap_db", "max_err", "mean_cos", "x_f32", "enc_MB/s", "dec_MB/s"],
+                &[
+                    "codec",
+                    "rate",
+                    "bits/value",
+                    "scan-only",
+                    "snr_db",
+                    "gap_db",
+                    "max_err",
+                    "mean_cos",
+                    "x_f32",
+                    "enc_MB/s",
+                    "dec_MB/s"
+                ],
                 &rows_ref(&t)
             )
         );
@@ -223,8 +275,23 @@ fn rows_ref(t: &[Vec<String>]) -> Vec<Vec<String>> {
 }
 
 const CSV_COLS: [&str; 17] = [
-    "codec", "rate", "tensors", "values", "bytes", "bits_per_value", "bits_per_value_scan_only", "snr_db", "shannon_gap_db",
-    "mse", "max_abs_error", "mean_cosine", "min_cosine", "ratio_vs_f32", "ratio_vs_source", "encode_mb_per_s", "decode_mb_per_s",
+    "codec",
+    "rate",
+    "tensors",
+    "values",
+    "bytes",
+    "bits_per_value",
+    "bits_per_value_scan_only",
+    "snr_db",
+    "shannon_gap_db",
+    "mse",
+    "max_abs_error",
+    "mean_cosine",
+    "min_cosine",
+    "ratio_vs_f32",
+    "ratio_vs_source",
+    "encode_mb_per_s",
+    "decode_mb_per_s",
 ];
 
 fn write_outputs(dir: &Path, input: &Path, rows: &[Value], values: usize) -> Result<()> {
@@ -242,22 +309,35 @@ fn write_outputs(dir: &Path, input: &Path, rows: &[Value], values: usize) -> Res
     }
     write_atomic(&dir.join("sweep.csv"), csv.as_bytes())?;
     let doc = json!({"input": input.display().to_string(), "values": values, "rows": rows});
-    write_atomic(&dir.join("sweep.json"), serde_json::to_string_pretty(&doc)?.as_bytes())?;
+    write_atomic(
+        &dir.join("sweep.json"),
+        serde_json::to_string_pretty(&doc)?.as_bytes(),
+    )?;
     let mut series: Vec<Series> = Vec::new();
     for r in rows {
         let label = r["codec"].as_str().unwrap_or("").to_string();
-        let pt = (r["bits_per_value"].as_f64().unwrap_or(f64::NAN), r["snr_db"].as_f64().unwrap_or(f64::NAN));
+        let pt = (
+            r["bits_per_value"].as_f64().unwrap_or(f64::NAN),
+            r["snr_db"].as_f64().unwrap_or(f64::NAN),
+        );
         match series.iter_mut().find(|s| s.label == label) {
             Some(s) => s.points.push(pt),
-            None => series.push(Series { label, points: vec![pt] }),
+            None => series.push(Series {
+                label,
+                points: vec![pt],
+            }),
         }
     }
     for s in &mut series {
         s.points.sort_by(|a, b| a.0.total_cmp(&b.0));
     }
     let tmp = dir.join(".sweep.png.part.png");
-    let title = format!("{}: SNR vs bits per value", input.file_name().and_then(|n| n.to_str()).unwrap_or(""));
+    let title = format!(
+        "{}: SNR vs bits per value",
+        input.file_name().and_then(|n| n.to_str()).unwrap_or("")
+    );
     rate_distortion(&tmp, &title, &series)?;
-    std::fs::rename(&tmp, dir.join("sweep.png")).with_context(|| format!("writing {}/sweep.png", dir.display()))?;
+    std::fs::rename(&tmp, dir.join("sweep.png"))
+        .with_context(|| format!("writing {}/sweep.png", dir.display()))?;
     Ok(())
 }

@@ -101,7 +101,10 @@ pub fn write(entries: &[Entry]) -> Vec<u8> {
         write_entry(&mut t, e);
     }
     let table = t.into_inner();
-    let total: usize = entries.iter().flat_map(|e| e.chunks.iter().map(Vec::len)).sum();
+    let total: usize = entries
+        .iter()
+        .flat_map(|e| e.chunks.iter().map(Vec::len))
+        .sum();
     let mut out = Vec::with_capacity(8 + 4 + 8 + table.len() + 4 + total);
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -187,9 +190,13 @@ impl<'a> Container<'a> {
     /// ([`EntryRef::verified_chunks`]).
     pub fn open(bytes: &'a [u8]) -> Result<Self> {
         let mut r = ByteReader::new(bytes, "container header");
-        let magic = r.take(8).map_err(|_| Error::corrupt("not a tensorjpeg container (file shorter than the 8-byte magic)"))?;
+        let magic = r.take(8).map_err(|_| {
+            Error::corrupt("not a tensorjpeg container (file shorter than the 8-byte magic)")
+        })?;
         if magic != MAGIC {
-            return Err(Error::corrupt("not a tensorjpeg container (bad magic number)"));
+            return Err(Error::corrupt(
+                "not a tensorjpeg container (bad magic number)",
+            ));
         }
         let version = r.u16()?;
         if version != FORMAT_VERSION {
@@ -232,7 +239,9 @@ impl<'a> Container<'a> {
             for _ in 0..ndim {
                 shape.push(t.varint_max("dimension", u32::MAX as u64 * 64)? as usize);
             }
-            let count = numel(&shape).ok_or_else(|| Error::corrupt(format!("tensor '{name}': shape {shape:?} overflows")))?;
+            let count = numel(&shape).ok_or_else(|| {
+                Error::corrupt(format!("tensor '{name}': shape {shape:?} overflows"))
+            })?;
             let codec = t.str()?.to_string();
             let params = t.blob()?;
             let n_exc = t.len("exception count")?;
@@ -240,11 +249,21 @@ impl<'a> Container<'a> {
             let mut idx = 0usize;
             for k in 0..n_exc {
                 let d = t.varint()? as usize;
-                idx = if k == 0 { d } else { idx.checked_add(d).ok_or_else(|| Error::corrupt("exception index overflow"))? };
+                idx = if k == 0 {
+                    d
+                } else {
+                    idx.checked_add(d)
+                        .ok_or_else(|| Error::corrupt("exception index overflow"))?
+                };
                 if idx >= count || (k > 0 && d == 0) {
-                    return Err(Error::corrupt(format!("tensor '{name}': exception index {idx} invalid for {count} elements")));
+                    return Err(Error::corrupt(format!(
+                        "tensor '{name}': exception index {idx} invalid for {count} elements"
+                    )));
                 }
-                exceptions.push(Exception { index: idx, bits: t.u32()? });
+                exceptions.push(Exception {
+                    index: idx,
+                    bits: t.u32()?,
+                });
             }
             let n_chunks = t.len("chunk count")?;
             let mut chunks = Vec::with_capacity(n_chunks);
@@ -274,7 +293,10 @@ impl<'a> Container<'a> {
         }
         t.finish()?;
         if !data.is_empty() {
-            return Err(Error::corrupt(format!("{} unexpected bytes after the last chunk", data.len())));
+            return Err(Error::corrupt(format!(
+                "{} unexpected bytes after the last chunk",
+                data.len()
+            )));
         }
         Ok(Container {
             entries,
@@ -295,7 +317,13 @@ mod tests {
                 shape: vec![2, 3],
                 codec: "native".into(),
                 params: vec![1, 2, 3],
-                exceptions: vec![Exception { index: 1, bits: f32::NAN.to_bits() }, Exception { index: 5, bits: 7 }],
+                exceptions: vec![
+                    Exception {
+                        index: 1,
+                        bits: f32::NAN.to_bits(),
+                    },
+                    Exception { index: 5, bits: 7 },
+                ],
                 chunks: vec![vec![9; 10], vec![8; 3]],
             },
             Entry {
@@ -347,7 +375,10 @@ mod tests {
         let mut b = bytes.clone();
         b[8] = 2;
         match Container::open(&b) {
-            Err(Error::UnsupportedVersion { found: 2, supported: 1 }) => {}
+            Err(Error::UnsupportedVersion {
+                found: 2,
+                supported: 1,
+            }) => {}
             other => panic!("{other:?}"),
         }
     }

@@ -64,7 +64,10 @@ fn svarint_len(v: i64) -> usize {
 pub fn plan(q: &[i32]) -> Plan {
     let n = q.len();
     if n == 0 {
-        return Plan { n, kind: Kind::Empty };
+        return Plan {
+            n,
+            kind: Kind::Empty,
+        };
     }
     let (mut min, mut max) = (i32::MAX, i32::MIN);
     for &v in q {
@@ -84,14 +87,19 @@ pub fn plan(q: &[i32]) -> Plan {
         // Window of MAX_ALPHABET-1 values around the mean, plus an escape symbol.
         let mean = q.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
         let half = (MAX_ALPHABET as i64 - 1) / 2;
-        let lo = (mean.round() as i64 - half).clamp(min as i64, max as i64 - (MAX_ALPHABET as i64 - 2));
+        let lo =
+            (mean.round() as i64 - half).clamp(min as i64, max as i64 - (MAX_ALPHABET as i64 - 2));
         (lo as i32, MAX_ALPHABET, true)
     };
     let mut counts = vec![0u64; alpha];
     let w = (alpha - esc as usize) as i64;
     for &v in q {
         let s = v as i64 - lo as i64;
-        let idx = if s >= 0 && s < w { s as usize } else { alpha - 1 };
+        let idx = if s >= 0 && s < w {
+            s as usize
+        } else {
+            alpha - 1
+        };
         counts[idx] += 1;
     }
     // Trim an unused escape.
@@ -125,7 +133,11 @@ impl Plan {
                 table,
             } => {
                 let mut bytes = head + svarint_len(*lo as i64) + write_len(*alpha) + 2;
-                bytes += table.freqs.iter().map(|&f| write_len(f as usize)).sum::<usize>();
+                bytes += table
+                    .freqs
+                    .iter()
+                    .map(|&f| write_len(f as usize))
+                    .sum::<usize>();
                 let n_esc = if *esc { counts[alpha - 1] as usize } else { 0 };
                 bytes += write_len(n_esc);
                 if n_esc > 0 {
@@ -140,7 +152,9 @@ impl Plan {
                         .sum::<usize>();
                 }
                 bytes += 4 * LANES + 3;
-                bytes as f64 * 8.0 + table.cost_bits(counts).unwrap_or(f64::INFINITY) + 8.0 * LANES as f64
+                bytes as f64 * 8.0
+                    + table.cost_bits(counts).unwrap_or(f64::INFINITY)
+                    + 8.0 * LANES as f64
             }
         }
     }
@@ -166,7 +180,11 @@ pub fn encode_planned(plan: &Plan, q: &[i32], w: &mut ByteWriter) {
             w.svarint(*v as i64);
         }
         Kind::Rans {
-            lo, alpha, esc, table, ..
+            lo,
+            alpha,
+            esc,
+            table,
+            ..
         } => {
             w.u8(2);
             w.svarint(*lo as i64);
@@ -219,13 +237,15 @@ pub fn decode(r: &mut ByteReader, out: &mut [i32]) -> Result<()> {
         0 if n == 0 => Ok(()),
         1 => {
             let v = r.svarint()?;
-            let v = i32::try_from(v).map_err(|_| Error::corrupt(format!("symbol {v} out of i32 range")))?;
+            let v = i32::try_from(v)
+                .map_err(|_| Error::corrupt(format!("symbol {v} out of i32 range")))?;
             out.fill(v);
             Ok(())
         }
         2 => {
             let lo = r.svarint()?;
-            let lo = i32::try_from(lo).map_err(|_| Error::corrupt("segment window out of range"))?;
+            let lo =
+                i32::try_from(lo).map_err(|_| Error::corrupt("segment window out of range"))?;
             let alpha = r.varint_max("alphabet size", MAX_ALPHABET as u64)? as usize;
             let esc = match r.u8()? {
                 0 => false,
@@ -234,7 +254,9 @@ pub fn decode(r: &mut ByteReader, out: &mut [i32]) -> Result<()> {
             };
             let precision = u32::from(r.u8()?);
             if alpha < 2 {
-                return Err(Error::corrupt(format!("alphabet size {alpha} (expected 2..={MAX_ALPHABET})")));
+                return Err(Error::corrupt(format!(
+                    "alphabet size {alpha} (expected 2..={MAX_ALPHABET})"
+                )));
             }
             let mut freqs = Vec::with_capacity(alpha);
             for _ in 0..alpha {
@@ -248,22 +270,34 @@ pub fn decode(r: &mut ByteReader, out: &mut [i32]) -> Result<()> {
             let mut escapes = Vec::with_capacity(n_esc);
             for _ in 0..n_esc {
                 let v = r.svarint()?;
-                escapes.push(i32::try_from(v).map_err(|_| Error::corrupt("escaped symbol out of i32 range"))?);
+                escapes.push(
+                    i32::try_from(v)
+                        .map_err(|_| Error::corrupt("escaped symbol out of i32 range"))?,
+                );
             }
             let mut states = [0u32; LANES];
             for s in &mut states {
                 *s = r.u32()?;
             }
             let n_words = r.len("word count")?;
-            let raw = r.take(n_words.checked_mul(2).ok_or_else(|| Error::corrupt("word count overflow"))?)?;
-            let words: Vec<u16> = raw.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+            let raw = r.take(
+                n_words
+                    .checked_mul(2)
+                    .ok_or_else(|| Error::corrupt("word count overflow"))?,
+            )?;
+            let words: Vec<u16> = raw
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .collect();
             let mut sym = vec![0u16; out.len()];
             rans::decode(states, &words, &DecodeTable::new(&table), &mut sym)?;
             let esc_sym = if esc { (alpha - 1) as u16 } else { u16::MAX };
             let mut e = escapes.iter();
             for (o, &s) in out.iter_mut().zip(&sym) {
                 if s == esc_sym {
-                    *o = *e.next().ok_or_else(|| Error::corrupt("fewer escaped symbols than escapes coded"))?;
+                    *o = *e.next().ok_or_else(|| {
+                        Error::corrupt("fewer escaped symbols than escapes coded")
+                    })?;
                 } else {
                     *o = lo.wrapping_add(i32::from(s));
                 }
@@ -273,7 +307,9 @@ pub fn decode(r: &mut ByteReader, out: &mut [i32]) -> Result<()> {
             }
             Ok(())
         }
-        k => Err(Error::corrupt(format!("unknown entropy segment kind {k} for {n} symbols"))),
+        k => Err(Error::corrupt(format!(
+            "unknown entropy segment kind {k} for {n} symbols"
+        ))),
     }
 }
 
@@ -290,7 +326,10 @@ mod tests {
         let bytes = w.into_inner();
         let got = bytes.len() as f64 * 8.0;
         // The estimate may overshoot by the rANS flush and varint slack, never undershoot much.
-        assert!(est >= got - 32.0 && est <= got + 8.0 * (LANES as f64 * 4.0 + 8.0), "estimate {est} vs {got}");
+        assert!(
+            est >= got - 32.0 && est <= got + 8.0 * (LANES as f64 * 4.0 + 8.0),
+            "estimate {est} vs {got}"
+        );
         let mut r = ByteReader::new(&bytes, "segment");
         let mut out = vec![0i32; q.len()];
         decode(&mut r, &mut out).unwrap();
@@ -312,9 +351,14 @@ mod tests {
     fn laplacian_symbols_cost_near_entropy() {
         let q: Vec<i32> = (0..100_000u64)
             .map(|i| {
-                let u = ((i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) as f64) / (1u64 << 53) as f64;
+                let u =
+                    ((i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) as f64) / (1u64 << 53) as f64;
                 let l = -(1.0 - u).ln() * 3.0;
-                if i % 2 == 0 { l as i32 } else { -(l as i32) }
+                if i % 2 == 0 {
+                    l as i32
+                } else {
+                    -(l as i32)
+                }
             })
             .collect();
         let bytes = round_trip(&q);

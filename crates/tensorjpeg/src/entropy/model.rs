@@ -67,7 +67,9 @@ impl FreqTable {
                     break;
                 }
                 if sum > target as i64 {
-                    let take = ((sum - target as i64) as u32).min(freqs[i] - 1).min(freqs[i] / 8 + 1);
+                    let take = ((sum - target as i64) as u32)
+                        .min(freqs[i] - 1)
+                        .min(freqs[i] / 8 + 1);
                     freqs[i] -= take;
                     sum -= i64::from(take);
                 } else {
@@ -160,7 +162,10 @@ mod tests {
             // Coding loss against the entropy is small.
             let ideal = entropy_bits(&counts) * counts.iter().sum::<u64>() as f64;
             let got = t.cost_bits(&counts).unwrap();
-            assert!(got >= ideal - 1e-6 && got < ideal * 1.01 + 64.0, "{got} vs {ideal}");
+            assert!(
+                got >= ideal - 1e-6 && got < ideal * 1.01 + 64.0,
+                "{got} vs {ideal}"
+            );
         }
     }
 

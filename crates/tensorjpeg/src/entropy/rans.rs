@@ -84,7 +84,12 @@ impl DecodeTable {
 }
 
 /// Decodes `out.len()` symbols. Fails (never panics) on truncated or corrupt streams.
-pub fn decode(states: [u32; LANES], words: &[u16], table: &DecodeTable, out: &mut [u16]) -> Result<()> {
+pub fn decode(
+    states: [u32; LANES],
+    words: &[u16],
+    table: &DecodeTable,
+    out: &mut [u16],
+) -> Result<()> {
     let p = table.precision;
     let mask = (1u32 << p) - 1;
     let slots = &table.slots[..];

@@ -22,7 +22,10 @@ fn model(table: &FreqTable) -> Result<DefaultContiguousCategoricalEntropyModel> 
 /// All symbols must have non-zero frequency.
 pub fn encode(symbols: &[u16], table: &FreqTable) -> Result<Vec<u32>> {
     if table.freqs.contains(&0) {
-        return Err(Error::unsupported("constriction", "zero frequencies in table"));
+        return Err(Error::unsupported(
+            "constriction",
+            "zero frequencies in table",
+        ));
     }
     let m = model(table)?;
     let mut coder = DefaultAnsCoder::new();
@@ -58,7 +61,7 @@ mod tests {
                 ((h % 97) * (h % 89) / 700).min(15) as u16
             })
             .collect();
-        let mut counts = vec![0u64; 16];
+        let mut counts = [0u64; 16];
         for &s in &symbols {
             counts[s as usize] += 1;
         }
@@ -71,6 +74,9 @@ mod tests {
         let (_, ours) = super::super::rans::encode(&symbols, &t);
         let ref_bits = words.len() as f64 * 32.0;
         let our_bits = ours.len() as f64 * 16.0;
-        assert!((our_bits - ref_bits).abs() / ref_bits < 0.01, "{our_bits} vs {ref_bits}");
+        assert!(
+            (our_bits - ref_bits).abs() / ref_bits < 0.01,
+            "{our_bits} vs {ref_bits}"
+        );
     }
 }

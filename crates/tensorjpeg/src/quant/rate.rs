@@ -26,7 +26,12 @@ pub fn quality_to_relative_step(quality: u8) -> f64 {
 /// Bisection on a monotone decreasing function of the step: finds the largest step in
 /// `[lo, hi]` (log-spaced) whose `ok(step)` is true, assuming `ok` is true for small steps.
 /// Returns `lo` if even that fails.
-pub fn largest_step(mut lo: f64, mut hi: f64, iters: usize, mut ok: impl FnMut(f64) -> bool) -> f64 {
+pub fn largest_step(
+    mut lo: f64,
+    mut hi: f64,
+    iters: usize,
+    mut ok: impl FnMut(f64) -> bool,
+) -> f64 {
     if ok(hi) {
         return hi;
     }

@@ -429,6 +429,52 @@ fn rank2(row: &mut [f64], vi: f64, wi: f64, v: &[f64], w: &[f64]) {
     }
 }
 
+/// One row's share of a symmetric matrix–vector product from the upper triangle:
+/// `row` = `A[i][i..]`; adds `A[i][i..]·v[i..]` to `p[i]` and `A[i][j]·v[i]` to `p[j]`,
+/// `j > i`.
+#[inline]
+fn sym_row_matvec(row: &[f64], v: &[f64], p: &mut [f64], i: usize) {
+    let vi = v[i];
+    let (rest_v, rest_p) = (&v[i + 1..], &mut p[i + 1..]);
+    let mut acc = [0.0f64; 2];
+    let mut pairs = row[1..].chunks_exact(2).zip(rest_v.chunks_exact(2));
+    let mut pc = rest_p.chunks_exact_mut(2);
+    for ((r, vv), pp) in (&mut pairs).zip(&mut pc) {
+        acc[0] += r[0] * vv[0];
+        acc[1] += r[1] * vv[1];
+        pp[0] += r[0] * vi;
+        pp[1] += r[1] * vi;
+    }
+    let mut s = row[0] * vi + acc[0] + acc[1];
+    let done = 2 * ((row.len() - 1) / 2);
+    for j in done..row.len() - 1 {
+        s += row[1 + j] * rest_v[j];
+        rest_p[j] += row[1 + j] * vi;
+    }
+    p[i] += s;
+}
+
+/// Applies recorded plane rotations `(i, c, s)` in order to the rows `i`, `i+1` of the
+/// `n × n` row-major `zt` (`row_{i+1} ← s·row_i + c·row_{i+1}`,
+/// `row_i ← c·row_i − s·row_{i+1}`), one panel of columns at a time.
+fn apply_rotations(zt: &mut [f64], n: usize, rots: &[(u32, f64, f64)]) {
+    const PANEL: usize = 96;
+    for j0 in (0..n).step_by(PANEL) {
+        let j1 = (j0 + PANEL).min(n);
+        for &(i, c, s) in rots {
+            let i = i as usize;
+            let (top, bottom) = zt.split_at_mut((i + 1) * n);
+            let zi = &mut top[i * n + j0..i * n + j1];
+            let zi1 = &mut bottom[j0..j1];
+            for (a0, a1) in zi.iter_mut().zip(zi1.iter_mut()) {
+                let h = *a1;
+                *a1 = s * *a0 + c * h;
+                *a0 = c * *a0 - s * h;
+            }
+        }
+    }
+}
+
 /// Symmetric eigendecomposition of the `n × n` matrix `a` (destroyed). Returns all
 /// eigenvalues in decreasing order and the first `k` eigenvectors as rows (`k × n`).
 ///
@@ -471,15 +517,22 @@ pub fn sym_eigen(a: &mut [f64], n: usize, k: usize) -> (Vec<f64>, Vec<f64>) {
         }
         let v: &[f64] = v;
         if !p_ready {
-            for (i, pi) in p[..m].iter_mut().enumerate() {
-                *pi = t * dot64(&tail[i * n + kk + 1..(i + 1) * n], v);
+            // p = τ A22 v from the upper triangle: row i contributes a_ii v_i + Σ_{j>i}
+            // a_ij v_j to p_i and a_ij v_i to each p_j, j > i.
+            p[..m].fill(0.0);
+            for i in 0..m {
+                let row = &tail[i * n + kk + 1 + i..(i + 1) * n];
+                sym_row_matvec(row, v, &mut p[..m], i);
             }
+            p[..m].iter_mut().for_each(|x| *x *= t);
         }
         let kf = 0.5 * t * dot64(&p[..m], v);
         for ((w, &pi), &vi) in wv[..m].iter_mut().zip(&p[..m]).zip(v) {
             *w = pi - kf * vi;
         }
         let w = &wv[..m];
+        // Rank-2 update of the upper triangle (row i from its diagonal on), fused with the
+        // next step's p' = τ' A' v' (A' = this block without its first row/column).
         let (row0, rest) = tail.split_at_mut(n);
         rank2(&mut row0[kk + 1..], v[0], w[0], v, w);
         if kk + 1 < steps {
@@ -487,14 +540,18 @@ pub fn sym_eigen(a: &mut [f64], n: usize, k: usize) -> (Vec<f64>, Vec<f64>) {
             let (al2, t2) = house(v2);
             pre = Some((al2, t2));
             let v2: &[f64] = v2;
+            let p2 = &mut p[..m - 1];
+            p2.fill(0.0);
             for i in 1..m {
-                let row = &mut rest[(i - 1) * n + kk + 1..i * n];
-                rank2(row, v[i], w[i], v, w);
-                p[i - 1] = t2 * dot64(&row[1..], v2);
+                let row = &mut rest[(i - 1) * n + kk + 1 + i..i * n];
+                rank2(row, v[i], w[i], &v[i..], &w[i..]);
+                sym_row_matvec(row, v2, p2, i - 1);
             }
+            p2.iter_mut().for_each(|x| *x *= t2);
         } else {
             for i in 1..m {
-                rank2(&mut rest[(i - 1) * n + kk + 1..i * n], v[i], w[i], v, w);
+                let row = &mut rest[(i - 1) * n + kk + 1 + i..i * n];
+                rank2(row, v[i], w[i], &v[i..], &w[i..]);
             }
         }
     }
@@ -505,27 +562,46 @@ pub fn sym_eigen(a: &mut [f64], n: usize, k: usize) -> (Vec<f64>, Vec<f64>) {
     d[n - 1] = a[n * n - 1];
     e[n - 1] = 0.0;
 
+    #[cfg(test)]
+    eprintln!("TMP tridiag cpu {:.2}", tests::cpu_secs());
     // 2. zt = Qᵀ = H_{n−3} ⋯ H_0, accumulated backwards by right-multiplication
-    //    (M ← M H_kk touches only rows/columns kk+1.., one dot and one axpy per row).
+    //    (M ← M H_kk touches only rows/columns kk+1..: one dot and one axpy per row). Rows
+    //    are independent, so blocks of rows take every reflector while they sit in cache.
     let mut zt = identity_rows(n, n);
-    for kk in (0..steps).rev() {
-        let t = tau[kk];
-        if t == 0.0 {
-            continue;
-        }
-        let v = &a[kk * n + kk + 1..(kk + 1) * n];
-        for row in zt[(kk + 1) * n..].chunks_exact_mut(n) {
-            let seg = &mut row[kk + 1..];
-            let sc = t * dot64(seg, v);
-            for (x, &vi) in seg.iter_mut().zip(v) {
-                *x -= sc * vi;
+    const ROW_BLOCK: usize = 16;
+    for (bi, block) in zt.chunks_mut(ROW_BLOCK * n).enumerate() {
+        let r0 = bi * ROW_BLOCK;
+        for kk in (0..steps).rev() {
+            let t = tau[kk];
+            if t == 0.0 || r0 + block.len() / n <= kk + 1 {
+                continue;
+            }
+            let v = &a[kk * n + kk + 1..(kk + 1) * n];
+            for (q, row) in block.chunks_exact_mut(n).enumerate() {
+                if r0 + q <= kk {
+                    continue;
+                }
+                let seg = &mut row[kk + 1..];
+                let sc = t * dot64(seg, v);
+                for (x, &vi) in seg.iter_mut().zip(v) {
+                    *x -= sc * vi;
+                }
             }
         }
     }
 
+    #[cfg(test)]
+    eprintln!("TMP accum cpu {:.2}", tests::cpu_secs());
     // 3. Implicit QL with Wilkinson-type shifts on the tridiagonal (d, e), e[i] = T[i+1][i]
     //    (EISPACK tql2). Rotations V ← V G act on the rows of zt = Vᵀ, so each touches two
     //    contiguous rows; afterwards row j of zt is the eigenvector of eigenvalue d[j].
+    //    The rotations only feed zt (never d, e), so they are recorded and applied in
+    //    batches, column panel by column panel (columns of zt are independent), which keeps
+    //    the panel in cache instead of streaming the whole matrix once per sweep.
+    const ROT_BATCH: usize = 1 << 19;
+    let mut rots: Vec<(u32, f64, f64)> = Vec::with_capacity(ROT_BATCH.min(n * n));
+    #[cfg(test)]
+    let mut nrot = 0usize;
     let eps = f64::EPSILON;
     let mut f = 0.0f64;
     let mut tst1 = 0.0f64;
@@ -569,16 +645,19 @@ pub fn sym_eigen(a: &mut [f64], n: usize, k: usize) -> (Vec<f64>, Vec<f64>) {
                     c = pp / r;
                     pp = c * d[i] - s * g;
                     d[i + 1] = h + s * (c * g + s * d[i]);
-                    let (zi, zi1) = zt[i * n..(i + 2) * n].split_at_mut(n);
-                    for (a0, a1) in zi.iter_mut().zip(zi1.iter_mut()) {
-                        let hh = *a1;
-                        *a1 = s * *a0 + c * hh;
-                        *a0 = c * *a0 - s * hh;
+                    rots.push((i as u32, c, s));
+                    #[cfg(test)]
+                    {
+                        nrot += 1;
                     }
                 }
                 pp = -s * s2 * c3 * el1 * e[l] / dl1;
                 e[l] = s * pp;
                 d[l] = c * pp;
+                if rots.len() >= ROT_BATCH {
+                    apply_rotations(&mut zt, n, &rots);
+                    rots.clear();
+                }
                 if e[l].abs() <= eps * tst1 || iter >= 60 || !e[l].is_finite() {
                     break;
                 }
@@ -587,7 +666,10 @@ pub fn sym_eigen(a: &mut [f64], n: usize, k: usize) -> (Vec<f64>, Vec<f64>) {
         d[l] += f;
         e[l] = 0.0;
     }
+    apply_rotations(&mut zt, n, &rots);
 
+    #[cfg(test)]
+    eprintln!("TMP ql cpu {:.2} rots {nrot}", tests::cpu_secs());
     // 4. Sort, keep the k leading, fix signs (largest-magnitude entry positive).
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&i, &j| d[j].total_cmp(&d[i]));
@@ -614,6 +696,19 @@ mod tests {
     use super::super::testutil::{data, energy, rel_err};
     use super::*;
     use proptest::prelude::*;
+
+    /// CPU seconds used by this thread (Linux; 0 elsewhere), for the speed checks.
+    pub(super) fn cpu_secs() -> f64 {
+        let s = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+        let f: Vec<&str> = s
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        (tick(11) + tick(12)) / 100.0
+    }
 
     /// Correlated data: rows = latent (dim `d`) · mixing + small noise.
     fn correlated(rows: usize, cols: usize, d: usize, seed: u64) -> Vec<f32> {
@@ -841,12 +936,12 @@ mod tests {
         let (rows, cols) = (3390, 1536);
         let x = correlated(rows, cols, 8, 5);
         let mean = vec![0.0f32; cols];
-        let t = std::time::Instant::now();
+        let t = cpu_secs();
         let mut cov = covariance(&x, rows, cols, &mean, rows, |v| v);
-        eprintln!("cov: {:.2} s", t.elapsed().as_secs_f64());
-        let t = std::time::Instant::now();
+        eprintln!("cov: {:.2} s cpu", cpu_secs() - t);
+        let t = cpu_secs();
         let _ = sym_eigen(&mut cov, cols, cols);
-        eprintln!("eigen: {:.2} s", t.elapsed().as_secs_f64());
+        eprintln!("eigen: {:.2} s cpu (start {t:.2})", cpu_secs() - t);
     }
 
     /// Rough speed check (run with `--ignored --nocapture`).
