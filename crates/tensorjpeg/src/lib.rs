@@ -43,6 +43,11 @@ pub mod quant;
 pub mod tensor;
 pub mod transform;
 
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
+
 pub use codec::{Codec, CodecSpec, Encoded, Rate, Registry};
 pub use error::{Error, Result};
 pub use pipeline::{compress, decompress, decompress_with, CompressReport, Compressed, Options};

@@ -566,6 +566,12 @@ impl Codec for Native {
             }
         }
         let planes = s.layout.planes(rows, cols);
+        // Parameters read from a file must fit every plane before a transform runs.
+        let mut shapes: Vec<(usize, usize)> = planes.iter().map(|p| p.shape).collect();
+        shapes.dedup();
+        for (r, c) in shapes {
+            s.transform.validate(r, c)?;
+        }
         let groups = group_planes(&planes, &s.transform, s.chunk_target);
         if groups.len() != chunks.len() {
             return Err(Error::corrupt(format!(

@@ -44,7 +44,11 @@ pub fn compare_sets(
     sizes: &HashMap<String, u64>,
     sel: &Selection,
 ) -> Result<Vec<(String, Stats)>> {
-    let by_name: HashMap<&str, &Tensor> = other.iter().map(|t| (t.name.as_str(), t)).collect();
+    let mut by_name: HashMap<&str, &Tensor> = other.iter().map(|t| (t.name.as_str(), t)).collect();
+    // Two single-tensor files (.npy names come from the file stem) are compared as a pair.
+    if orig.len() == 1 && other.len() == 1 {
+        by_name.insert(orig[0].name.as_str(), &other[0]);
+    }
     let mut out = Vec::new();
     for t in orig.iter().filter(|t| sel.selects(t)) {
         let o = by_name
