@@ -11,7 +11,7 @@
 //!
 //! The SVD is computed here, without a linear-algebra dependency: the Gram matrix of the
 //! smaller side (`AᵀA` when cols ≤ rows, else `AAᵀ`, accumulated in f64 in parallel) is
-//! eigendecomposed by Householder tridiagonalisation + implicit QL (EISPACK `tred2`/`tql2`,
+//! eigendecomposed by the KLT's Householder tridiagonalisation + implicit QL (EISPACK `tred2`/`tql2`,
 //! as in JAMA); the other factor is `A` projected on the eigenvectors. Cost: `rows·cols·k`
 //! for the Gram matrix and the projection (`k = min(rows, cols)`) plus about `10·k³` for the
 //! eigensolver — 30522 × 384 takes a few seconds on one core. Squaring the matrix limits
@@ -77,209 +77,14 @@ pub struct SymEigen {
     pub vectors: Vec<f64>,
 }
 
-/// Eigendecomposition of the symmetric `n × n` row-major matrix `a` (Householder
-/// tridiagonalisation then implicit QL with Wilkinson-like shifts; EISPACK `tred2`/`tql2`).
+/// Eigendecomposition of the symmetric `n × n` row-major matrix `a`: the KLT's solver
+/// ([`crate::transform::klt::sym_eigen`], Householder tridiagonalisation + implicit QL),
+/// keeping every eigenvector.
 pub fn sym_eigen(a: &[f64], n: usize) -> SymEigen {
     assert_eq!(a.len(), n * n, "sym_eigen: matrix is not n × n");
-    if n == 0 {
-        return SymEigen {
-            values: Vec::new(),
-            vectors: Vec::new(),
-        };
-    }
-    let mut v = a.to_vec();
-    let mut d = vec![0f64; n];
-    let mut e = vec![0f64; n];
-    tred2(&mut v, &mut d, &mut e, n);
-    // tql2 rotates columns of V: work on the transpose so they are contiguous rows.
-    let mut t = vec![0f64; n * n];
-    for i in 0..n {
-        for k in 0..n {
-            t[i * n + k] = v[k * n + i];
-        }
-    }
-    tql2(&mut t, &mut d, &mut e, n);
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&i, &j| d[j].total_cmp(&d[i]));
-    let mut vectors = Vec::with_capacity(n * n);
-    for &i in &order {
-        vectors.extend_from_slice(&t[i * n..(i + 1) * n]);
-    }
-    SymEigen {
-        values: order.iter().map(|&i| d[i]).collect(),
-        vectors,
-    }
-}
-
-/// Householder reduction of a symmetric matrix to tridiagonal form (row-major `v`, which
-/// ends up holding the orthogonal transformation).
-#[allow(clippy::needless_range_loop)]
-fn tred2(v: &mut [f64], d: &mut [f64], e: &mut [f64], n: usize) {
-    let at = |i: usize, j: usize| i * n + j;
-    for j in 0..n {
-        d[j] = v[at(n - 1, j)];
-    }
-    for i in (1..n).rev() {
-        let mut scale = 0.0;
-        let mut h = 0.0;
-        for k in 0..i {
-            scale += d[k].abs();
-        }
-        if scale == 0.0 {
-            e[i] = d[i - 1];
-            for j in 0..i {
-                d[j] = v[at(i - 1, j)];
-                v[at(i, j)] = 0.0;
-                v[at(j, i)] = 0.0;
-            }
-        } else {
-            for k in 0..i {
-                d[k] /= scale;
-                h += d[k] * d[k];
-            }
-            let mut f = d[i - 1];
-            let mut g = h.sqrt();
-            if f > 0.0 {
-                g = -g;
-            }
-            e[i] = scale * g;
-            h -= f * g;
-            d[i - 1] = f - g;
-            for j in 0..i {
-                e[j] = 0.0;
-            }
-            for j in 0..i {
-                f = d[j];
-                v[at(j, i)] = f;
-                g = e[j] + v[at(j, j)] * f;
-                for k in j + 1..i {
-                    g += v[at(k, j)] * d[k];
-                    e[k] += v[at(k, j)] * f;
-                }
-                e[j] = g;
-            }
-            f = 0.0;
-            for j in 0..i {
-                e[j] /= h;
-                f += e[j] * d[j];
-            }
-            let hh = f / (h + h);
-            for j in 0..i {
-                e[j] -= hh * d[j];
-            }
-            for j in 0..i {
-                f = d[j];
-                g = e[j];
-                for k in j..i {
-                    v[at(k, j)] -= f * e[k] + g * d[k];
-                }
-                d[j] = v[at(i - 1, j)];
-                v[at(i, j)] = 0.0;
-            }
-        }
-        d[i] = h;
-    }
-    // Accumulate the transformations.
-    for i in 0..n - 1 {
-        v[at(n - 1, i)] = v[at(i, i)];
-        v[at(i, i)] = 1.0;
-        let h = d[i + 1];
-        if h != 0.0 {
-            for k in 0..=i {
-                d[k] = v[at(k, i + 1)] / h;
-            }
-            for j in 0..=i {
-                let mut g = 0.0;
-                for k in 0..=i {
-                    g += v[at(k, i + 1)] * v[at(k, j)];
-                }
-                for k in 0..=i {
-                    v[at(k, j)] -= g * d[k];
-                }
-            }
-        }
-        for k in 0..=i {
-            v[at(k, i + 1)] = 0.0;
-        }
-    }
-    for j in 0..n {
-        d[j] = v[at(n - 1, j)];
-        v[at(n - 1, j)] = 0.0;
-    }
-    v[at(n - 1, n - 1)] = 1.0;
-    e[0] = 0.0;
-}
-
-/// Implicit QL on the tridiagonal (`d`, `e`); `t` holds the transformation transposed (its
-/// rows become the eigenvectors).
-fn tql2(t: &mut [f64], d: &mut [f64], e: &mut [f64], n: usize) {
-    for i in 1..n {
-        e[i - 1] = e[i];
-    }
-    e[n - 1] = 0.0;
-    let mut f = 0.0f64;
-    let mut tst1 = 0.0f64;
-    let eps = f64::EPSILON;
-    for l in 0..n {
-        tst1 = tst1.max(d[l].abs() + e[l].abs());
-        let mut m = l;
-        while m < n - 1 && e[m].abs() > eps * tst1 {
-            m += 1;
-        }
-        if m > l {
-            for _iter in 0..200 {
-                let mut g = d[l];
-                let mut p = (d[l + 1] - g) / (2.0 * e[l]);
-                let mut r = p.hypot(1.0);
-                if p < 0.0 {
-                    r = -r;
-                }
-                d[l] = e[l] / (p + r);
-                d[l + 1] = e[l] * (p + r);
-                let dl1 = d[l + 1];
-                let mut h = g - d[l];
-                for di in d.iter_mut().take(n).skip(l + 2) {
-                    *di -= h;
-                }
-                f += h;
-                p = d[m];
-                let mut c = 1.0f64;
-                let mut c2 = c;
-                let mut c3 = c;
-                let el1 = e[l + 1];
-                let mut s = 0.0f64;
-                let mut s2 = 0.0f64;
-                for i in (l..m).rev() {
-                    c3 = c2;
-                    c2 = c;
-                    s2 = s;
-                    g = c * e[i];
-                    h = c * p;
-                    r = p.hypot(e[i]);
-                    e[i + 1] = s * r;
-                    s = e[i] / r;
-                    c = p / r;
-                    p = c * d[i] - s * g;
-                    d[i + 1] = h + s * (c * g + s * d[i]);
-                    let (lo, hi) = t.split_at_mut((i + 1) * n);
-                    let (ti, ti1) = (&mut lo[i * n..], &mut hi[..n]);
-                    for (a, b) in ti.iter_mut().zip(ti1.iter_mut()) {
-                        let hb = *b;
-                        *b = s * *a + c * hb;
-                        *a = c * *a - s * hb;
-                    }
-                }
-                p = -s * s2 * c3 * el1 * e[l] / dl1;
-                e[l] = s * p;
-                d[l] = c * p;
-                if e[l].abs() <= eps * tst1 {
-                    break;
-                }
-            }
-        }
-        d[l] += f;
-        e[l] = 0.0;
-    }
+    let mut m = a.to_vec();
+    let (values, vectors) = crate::transform::klt::sym_eigen(&mut m, n, n);
+    SymEigen { values, vectors }
 }
 
 /// `Σ_rows a aᵀ` (the `cols × cols` Gram matrix `AᵀA`) of a row-major `rows × cols` matrix,
@@ -921,23 +726,6 @@ mod tests {
         m[1] = 0x7C; // f16 infinity
         m[0] = 0x00;
         assert!(c.decode(&e.params, &[&m], &[10, 6]).is_err());
-    }
-
-    #[test]
-    #[ignore = "timing: cargo test --release -- --ignored svd_speed"]
-    fn svd_speed() {
-        for (rows, cols) in [(1536, 384), (30522, 384)] {
-            let v = random(rows, cols, 1);
-            let t = std::time::Instant::now();
-            let e = SvdCodec::new(false, None)
-                .encode(&v, &[rows, cols], Rate::Bits(4.0))
-                .unwrap();
-            eprintln!(
-                "{rows}x{cols}: rank {} in {:?}",
-                stat(&e, "rank"),
-                t.elapsed()
-            );
-        }
     }
 
     proptest! {

@@ -741,39 +741,6 @@ mod tests {
         }
     }
 
-    /// Rough speed check (run with `--ignored --nocapture`).
-    #[test]
-    #[ignore]
-    fn speed() {
-        let (rows, cols) = (1024, 1536);
-        let x = data(rows * cols, 1);
-        let mut c = vec![0.0; rows * cols];
-        let mut y = vec![0.0; rows * cols];
-        for (name, f) in [
-            ("dct8x8 fwd", 0),
-            ("dct8x8 inv", 1),
-            ("dct1d fwd", 2),
-            ("dct1d inv", 3),
-            ("hadamard fwd", 4),
-            ("hadamard inv", 5),
-        ] {
-            let mut best = f64::MAX;
-            for _ in 0..3 {
-                let t = std::time::Instant::now();
-                match f {
-                    0 => forward_8x8_plane(&x, rows, cols, &mut c),
-                    1 => inverse_8x8_plane(&c, rows, cols, &mut y),
-                    2 => forward_1d_rows(&x, rows, cols, &mut c),
-                    3 => inverse_1d_rows(&c, rows, cols, &mut y),
-                    4 => super::super::hadamard::forward_rows(&x, rows, cols, 1, 512, &mut c),
-                    _ => super::super::hadamard::inverse_rows(&c, rows, cols, 1, 512, &mut y),
-                }
-                best = best.min(t.elapsed().as_secs_f64());
-            }
-            eprintln!("{name}: {:.0} MB/s", (rows * cols * 4) as f64 / best / 1e6);
-        }
-    }
-
     proptest! {
         #[test]
         fn prop_1d_matches_reference(n in 1usize..300, seed in any::<u64>()) {

@@ -678,19 +678,6 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// CPU seconds used by this thread (Linux; 0 elsewhere), for the speed checks.
-    pub(super) fn cpu_secs() -> f64 {
-        let s = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
-        let f: Vec<&str> = s
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .split_whitespace()
-            .collect();
-        let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        (tick(11) + tick(12)) / 100.0
-    }
-
     /// Correlated data: rows = latent (dim `d`) · mixing + small noise.
     fn correlated(rows: usize, cols: usize, d: usize, seed: u64) -> Vec<f32> {
         let lat = data(rows * d, seed);
@@ -909,46 +896,6 @@ mod tests {
         let r = max_fit_rows(1_000_000, 1536);
         assert!((3072..=4000).contains(&r), "{r}");
         assert_eq!(max_fit_rows(0, 5), 0);
-    }
-
-    #[test]
-    #[ignore]
-    fn speed_phases() {
-        let (rows, cols) = (3390, 1536);
-        let x = correlated(rows, cols, 8, 5);
-        let mean = vec![0.0f32; cols];
-        let t = cpu_secs();
-        let mut cov = covariance(&x, rows, cols, &mean, rows, |v| v);
-        eprintln!("cov: {:.2} s cpu", cpu_secs() - t);
-        let t = cpu_secs();
-        let _ = sym_eigen(&mut cov, cols, cols);
-        eprintln!("eigen: {:.2} s cpu (start {t:.2})", cpu_secs() - t);
-    }
-
-    /// Rough speed check (run with `--ignored --nocapture`).
-    #[test]
-    #[ignore]
-    fn speed_fit_1536() {
-        let (rows, cols) = (4000, 1536);
-        let x = correlated(rows, cols, 8, 5);
-        let t = std::time::Instant::now();
-        let klt = Klt::fit(&x, rows, cols, cols, false);
-        eprintln!("fit {cols}: {:.2} s", t.elapsed().as_secs_f64());
-        let mut c = vec![0.0; rows * cols];
-        let t = std::time::Instant::now();
-        klt.forward(&x, rows, &mut c);
-        eprintln!(
-            "forward: {:.0} MB/s",
-            (rows * cols * 4) as f64 / t.elapsed().as_secs_f64() / 1e6
-        );
-        let mut y = vec![0.0; rows * cols];
-        let t = std::time::Instant::now();
-        klt.inverse(&c, rows, &mut y);
-        eprintln!(
-            "inverse: {:.0} MB/s",
-            (rows * cols * 4) as f64 / t.elapsed().as_secs_f64() / 1e6
-        );
-        assert!(rel_err(&x, &y) <= 1e-4);
     }
 
     proptest! {

@@ -617,30 +617,6 @@ mod tests {
         }
     }
 
-    /// Rough speed check (run with `--ignored --nocapture`).
-    #[test]
-    #[ignore]
-    fn speed() {
-        let (rows, cols) = (1024, 1536);
-        let x = data(rows * cols, 1);
-        let mut c = vec![0.0; rows * cols];
-        let mut y = vec![0.0; rows * cols];
-        for inv in [false, true] {
-            let mut best = f64::MAX;
-            for _ in 0..3 {
-                let t = std::time::Instant::now();
-                if inv {
-                    inverse(&c, rows, cols, 5, &mut y);
-                } else {
-                    forward(&x, rows, cols, 5, &mut c);
-                }
-                best = best.min(t.elapsed().as_secs_f64());
-            }
-            let mbs = (rows * cols * 4) as f64 / best / 1e6;
-            eprintln!("wavelet {}: {mbs:.0} MB/s", if inv { "inv" } else { "fwd" });
-        }
-    }
-
     proptest! {
         #[test]
         fn prop_round_trip(rows in 0usize..40, cols in 0usize..40, lv in 0usize..16, seed in any::<u64>()) {
