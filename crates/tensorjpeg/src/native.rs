@@ -580,22 +580,61 @@ impl Codec for Native {
                 groups.len()
             )));
         }
-        let decoded: Vec<Vec<(Plane, Vec<f32>)>> = groups
-            .par_iter()
-            .zip(chunks.par_iter())
-            .map(|(g, bytes)| decode_chunk(&s, &planes[g.clone()], bytes))
-            .collect::<Result<_>>()?;
         let mut out = vec![0.0f32; n];
-        for chunk in decoded {
-            for (p, buf) in chunk {
-                s.layout.insert(&mut out, cols, &p, &buf);
+        if matches!(s.layout, Layout::Matrix | Layout::Rows) {
+            // Each plane is a run of whole rows, so each chunk owns a contiguous slice of
+            // the output: decode in place, in parallel, with no copies.
+            let mut slices = Vec::with_capacity(groups.len());
+            let mut rest = &mut out[..];
+            for g in &groups {
+                let len: usize = planes[g.clone()].iter().map(|p| p.rows * p.cols).sum();
+                let (head, tail) = rest.split_at_mut(len);
+                slices.push(head);
+                rest = tail;
+            }
+            groups
+                .par_iter()
+                .zip(chunks.par_iter())
+                .zip(slices.into_par_iter())
+                .try_for_each(|((g, bytes), dst)| {
+                    decode_chunk(&s, &planes[g.clone()], bytes, Sink::Contiguous(dst))
+                })?;
+        } else {
+            let decoded: Vec<Vec<f32>> = groups
+                .par_iter()
+                .zip(chunks.par_iter())
+                .map(|(g, bytes)| {
+                    let p = &planes[g.clone()];
+                    let mut buf = vec![0.0; p.iter().map(|p| p.shape.0 * p.shape.1).sum()];
+                    decode_chunk(&s, p, bytes, Sink::Planes(&mut buf))?;
+                    Ok(buf)
+                })
+                .collect::<Result<_>>()?;
+            for (g, buf) in groups.iter().zip(decoded) {
+                let mut off = 0;
+                for p in &planes[g.clone()] {
+                    let len = p.shape.0 * p.shape.1;
+                    s.layout.insert(&mut out, cols, p, &buf[off..off + len]);
+                    off += len;
+                }
             }
         }
         Ok(out)
     }
 }
 
-fn decode_chunk(s: &Setup, planes: &[Plane], bytes: &[u8]) -> Result<Vec<(Plane, Vec<f32>)>> {
+/// Where a chunk's reconstructed planes go.
+enum Sink<'a> {
+    /// The chunk's rows of the output tensor (planes are whole rows, unpadded).
+    Contiguous(&'a mut [f32]),
+    /// Plane buffers (`shape.0 × shape.1` each, padding included), concatenated.
+    Planes(&'a mut [f32]),
+}
+
+/// Decodes one chunk: entropy decoding fused with dequantization into the coefficient
+/// buffer (which *is* the output for the identity transform on whole rows), then the
+/// inverse transform of each plane.
+fn decode_chunk(s: &Setup, planes: &[Plane], bytes: &[u8], sink: Sink) -> Result<()> {
     let t = &s.transform;
     let mut r = ByteReader::new(bytes, "native chunk");
     let codes: Vec<u8> = if s.per_block {
@@ -616,51 +655,104 @@ fn decode_chunk(s: &Setup, planes: &[Plane], bytes: &[u8]) -> Result<Vec<(Plane,
             .collect()
     };
     let total: usize = meta.iter().map(|m| m.1).sum();
-    let maps = band_maps(t, &meta);
+    if *t == Transform::Identity {
+        // Coefficients are the values: decode straight into the destination.
+        let dst = match sink {
+            Sink::Contiguous(d) | Sink::Planes(d) => d,
+        };
+        if dst.len() != total {
+            return Err(Error::corrupt(
+                "native: plane sizes disagree with the transform",
+            ));
+        }
+        decode_coefs(s, &meta, &codes, &mut r, dst)?;
+        return r.finish();
+    }
+    let mut coef = vec![0.0f32; total];
+    decode_coefs(s, &meta, &codes, &mut r, &mut coef)?;
+    r.finish()?;
+    let mut o = 0;
+    let dst = match sink {
+        Sink::Contiguous(d) | Sink::Planes(d) => d,
+    };
+    for &(off, len, shape) in &meta {
+        let l = shape.0 * shape.1;
+        let plane = dst
+            .get_mut(o..o + l)
+            .ok_or_else(|| Error::corrupt("native: plane sizes disagree with the layout"))?;
+        t.inverse(&coef[off..off + len], shape.0, shape.1, plane);
+        o += l;
+    }
+    Ok(())
+}
+
+/// Entropy-decodes a chunk's bands and dequantizes them into `coef` (all planes'
+/// coefficients, in plane order). With one step for the tensor, dequantization happens
+/// inside the rANS loop ([`entropy::decode_map`]); per-plane steps take the integer path.
+fn decode_coefs(
+    s: &Setup,
+    meta: &[(usize, usize, (usize, usize))],
+    codes: &[u8],
+    r: &mut ByteReader,
+    coef: &mut [f32],
+) -> Result<()> {
+    let t = &s.transform;
+    let total = coef.len();
+    let maps = band_maps(t, meta);
     let nb = maps.values().map(|m| m.1).max().unwrap_or(1).max(1);
+    let plane_q = |pi: usize| Quantizer {
+        step: s.quant.step * scale_of(codes[pi]),
+        ..s.quant
+    };
+    let q = s.quant;
+    if nb == 1 {
+        if !s.per_block {
+            return entropy::decode_map(r, coef, |v| q.dequantize_one(v));
+        }
+        let mut idx = vec![0i32; total];
+        entropy::decode(r, &mut idx)?;
+        for (pi, &(off, len, _)) in meta.iter().enumerate() {
+            plane_q(pi).dequantize(&idx[off..off + len], &mut coef[off..off + len]);
+        }
+        return Ok(());
+    }
     // Band sizes in this chunk.
     let mut sizes = vec![0usize; nb];
-    if nb == 1 {
-        sizes[0] = total;
-    } else {
-        for &(_, _, shape) in &meta {
-            for &b in &maps[&shape].0 {
-                sizes[b as usize] += 1;
-            }
+    for &(_, _, shape) in meta {
+        for &b in &maps[&shape].0 {
+            sizes[b as usize] += 1;
         }
     }
-    let mut bands = Vec::with_capacity(nb);
-    for &sz in &sizes {
-        let mut v = vec![0i32; sz];
-        entropy::decode(&mut r, &mut v)?;
-        bands.push(v);
-    }
-    r.finish()?;
     let mut pos = vec![0usize; nb];
-    let mut out = Vec::with_capacity(planes.len());
-    let mut idx = Vec::new();
-    let mut coef = Vec::new();
-    for (pi, (p, &(_, len, shape))) in planes.iter().zip(&meta).enumerate() {
-        idx.clear();
-        if nb == 1 {
-            idx.extend_from_slice(&bands[0][pos[0]..pos[0] + len]);
-            pos[0] += len;
-        } else {
-            for &b in &maps[&shape].0 {
+    if !s.per_block {
+        let mut bands = Vec::with_capacity(nb);
+        for &sz in &sizes {
+            let mut v = vec![0f32; sz];
+            entropy::decode_map(r, &mut v, |v| q.dequantize_one(v))?;
+            bands.push(v);
+        }
+        for &(off, len, shape) in meta {
+            for (c, &b) in coef[off..off + len].iter_mut().zip(&maps[&shape].0) {
                 let b = b as usize;
-                idx.push(bands[b][pos[b]]);
+                *c = bands[b][pos[b]];
                 pos[b] += 1;
             }
         }
-        let q = Quantizer {
-            step: s.quant.step * scale_of(codes[pi]),
-            ..s.quant
-        };
-        coef.resize(len, 0.0);
-        q.dequantize(&idx, &mut coef);
-        let mut buf = vec![0.0f32; shape.0 * shape.1];
-        t.inverse(&coef, shape.0, shape.1, &mut buf);
-        out.push((*p, buf));
+    } else {
+        let mut bands = Vec::with_capacity(nb);
+        for &sz in &sizes {
+            let mut v = vec![0i32; sz];
+            entropy::decode(r, &mut v)?;
+            bands.push(v);
+        }
+        for (pi, &(off, len, shape)) in meta.iter().enumerate() {
+            let pq = plane_q(pi);
+            for (c, &b) in coef[off..off + len].iter_mut().zip(&maps[&shape].0) {
+                let b = b as usize;
+                *c = pq.dequantize_one(bands[b][pos[b]]);
+                pos[b] += 1;
+            }
+        }
     }
-    Ok(out)
+    Ok(())
 }

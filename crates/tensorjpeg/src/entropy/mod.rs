@@ -224,23 +224,36 @@ pub fn encode_planned(plan: &Plan, q: &[i32], w: &mut ByteWriter) {
     }
 }
 
-/// Decodes one segment into `out`, whose length must equal the stored count.
-pub fn decode(r: &mut ByteReader, out: &mut [i32]) -> Result<()> {
+/// A segment header read from a stream, with its payload, ready to decode.
+enum Parsed {
+    Empty,
+    Constant(i32),
+    Rans {
+        lo: i32,
+        alpha: usize,
+        esc: bool,
+        table: FreqTable,
+        escapes: Vec<i32>,
+        states: [u32; LANES],
+        words: Vec<u16>,
+    },
+}
+
+/// Reads a segment's header and payload, checking it holds `n_expected` symbols.
+fn parse(r: &mut ByteReader, n_expected: usize) -> Result<Parsed> {
     let n = r.varint()?;
-    if n != out.len() as u64 {
+    if n != n_expected as u64 {
         return Err(Error::corrupt(format!(
-            "entropy segment holds {n} symbols, expected {}",
-            out.len()
+            "entropy segment holds {n} symbols, expected {n_expected}"
         )));
     }
     match r.u8()? {
-        0 if n == 0 => Ok(()),
+        0 if n == 0 => Ok(Parsed::Empty),
         1 => {
             let v = r.svarint()?;
             let v = i32::try_from(v)
                 .map_err(|_| Error::corrupt(format!("symbol {v} out of i32 range")))?;
-            out.fill(v);
-            Ok(())
+            Ok(Parsed::Constant(v))
         }
         2 => {
             let lo = r.svarint()?;
@@ -267,6 +280,11 @@ pub fn decode(r: &mut ByteReader, out: &mut [i32]) -> Result<()> {
                 return Err(Error::corrupt("frequency too large"));
             }
             let n_esc = r.len("escape count")?;
+            if !esc && n_esc > 0 {
+                return Err(Error::corrupt(
+                    "escaped values stored in a segment without an escape symbol",
+                ));
+            }
             let mut escapes = Vec::with_capacity(n_esc);
             for _ in 0..n_esc {
                 let v = r.svarint()?;
@@ -289,6 +307,44 @@ pub fn decode(r: &mut ByteReader, out: &mut [i32]) -> Result<()> {
                 .chunks_exact(2)
                 .map(|c| u16::from_le_bytes([c[0], c[1]]))
                 .collect();
+            Ok(Parsed::Rans {
+                lo,
+                alpha,
+                esc,
+                table,
+                escapes,
+                states,
+                words,
+            })
+        }
+        k => Err(Error::corrupt(format!(
+            "unknown entropy segment kind {k} for {n} symbols"
+        ))),
+    }
+}
+
+/// Decodes one segment into `out`, whose length must equal the stored count.
+pub fn decode(r: &mut ByteReader, out: &mut [i32]) -> Result<()> {
+    let parsed = parse(r, out.len())?;
+    decode_parsed(parsed, out)
+}
+
+fn decode_parsed(parsed: Parsed, out: &mut [i32]) -> Result<()> {
+    match parsed {
+        Parsed::Empty => Ok(()),
+        Parsed::Constant(v) => {
+            out.fill(v);
+            Ok(())
+        }
+        Parsed::Rans {
+            lo,
+            alpha,
+            esc,
+            table,
+            escapes,
+            states,
+            words,
+        } => {
             let mut sym = vec![0u16; out.len()];
             rans::decode(states, &words, &DecodeTable::new(&table), &mut sym)?;
             let esc_sym = if esc { (alpha - 1) as u16 } else { u16::MAX };
@@ -307,9 +363,47 @@ pub fn decode(r: &mut ByteReader, out: &mut [i32]) -> Result<()> {
             }
             Ok(())
         }
-        k => Err(Error::corrupt(format!(
-            "unknown entropy segment kind {k} for {n} symbols"
-        ))),
+    }
+}
+
+/// Decodes one segment straight into reconstructed values: symbol value `v` becomes
+/// `map(v)` (e.g. dequantization), in the same pass as the entropy decoding, without an
+/// intermediate integer buffer. Same checks as [`decode`]; [`decode`] followed by `map`
+/// gives identical results (tested).
+pub fn decode_map(r: &mut ByteReader, out: &mut [f32], map: impl Fn(i32) -> f32) -> Result<()> {
+    match parse(r, out.len())? {
+        Parsed::Empty => Ok(()),
+        Parsed::Constant(v) => {
+            out.fill(map(v));
+            Ok(())
+        }
+        Parsed::Rans {
+            lo,
+            esc: false,
+            table,
+            states,
+            words,
+            ..
+        } => {
+            let values: Vec<f32> = (0..table.freqs.len())
+                .map(|s| map(lo.wrapping_add(s as i32)))
+                .collect();
+            rans::decode(
+                states,
+                &words,
+                &DecodeTable::with_values(&table, &values),
+                out,
+            )
+        }
+        parsed => {
+            // Escapes are rare (outliers beyond a 4096-symbol window): take the integer path.
+            let mut q = vec![0i32; out.len()];
+            decode_parsed(parsed, &mut q)?;
+            for (o, v) in out.iter_mut().zip(q) {
+                *o = map(v);
+            }
+            Ok(())
+        }
     }
 }
 
@@ -369,6 +463,40 @@ mod tests {
         let counts: Vec<u64> = hist.values().copied().collect();
         let ideal = model::entropy_bits(&counts) * q.len() as f64 / 8.0;
         assert!((bytes as f64) < ideal * 1.005 + 200.0, "{bytes} vs {ideal}");
+    }
+
+    #[test]
+    fn decode_map_equals_decode_then_map() {
+        let cases: Vec<Vec<i32>> = vec![
+            vec![],
+            vec![7; 33],
+            (0..5000).map(|i| (i * 7919) % 23 - 11).collect(),
+            // Wide enough to need escapes.
+            (0..5000)
+                .map(|i| if i % 97 == 0 { i * 1000 } else { i % 5 })
+                .collect(),
+        ];
+        let map = |v: i32| (v as f32 - 0.25 * v.signum() as f32) * 0.37;
+        for q in cases {
+            let mut w = ByteWriter::new();
+            encode(&q, &mut w);
+            let bytes = w.into_inner();
+            let mut got = vec![0f32; q.len()];
+            let mut r = ByteReader::new(&bytes, "segment");
+            decode_map(&mut r, &mut got, map).unwrap();
+            r.finish().unwrap();
+            let want: Vec<f32> = q.iter().map(|&v| map(v)).collect();
+            assert_eq!(got, want);
+            // Corruption is caught on this path too.
+            if bytes.len() > 8 {
+                let mut bad = bytes.clone();
+                let k = bad.len() - 3;
+                bad[k] ^= 0x5a;
+                let mut r = ByteReader::new(&bad, "segment");
+                let res = decode_map(&mut r, &mut got, map).and_then(|_| r.finish());
+                assert!(res.is_err() || got == want);
+            }
+        }
     }
 
     proptest! {

@@ -44,35 +44,47 @@ pub fn encode(symbols: &[u16], table: &FreqTable) -> ([u32; LANES], Vec<u16>) {
     (states, words)
 }
 
-/// One slot of the decoder's lookup table.
+/// One slot of the decoder's lookup table: the coding step's constants and the value the
+/// decoder writes for the slot's symbol (the symbol index itself, or e.g. its dequantized
+/// value, so that decoding and reconstruction are one pass).
 #[derive(Debug, Clone, Copy, Default)]
 #[repr(C)]
-struct Slot {
-    sym: u16,
+struct Slot<T> {
     freq: u16,
     /// `slot − cum[sym]`, the offset added after the multiply.
     bias: u16,
-    _pad: u16,
+    val: T,
 }
 
-/// Decoder lookup table: one entry per slot of `2^precision`.
+/// Decoder lookup table: one entry per slot of `2^precision`, mapping a state's low bits
+/// to a symbol's frequency, bias and output value `T`.
 #[derive(Debug, Clone)]
-pub struct DecodeTable {
+pub struct DecodeTable<T = u16> {
     precision: u32,
-    slots: Vec<Slot>,
+    slots: Vec<Slot<T>>,
 }
 
-impl DecodeTable {
-    /// Builds the slot table for `table`. Frequencies must be < 2^16 (true for precision ≤ 15).
+impl DecodeTable<u16> {
+    /// Builds the slot table for `table`, decoding to symbol indices.
+    /// Frequencies must be < 2^16 (true for precision ≤ 15).
     pub fn new(table: &FreqTable) -> Self {
+        let values: Vec<u16> = (0..table.freqs.len()).map(|s| s as u16).collect();
+        Self::with_values(table, &values)
+    }
+}
+
+impl<T: Copy + Default> DecodeTable<T> {
+    /// Builds the slot table for `table`, decoding symbol `s` to `values[s]`.
+    /// `values` must have one entry per symbol of `table`.
+    pub fn with_values(table: &FreqTable, values: &[T]) -> Self {
+        assert_eq!(values.len(), table.freqs.len(), "one value per symbol");
         let mut slots = vec![Slot::default(); 1 << table.precision];
-        for (s, (&f, &c)) in table.freqs.iter().zip(&table.cum).enumerate() {
+        for ((&f, &c), &val) in table.freqs.iter().zip(&table.cum).zip(values) {
             for k in 0..f {
                 slots[(c + k) as usize] = Slot {
-                    sym: s as u16,
                     freq: f as u16,
                     bias: k as u16,
-                    _pad: 0,
+                    val,
                 };
             }
         }
@@ -83,12 +95,13 @@ impl DecodeTable {
     }
 }
 
-/// Decodes `out.len()` symbols. Fails (never panics) on truncated or corrupt streams.
-pub fn decode(
+/// Decodes `out.len()` symbols, writing each symbol's table value. Fails (never panics) on
+/// truncated or corrupt streams.
+pub fn decode<T: Copy>(
     states: [u32; LANES],
     words: &[u16],
-    table: &DecodeTable,
-    out: &mut [u16],
+    table: &DecodeTable<T>,
+    out: &mut [T],
 ) -> Result<()> {
     let p = table.precision;
     let mask = (1u32 << p) - 1;
@@ -105,7 +118,7 @@ pub fn decode(
         for (lane, o) in group.iter_mut().enumerate() {
             let x = st[lane];
             let e = slots[(x & mask) as usize];
-            *o = e.sym;
+            *o = e.val;
             let mut y = u32::from(e.freq) * (x >> p) + u32::from(e.bias);
             // Branch-free renormalisation: read a word (0 past the end) and keep it only
             // if the state fell below 2^16.
@@ -119,7 +132,7 @@ pub fn decode(
     for (lane, o) in groups.into_remainder().iter_mut().enumerate() {
         let x = st[lane];
         let e = slots[(x & mask) as usize];
-        *o = e.sym;
+        *o = e.val;
         let mut y = u32::from(e.freq) * (x >> p) + u32::from(e.bias);
         if y < RANS_L {
             y = (y << 16) | u32::from(words.get(pos).copied().unwrap_or(0));
