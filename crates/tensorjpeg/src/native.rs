@@ -21,7 +21,7 @@ use crate::codec::{Codec, CodecSpec, Encoded, Rate};
 use crate::entropy;
 use crate::error::{Error, Result};
 use crate::layout::{Layout, Plane};
-use crate::quant::rate::{largest_step, quality_to_relative_step};
+use crate::quant::rate::{boundary_step, quality_to_relative_step, Feasible};
 use crate::quant::Quantizer;
 use crate::tensor::matrix_dims;
 use crate::transform::klt::Klt;
@@ -502,38 +502,40 @@ impl Codec for Native {
             Rate::Bits(b) => {
                 let budget = b * n as f64;
                 let params_bits = write_params(&setup_for(mk(1.0))).len() as f64 * 8.0;
-                let step = largest_step(base * 1e-7, base * 1e3, 60, |s| {
+                let bits_at = |s: f64| {
                     let q = mk(s);
-                    let bits: f64 = chunks
-                        .par_iter()
-                        .map(|c| chunk_cost_bits(c, &transform, &q, per_block))
-                        .sum();
-                    // Smaller step = more bits: "ok" means over budget is impossible, so invert.
-                    bits + params_bits > budget
-                });
-                // `largest_step` returns the largest step still over budget; step up just past it.
-                let mut s = step;
-                for _ in 0..200 {
-                    let q = mk(s);
-                    let bits: f64 = chunks
-                        .par_iter()
-                        .map(|c| chunk_cost_bits(c, &transform, &q, per_block))
-                        .sum();
-                    if bits + params_bits <= budget {
-                        break;
-                    }
-                    s *= 1.0005;
-                }
-                mk(s)
+                    params_bits
+                        + chunks
+                            .par_iter()
+                            .map(|c| chunk_cost_bits(c, &transform, &q, per_block))
+                            .sum::<f64>()
+                };
+                let guess = base * quality_to_relative_step(75) * 2f64.powf(4.0 - b);
+                mk(boundary_step(
+                    bits_at,
+                    budget,
+                    guess,
+                    base * 1e-7,
+                    base * 1e3,
+                    Feasible::Above,
+                ))
             }
             Rate::Snr(db) => {
                 let allowed = sum_sq / 10f64.powf(db / 10.0);
-                let step = largest_step(base * 1e-7, base * 1e3, 60, |s| {
+                let err_at = |s: f64| {
                     let q = mk(s);
-                    let e: f64 = chunks.par_iter().map(|c| c.sq_error(&q)).sum();
-                    e <= allowed
-                });
-                mk(step)
+                    chunks.par_iter().map(|c| c.sq_error(&q)).sum::<f64>()
+                };
+                // Uniform quantization: SNR ≈ 10·log10(12·σ²/Δ²).
+                let guess = base * (12f64 / 10f64.powf(db / 10.0)).sqrt();
+                mk(boundary_step(
+                    err_at,
+                    allowed,
+                    guess,
+                    base * 1e-7,
+                    base * 1e3,
+                    Feasible::Below,
+                ))
             }
         };
         let encoded: Vec<Vec<u8>> = chunks
