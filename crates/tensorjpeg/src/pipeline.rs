@@ -190,14 +190,25 @@ pub fn encode_tensor(t: &Tensor, codec: &dyn Codec, rate: Rate) -> Result<(Entry
         }
         std::borrow::Cow::Owned(c)
     };
+    // The `--bits` budget is all-in: the entry's own record (name, shape, chunk table,
+    // exceptions) counts too. Ask the codec for the budget less a guess of the record, then
+    // (rarely) for a little less again until the whole entry fits.
+    let first_rate = match rate {
+        Rate::Bits(b) if !values.is_empty() => {
+            let guess = record_guess(t, codec.name(), exceptions.len());
+            Rate::Bits((b - guess as f64 * 8.0 / values.len() as f64).max(1e-3))
+        }
+        r => r,
+    };
     let mut enc = codec
-        .encode(&clean, &t.shape, rate)
+        .encode(&clean, &t.shape, first_rate)
         .map_err(|e| name_error(&t.name, e))?;
     if let Rate::Bits(b) = rate {
-        // The budget is all-in: the entry's own record (name, shape, chunk table) counts
-        // too, so ask the codec for a little less until the whole entry fits.
         let n = values.len().max(1) as f64;
-        let mut target = b;
+        let mut target = match first_rate {
+            Rate::Bits(x) => x,
+            _ => b,
+        };
         for _ in 0..4 {
             let record = entry_overhead(t, codec.name(), &enc, exceptions.len());
             let total = (enc.payload_bytes() + record) as f64 * 8.0;
@@ -253,6 +264,22 @@ pub fn encode_tensor(t: &Tensor, codec: &dyn Codec, rate: Rate) -> Result<(Entry
 }
 
 /// Bytes of an entry's table record and chunk CRCs, beyond the codec's payload.
+/// A guess of [`entry_overhead`] before encoding: chunks of about 2^17 values with
+/// 3-byte length fields and a 24-byte parameter block.
+fn record_guess(t: &Tensor, codec: &str, exceptions: usize) -> usize {
+    let chunks = t.numel().div_ceil(1 << 17).max(1);
+    let e = Entry {
+        name: t.name.clone(),
+        dtype: t.dtype.clone(),
+        shape: t.shape.clone(),
+        codec: codec.to_string(),
+        params: Vec::new(),
+        exceptions: vec![Exception { index: 0, bits: 0 }; exceptions],
+        chunks: vec![Vec::new(); chunks],
+    };
+    e.stored_bytes() + 24 + 2 * chunks
+}
+
 fn entry_overhead(
     t: &Tensor,
     codec: &str,
