@@ -1,7 +1,7 @@
 //! Reference entropy coder built on the `constriction` crate (Bamler's ANS implementation),
 //! with the same frequency tables as our own coder. Used by tests (both must round-trip and
 //! give near-identical sizes) and by the benchmarks (the reason [`super::rans`] exists is
-//! that it decodes faster; `cargo bench -p tensorjpeg --bench codec -- entropy` measures it).
+//! that it decodes faster; `cargo bench -p tensorjpeg-bench --bench throughput -- entropy` measures it).
 
 use super::model::FreqTable;
 use crate::error::{Error, Result};
@@ -9,28 +9,59 @@ use constriction::stream::model::DefaultContiguousCategoricalEntropyModel;
 use constriction::stream::stack::DefaultAnsCoder;
 use constriction::stream::Decode;
 
-fn model(table: &FreqTable) -> Result<DefaultContiguousCategoricalEntropyModel> {
-    // constriction's default precision is 24 bits; scale our 2^P frequencies up exactly.
-    // Zero-frequency symbols are not allowed there, so code over the used prefix only.
-    let shift = 24 - table.precision;
-    let probs: Vec<u32> = table.freqs.iter().map(|&f| f << shift).collect();
-    DefaultContiguousCategoricalEntropyModel::from_nonzero_fixed_point_probabilities(&probs, false)
-        .map_err(|()| Error::corrupt("constriction rejected the frequency table"))
+/// constriction's model over the symbols with non-zero frequency (it allows no zeros),
+/// with the maps between our symbol indices and its compact ones.
+struct Model {
+    m: DefaultContiguousCategoricalEntropyModel,
+    /// Compact index of each symbol (`usize::MAX` for zero-frequency symbols).
+    to_compact: Vec<usize>,
+    /// Symbol of each compact index.
+    from_compact: Vec<u16>,
 }
 
-/// Encodes with constriction's ANS coder; returns its 32-bit words.
-/// All symbols must have non-zero frequency.
-pub fn encode(symbols: &[u16], table: &FreqTable) -> Result<Vec<u32>> {
-    if table.freqs.contains(&0) {
-        return Err(Error::unsupported(
-            "constriction",
-            "zero frequencies in table",
-        ));
+fn model(table: &FreqTable) -> Result<Model> {
+    // constriction's default precision is 24 bits; scale our 2^P frequencies up exactly.
+    let shift = 24 - table.precision;
+    let mut to_compact = vec![usize::MAX; table.freqs.len()];
+    let mut from_compact = Vec::new();
+    let mut probs = Vec::new();
+    for (s, &f) in table.freqs.iter().enumerate() {
+        if f > 0 {
+            to_compact[s] = probs.len();
+            from_compact.push(s as u16);
+            probs.push(f << shift);
+        }
     }
+    let m = DefaultContiguousCategoricalEntropyModel::from_nonzero_fixed_point_probabilities(
+        &probs, false,
+    )
+    .map_err(|()| Error::corrupt("constriction rejected the frequency table"))?;
+    Ok(Model {
+        m,
+        to_compact,
+        from_compact,
+    })
+}
+
+/// Encodes with constriction's ANS coder; returns its 32-bit words. Fails if a symbol has
+/// zero frequency in `table`.
+pub fn encode(symbols: &[u16], table: &FreqTable) -> Result<Vec<u32>> {
     let m = model(table)?;
+    let mut compact = Vec::with_capacity(symbols.len());
+    for &s in symbols {
+        match m.to_compact.get(s as usize) {
+            Some(&c) if c != usize::MAX => compact.push(c),
+            _ => {
+                return Err(Error::unsupported(
+                    "constriction",
+                    format!("symbol {s} has zero frequency"),
+                ))
+            }
+        }
+    }
     let mut coder = DefaultAnsCoder::new();
     coder
-        .encode_iid_symbols_reverse(symbols.iter().map(|&s| s as usize), &m)
+        .encode_iid_symbols_reverse(compact, &m.m)
         .map_err(|e| Error::External(format!("constriction encode: {e:?}")))?;
     Ok(coder.into_compressed().unwrap_or_default())
 }
@@ -42,9 +73,9 @@ pub fn decode(words: Vec<u32>, table: &FreqTable, out: &mut [u16]) -> Result<()>
         .map_err(|_| Error::corrupt("constriction: invalid compressed data"))?;
     for o in out.iter_mut() {
         let s = coder
-            .decode_symbol(&m)
+            .decode_symbol(&m.m)
             .map_err(|e| Error::corrupt(format!("constriction decode: {e:?}")))?;
-        *o = s as u16;
+        *o = m.from_compact[s];
     }
     Ok(())
 }
@@ -65,6 +96,16 @@ mod tests {
         for &s in &symbols {
             counts[s as usize] += 1;
         }
+        // A symbol that never occurs inside the alphabet (constriction allows no zeros).
+        let symbols: Vec<u16> = symbols
+            .into_iter()
+            .map(|s| if s == 3 { 2 } else { s })
+            .collect();
+        let mut counts = [0u64; 16];
+        for &s in &symbols {
+            counts[s as usize] += 1;
+        }
+        assert_eq!(counts[3], 0);
         let used = counts.iter().rposition(|&c| c > 0).unwrap() + 1;
         let t = FreqTable::from_counts(&counts[..used], 12).unwrap();
         let words = encode(&symbols, &t).unwrap();
