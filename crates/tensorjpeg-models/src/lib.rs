@@ -1,0 +1,28 @@
+//! Model runtime for tensorjpeg's evaluations, on CPU with candle, from local files only.
+//!
+//! * [`bert`]: all-MiniLM-L6-v2 / BERT sentence embeddings (sentence-transformers
+//!   semantics: mean pooling over real tokens, L2 normalisation).
+//! * [`llama`]: llama-family causal LMs from GGUF (SmolLM2 by default), logits for every
+//!   position, KV cache, weights quantized ([`candle_core::quantized::QMatMul`]) or f32.
+//! * [`gpt2`]: GPT-2 from Hugging Face safetensors (Conv1D weights, tied head).
+//! * [`tokenizer`]: byte-level BPE built from GGUF metadata, GPT-2 vocab/merges files, or a
+//!   `tokenizer.json`.
+//! * Codec hooks: [`hooks`] passes input embeddings through any tensorjpeg codec (or adds
+//!   Gaussian noise at a chosen SNR); [`weights`] loads weights through a codec or from a
+//!   tensorjpeg container; [`linear`] is the matmul seam a compressed-domain kernel plugs into.
+//! * [`eval`]: perplexity, next-token distribution comparisons (KL, top-1), generation.
+//! * [`lm`]: one entry point, [`lm::load`], for any supported `--model` path.
+
+pub mod bert;
+pub mod error;
+pub mod eval;
+pub mod gpt2;
+pub mod hooks;
+pub mod linear;
+pub mod llama;
+pub mod lm;
+pub mod text;
+pub mod tokenizer;
+pub mod weights;
+
+pub use error::{Error, Result};

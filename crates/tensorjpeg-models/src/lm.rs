@@ -1,0 +1,129 @@
+//! The language-model interface every causal LM implements, its KV cache, and [`load`],
+//! which opens whatever `--model` points at.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use candle_core::Tensor;
+
+use crate::hooks::EmbedHook;
+use crate::tokenizer::Tokenizer;
+use crate::weights::{WeightOptions, WeightReport};
+use crate::{Error, Result};
+
+/// Shape facts of a loaded LM.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LmConfig {
+    /// Architecture name (`llama`, `gpt2`).
+    pub arch: String,
+    /// Vocabulary size (rows of the embedding table and of the logits).
+    pub vocab: usize,
+    /// Model width.
+    pub dim: usize,
+    /// Number of transformer blocks.
+    pub layers: usize,
+    /// Longest sequence the model handles (positions).
+    pub context: usize,
+}
+
+/// Per-layer keys and values of the positions seen so far, `(batch, kv_heads, len, head_dim)`.
+#[derive(Debug, Clone, Default)]
+pub struct Cache {
+    /// One entry per layer, `None` before the first token.
+    pub layers: Vec<Option<(Tensor, Tensor)>>,
+    /// Positions already in the cache.
+    pub len: usize,
+}
+
+impl Cache {
+    /// An empty cache for `layers` blocks.
+    pub fn new(layers: usize) -> Self {
+        Cache {
+            layers: vec![None; layers],
+            len: 0,
+        }
+    }
+
+    /// Appends `k`, `v` (`(b, h, t, d)`) to layer `i` and returns the full keys and values.
+    pub fn append(&mut self, i: usize, k: Tensor, v: Tensor) -> Result<(Tensor, Tensor)> {
+        let kv = match self.layers[i].take() {
+            None => (k, v),
+            Some((pk, pv)) => (
+                Tensor::cat(&[&pk, &k], 2)?.contiguous()?,
+                Tensor::cat(&[&pv, &v], 2)?.contiguous()?,
+            ),
+        };
+        self.layers[i] = Some(kv.clone());
+        Ok(kv)
+    }
+}
+
+/// A causal language model.
+pub trait LanguageModel: Send + Sync {
+    /// Shape facts.
+    fn config(&self) -> &LmConfig;
+    /// Its tokenizer.
+    fn tokenizer(&self) -> &Tokenizer;
+    /// Logits `(batch, t, vocab)` for `tokens` (`batch × t`, row-major), which continue the
+    /// sequences in `cache` (positions `cache.len ..`); appends them to the cache.
+    /// Errors if `cache.len + t` exceeds the context.
+    fn forward(&self, tokens: &[u32], batch: usize, cache: &mut Cache) -> Result<Tensor>;
+    /// Sets (or clears) the hook applied to token embeddings before the first block.
+    fn set_embed_hook(&mut self, hook: Option<Arc<dyn EmbedHook>>);
+    /// The input embedding table `(vocab, dim)`, f32, as stored (before any hook).
+    fn embeddings(&self) -> &Tensor;
+    /// What the codec did to the weights on load (empty if nothing).
+    fn weight_reports(&self) -> &[WeightReport];
+    /// One line for reports: architecture, size, weight kernels.
+    fn describe(&self) -> String;
+    /// A fresh KV cache.
+    fn new_cache(&self) -> Cache {
+        Cache::new(self.config().layers)
+    }
+}
+
+/// Checks that `t` more positions fit after `cache_len` in a context of `context`.
+pub fn check_context(cache_len: usize, t: usize, context: usize) -> Result<()> {
+    if cache_len + t > context {
+        return Err(Error::Input(format!(
+            "sequence of {} tokens exceeds the model's context of {context}",
+            cache_len + t
+        )));
+    }
+    Ok(())
+}
+
+/// Opens a causal LM: a `.gguf` file (llama family), a GPT-2 `.safetensors` file, or a model
+/// directory (a Hugging Face snapshot folder holding `config.json` and `model.safetensors`,
+/// or a folder with one `.gguf`).
+pub fn load(path: &Path, opts: &WeightOptions) -> Result<Box<dyn LanguageModel>> {
+    if path.is_dir() {
+        if path.join("model.safetensors").exists() {
+            return Ok(Box::new(crate::gpt2::Gpt2::load(path, opts)?));
+        }
+        let ggufs: Vec<_> = std::fs::read_dir(path)
+            .map_err(|e| Error::io(path, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "gguf"))
+            .collect();
+        return match ggufs.as_slice() {
+            [one] => Ok(Box::new(crate::llama::Llama::load(one, opts)?)),
+            [] => Err(Error::format(
+                path,
+                "no model.safetensors (GPT-2 layout) or .gguf file in this directory",
+            )),
+            _ => Err(Error::format(
+                path,
+                "several .gguf files in this directory: pass one of them",
+            )),
+        };
+    }
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("gguf") => Ok(Box::new(crate::llama::Llama::load(path, opts)?)),
+        Some("safetensors") => Ok(Box::new(crate::gpt2::Gpt2::load(path, opts)?)),
+        _ => Err(Error::format(
+            path,
+            "expected a .gguf file, a GPT-2 .safetensors file or a model directory",
+        )),
+    }
+}

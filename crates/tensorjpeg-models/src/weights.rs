@@ -1,0 +1,217 @@
+//! Weights through the codec: load a model's tensors with some of them compressed →
+//! decompressed on load, or replaced by the tensors of a tensorjpeg container.
+//!
+//! [`WeightOptions`] is shared by every model loader; [`Weights`] is the name → tensor map
+//! that BERT and GPT-2 build from (GGUF models are loaded in [`crate::llama`] with the same
+//! options, keeping unselected weights quantized).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{Device, Tensor};
+use regex::Regex;
+use tensorjpeg::Rate;
+
+use crate::{Error, Result};
+
+/// How weights are altered on load.
+#[derive(Clone, Default)]
+pub struct WeightOptions {
+    /// Compress → decompress the selected weights with this codec spec and rate.
+    pub codec: Option<(String, Rate)>,
+    /// Which tensors the codec applies to (default: every tensor with ≥ 2 dimensions).
+    pub include: Option<Regex>,
+    /// Tensors whose names match are never altered.
+    pub exclude: Option<Regex>,
+    /// A tensorjpeg container (or safetensors file) whose tensors replace the model's
+    /// tensors of the same name (shapes must agree).
+    pub container: Option<PathBuf>,
+    /// GGUF only: dequantize every weight to f32 instead of multiplying quantized.
+    pub dequantize: bool,
+}
+
+/// What a codec did to one weight.
+#[derive(Debug, Clone)]
+pub struct WeightReport {
+    /// Tensor name.
+    pub name: String,
+    /// All-in bits per value stored.
+    pub bits_per_value: f64,
+    /// SNR of the reconstruction, dB.
+    pub snr_db: f64,
+}
+
+impl WeightOptions {
+    /// Whether the codec applies to tensor `name` of `ndim` dimensions.
+    pub fn selects(&self, name: &str, ndim: usize) -> bool {
+        if self.exclude.as_ref().is_some_and(|r| r.is_match(name)) {
+            return false;
+        }
+        match &self.include {
+            Some(r) => r.is_match(name),
+            None => ndim >= 2,
+        }
+    }
+
+    /// Passes `values` (shape `shape`) through the codec if one is set and the tensor is
+    /// selected; returns the report if it did.
+    pub fn apply(
+        &self,
+        name: &str,
+        shape: &[usize],
+        values: &mut [f32],
+    ) -> Result<Option<WeightReport>> {
+        let Some((spec, rate)) = &self.codec else {
+            return Ok(None);
+        };
+        if !self.selects(name, shape.len()) {
+            return Ok(None);
+        }
+        let t = tensorjpeg::Tensor::from_f32(name, shape.to_vec(), values.to_vec())?;
+        let opts = tensorjpeg::Options {
+            codec: spec.clone(),
+            rate: *rate,
+        };
+        let c = tensorjpeg::pipeline::compress_with(
+            std::slice::from_ref(&t),
+            &opts,
+            &tensorjpeg_io::registry(),
+            &|_| true,
+            &|_| {},
+        )?;
+        let back = tensorjpeg::decompress_with(&c.bytes, &tensorjpeg_io::registry())?;
+        let v = back[0]
+            .values()
+            .ok_or_else(|| Error::Input(format!("{name}: codec returned no float values")))?;
+        let (mut s, mut e) = (0.0f64, 0.0f64);
+        for (&x, &y) in values.iter().zip(v) {
+            s += (x as f64).powi(2);
+            e += (x as f64 - y as f64).powi(2);
+        }
+        values.copy_from_slice(v);
+        let bytes: usize = c.report.tensors.iter().map(|r| r.stored_bytes).sum();
+        Ok(Some(WeightReport {
+            name: name.to_string(),
+            bits_per_value: bytes as f64 * 8.0 / values.len().max(1) as f64,
+            snr_db: 10.0 * (s / e.max(1e-300)).log10(),
+        }))
+    }
+
+    /// The replacement tensors from [`WeightOptions::container`], by name.
+    pub fn replacements(&self) -> Result<HashMap<String, tensorjpeg::Tensor>> {
+        let Some(path) = &self.container else {
+            return Ok(HashMap::new());
+        };
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let tensors = if tensorjpeg::container::is_container(&bytes) {
+            tensorjpeg::decompress_with(&bytes, &tensorjpeg_io::registry())
+                .map_err(|e| Error::format(path, e.to_string()))?
+        } else {
+            tensorjpeg_io::read_tensors(path)?
+        };
+        Ok(tensors.into_iter().map(|t| (t.name.clone(), t)).collect())
+    }
+}
+
+/// A model's tensors as f32 candle tensors, by name, with the file they came from.
+pub struct Weights {
+    /// The file.
+    pub path: PathBuf,
+    map: HashMap<String, Tensor>,
+    /// What the codec did, per altered tensor.
+    pub reports: Vec<WeightReport>,
+}
+
+impl Weights {
+    /// Reads a safetensors (or .npy/.gguf, dequantized) file and applies `opts`.
+    pub fn load(path: &Path, opts: &WeightOptions) -> Result<Self> {
+        let tensors = tensorjpeg_io::read_tensors(path)?;
+        let mut repl = opts.replacements()?;
+        let mut map = HashMap::new();
+        let mut reports = Vec::new();
+        for t in tensors {
+            let name = t.name.clone();
+            let shape = t.shape.clone();
+            let Some(v) = t.values() else {
+                continue; // integer tensors (e.g. position ids) are not weights
+            };
+            let mut values = v.to_vec();
+            if let Some(r) = repl.remove(&name) {
+                if r.shape != shape {
+                    return Err(Error::tensor(
+                        path,
+                        &name,
+                        format!(
+                            "shape {:?} in the model but {:?} in the replacement container",
+                            shape, r.shape
+                        ),
+                    ));
+                }
+                values = r
+                    .values()
+                    .ok_or_else(|| Error::tensor(path, &name, "replacement is not a float tensor"))?
+                    .to_vec();
+            } else if let Some(rep) = opts.apply(&name, &shape, &mut values)? {
+                reports.push(rep);
+            }
+            let tensor = Tensor::from_vec(values, shape.as_slice(), &Device::Cpu)?;
+            map.insert(name, tensor);
+        }
+        if let Some(extra) = repl.keys().next() {
+            return Err(Error::tensor(
+                opts.container.as_deref().unwrap_or(path),
+                extra,
+                format!("not a tensor of the model {}", path.display()),
+            ));
+        }
+        Ok(Weights {
+            path: path.to_path_buf(),
+            map,
+            reports,
+        })
+    }
+
+    /// Builds from tensors already in memory (tests, converted checkpoints).
+    pub fn from_map(path: &Path, map: HashMap<String, Tensor>) -> Self {
+        Weights {
+            path: path.to_path_buf(),
+            map,
+            reports: Vec::new(),
+        }
+    }
+
+    /// Whether a tensor exists.
+    pub fn contains(&self, name: &str) -> bool {
+        self.map.contains_key(name)
+    }
+
+    /// Names of all tensors.
+    pub fn names(&self) -> impl Iterator<Item = &String> {
+        self.map.keys()
+    }
+
+    /// The tensor `name`, which must have shape `shape` (an error names the file, the
+    /// tensor and both shapes otherwise).
+    pub fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
+        let t = self
+            .map
+            .get(name)
+            .ok_or_else(|| Error::tensor(&self.path, name, "missing"))?;
+        if t.dims() != shape {
+            return Err(Error::tensor(
+                &self.path,
+                name,
+                format!("shape {:?}, expected {:?}", t.dims(), shape),
+            ));
+        }
+        Ok(t.clone())
+    }
+
+    /// The tensor `name` with whatever shape it has.
+    pub fn get_any(&self, name: &str) -> Result<Tensor> {
+        self.map
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::tensor(&self.path, name, "missing"))
+    }
+}
