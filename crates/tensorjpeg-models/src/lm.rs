@@ -82,6 +82,33 @@ pub trait LanguageModel: Send + Sync {
     }
 }
 
+/// Placeholder while the loaders are written (never constructed).
+pub enum UnimplementedModel {}
+
+impl LanguageModel for UnimplementedModel {
+    fn config(&self) -> &LmConfig {
+        match *self {}
+    }
+    fn tokenizer(&self) -> &Tokenizer {
+        match *self {}
+    }
+    fn forward(&self, _: &[u32], _: usize, _: &mut Cache) -> Result<Tensor> {
+        match *self {}
+    }
+    fn set_embed_hook(&mut self, _: Option<Arc<dyn EmbedHook>>) {
+        match *self {}
+    }
+    fn embeddings(&self) -> &Tensor {
+        match *self {}
+    }
+    fn weight_reports(&self) -> &[WeightReport] {
+        match *self {}
+    }
+    fn describe(&self) -> String {
+        match *self {}
+    }
+}
+
 /// Checks that `t` more positions fit after `cache_len` in a context of `context`.
 pub fn check_context(cache_len: usize, t: usize, context: usize) -> Result<()> {
     if cache_len + t > context {
