@@ -1,16 +1,494 @@
-//! (being written)
+//! Llama-family causal LM from a GGUF file (SmolLM2 by default): our own forward pass in
+//! candle, returning logits for every position (candle-transformers' `quantized_llama`
+//! returns only the last), with a KV cache, grouped-query attention, RoPE and RMSNorm as
+//! the GGUF metadata says, and the output head tied to the token embeddings when the file
+//! has no `output.weight`.
+//!
+//! Weights stay quantized (candle's `QMatMul` kernels) unless [`WeightOptions::dequantize`]
+//! is set, a codec is applied to them, or a container replaces them: those become dense
+//! f32 [`Linear`]s. GGUF stores Q and K rows permuted for interleaved-pair RoPE (llama.cpp's
+//! convention), so RoPE here rotates adjacent pairs (`rope_i`).
 
-use std::path::Path;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use crate::weights::WeightOptions;
+use candle_core::quantized::{gguf_file, QTensor};
+use candle_core::{DType, Device, Tensor, D};
+
+use crate::hooks::EmbedHook;
+use crate::linear::Linear;
+use crate::lm::{check_context, Cache, LanguageModel, LmConfig};
+use crate::tokenizer::Tokenizer;
+use crate::weights::{WeightOptions, WeightReport};
 use crate::{Error, Result};
 
-/// (being written)
-pub struct Llama;
+/// Hyper-parameters read from the GGUF metadata (`{arch}.*` keys).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlamaConfig {
+    /// Model width.
+    pub dim: usize,
+    /// Blocks.
+    pub layers: usize,
+    /// Query heads.
+    pub heads: usize,
+    /// Key/value heads (grouped-query attention).
+    pub kv_heads: usize,
+    /// Width of a head.
+    pub head_dim: usize,
+    /// Feed-forward width.
+    pub ffn: usize,
+    /// RMSNorm epsilon.
+    pub eps: f64,
+    /// RoPE base frequency.
+    pub rope_theta: f64,
+    /// Context length.
+    pub context: usize,
+}
+
+struct Block {
+    attn_norm: Tensor,
+    wq: Linear,
+    wk: Linear,
+    wv: Linear,
+    wo: Linear,
+    ffn_norm: Tensor,
+    gate: Linear,
+    up: Linear,
+    down: Linear,
+}
+
+/// A llama-family model.
+pub struct Llama {
+    cfg: LmConfig,
+    lc: LlamaConfig,
+    tok: Tokenizer,
+    embed: Tensor,
+    blocks: Vec<Block>,
+    norm: Tensor,
+    head: Linear,
+    cos: Tensor,
+    sin: Tensor,
+    hook: Option<Arc<dyn EmbedHook>>,
+    reports: Vec<WeightReport>,
+    path: PathBuf,
+    kernels: String,
+}
+
+/// Longest context precomputed for RoPE (SmolLM2 declares 8192).
+const MAX_CONTEXT: usize = 8192;
+
+struct Loader<'a> {
+    path: &'a Path,
+    file: File,
+    content: gguf_file::Content,
+    opts: &'a WeightOptions,
+    repl: std::collections::HashMap<String, tensorjpeg::Tensor>,
+    reports: Vec<WeightReport>,
+}
+
+impl Loader<'_> {
+    fn qtensor(&mut self, name: &str) -> Result<QTensor> {
+        if !self.content.tensor_infos.contains_key(name) {
+            return Err(Error::tensor(self.path, name, "missing from the GGUF file"));
+        }
+        self.content
+            .tensor(&mut self.file, name, &Device::Cpu)
+            .map_err(|e| Error::tensor(self.path, name, e.to_string()))
+    }
+
+    fn check_shape(&self, name: &str, got: &[usize], want: &[usize]) -> Result<()> {
+        if got != want {
+            return Err(Error::tensor(
+                self.path,
+                name,
+                format!("shape {got:?}, expected {want:?}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether `name` must be materialised as f32 (codec, replacement or dequantize mode).
+    fn wants_f32(&self, name: &str, ndim: usize) -> bool {
+        self.opts.dequantize
+            || self.repl.contains_key(name)
+            || (self.opts.codec.is_some() && self.opts.selects(name, ndim))
+    }
+
+    /// The tensor as f32 values with the codec or replacement applied.
+    fn f32(&mut self, name: &str, want: &[usize]) -> Result<Tensor> {
+        let q = self.qtensor(name)?;
+        self.check_shape(name, q.shape().dims(), want)?;
+        let t = q.dequantize(&Device::Cpu)?;
+        if let Some(r) = self.repl.remove(name) {
+            if r.shape != want {
+                return Err(Error::tensor(
+                    self.opts.container.as_deref().unwrap_or(self.path),
+                    name,
+                    format!("replacement has shape {:?}, expected {want:?}", r.shape),
+                ));
+            }
+            let v = r
+                .values()
+                .ok_or_else(|| Error::tensor(self.path, name, "replacement is not float"))?
+                .to_vec();
+            return Ok(Tensor::from_vec(v, want, &Device::Cpu)?);
+        }
+        if self.opts.codec.is_some() && self.opts.selects(name, want.len()) {
+            let mut v: Vec<f32> = t.flatten_all()?.to_vec1()?;
+            if let Some(rep) = self.opts.apply(name, want, &mut v)? {
+                self.reports.push(rep);
+            }
+            return Ok(Tensor::from_vec(v, want, &Device::Cpu)?);
+        }
+        Ok(t)
+    }
+
+    fn linear(&mut self, name: &str, out: usize, inp: usize) -> Result<Linear> {
+        if self.wants_f32(name, 2) {
+            return Ok(Linear::dense(self.f32(name, &[out, inp])?, None));
+        }
+        let q = self.qtensor(name)?;
+        self.check_shape(name, q.shape().dims(), &[out, inp])?;
+        Linear::quantized(q, None)
+    }
+}
+
+fn md_usize(path: &Path, c: &gguf_file::Content, key: &str) -> Result<usize> {
+    c.metadata
+        .get(key)
+        .ok_or_else(|| Error::format(path, format!("GGUF metadata has no `{key}`")))?
+        .to_u64()
+        .or_else(|_| c.metadata[key].to_u32().map(u64::from))
+        .map(|v| v as usize)
+        .map_err(|e| Error::format(path, format!("`{key}`: {e}")))
+}
+
+fn md_f64(c: &gguf_file::Content, key: &str) -> Option<f64> {
+    c.metadata.get(key).and_then(|v| {
+        v.to_f32()
+            .map(f64::from)
+            .or_else(|_| v.to_f64())
+            .ok()
+    })
+}
 
 impl Llama {
-    /// (being written)
-    pub fn load(path: &Path, _opts: &WeightOptions) -> Result<crate::lm::UnimplementedModel> {
-        Err(Error::format(path, "not yet supported"))
+    /// Loads a GGUF llama-family model with its tokenizer (from the same file).
+    pub fn load(path: &Path, opts: &WeightOptions) -> Result<Llama> {
+        let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let content = gguf_file::Content::read(&mut file)
+            .map_err(|e| Error::format(path, format!("not a readable GGUF file: {e}")))?;
+        let arch = content
+            .metadata
+            .get("general.architecture")
+            .and_then(|v| v.to_string().ok().cloned())
+            .unwrap_or_default();
+        if arch != "llama" {
+            return Err(Error::format(
+                path,
+                format!("architecture `{arch}` is not supported (expected llama)"),
+            ));
+        }
+        let k = |s: &str| format!("{arch}.{s}");
+        let dim = md_usize(path, &content, &k("embedding_length"))?;
+        let heads = md_usize(path, &content, &k("attention.head_count"))?;
+        let kv_heads = md_usize(path, &content, &k("attention.head_count_kv")).unwrap_or(heads);
+        let layers = md_usize(path, &content, &k("block_count"))?;
+        let ffn = md_usize(path, &content, &k("feed_forward_length"))?;
+        let context = md_usize(path, &content, &k("context_length")).unwrap_or(2048);
+        if heads == 0 || kv_heads == 0 || dim % heads != 0 || heads % kv_heads != 0 {
+            return Err(Error::format(
+                path,
+                format!("inconsistent attention shape: width {dim}, {heads} heads, {kv_heads} kv heads"),
+            ));
+        }
+        let head_dim = dim / heads;
+        let lc = LlamaConfig {
+            dim,
+            layers,
+            heads,
+            kv_heads,
+            head_dim,
+            ffn,
+            eps: md_f64(&content, &k("attention.layer_norm_rms_epsilon")).unwrap_or(1e-5),
+            rope_theta: md_f64(&content, &k("rope.freq_base")).unwrap_or(10_000.0),
+            context,
+        };
+        let tok = Tokenizer::from_gguf(path, &content)?;
+        let repl = opts.replacements()?;
+        let mut ld = Loader {
+            path,
+            file,
+            content,
+            opts,
+            repl,
+            reports: Vec::new(),
+        };
+        let emb_q = ld.qtensor("token_embd.weight")?;
+        let (vocab, edim) = emb_q.shape().dims2()?;
+        ld.check_shape("token_embd.weight", &[vocab, edim], &[vocab, dim])?;
+        let embed_altered = ld.wants_f32("token_embd.weight", 2);
+        let embed = ld.f32("token_embd.weight", &[vocab, dim])?;
+        let mut blocks = Vec::with_capacity(layers);
+        let kv = kv_heads * head_dim;
+        for i in 0..layers {
+            let n = |s: &str| format!("blk.{i}.{s}.weight");
+            let attn_norm = ld.f32(&n("attn_norm"), &[dim])?;
+            let ffn_norm = ld.f32(&n("ffn_norm"), &[dim])?;
+            blocks.push(Block {
+                attn_norm,
+                wq: ld.linear(&n("attn_q"), dim, dim)?,
+                wk: ld.linear(&n("attn_k"), kv, dim)?,
+                wv: ld.linear(&n("attn_v"), kv, dim)?,
+                wo: ld.linear(&n("attn_output"), dim, dim)?,
+                ffn_norm,
+                gate: ld.linear(&n("ffn_gate"), ffn, dim)?,
+                up: ld.linear(&n("ffn_up"), ffn, dim)?,
+                down: ld.linear(&n("ffn_down"), dim, ffn)?,
+            });
+        }
+        let norm = ld.f32("output_norm.weight", &[dim])?;
+        let head = if ld.content.tensor_infos.contains_key("output.weight") {
+            ld.linear("output.weight", vocab, dim)?
+        } else if embed_altered {
+            Linear::dense(embed.clone(), None)
+        } else {
+            // Tied head, kept in the embedding's own (quantized) format.
+            Linear::quantized(emb_q, None)?
+        };
+        if let Some(extra) = ld.repl.keys().next() {
+            return Err(Error::tensor(
+                opts.container.as_deref().unwrap_or(path),
+                extra,
+                format!("not a tensor of {}", path.display()),
+            ));
+        }
+        let (cos, sin) = rope_tables(head_dim, lc.rope_theta, context.min(MAX_CONTEXT))?;
+        let kernels = {
+            let mut ks: Vec<String> = blocks
+                .iter()
+                .flat_map(|b| [b.wq.kind(), b.down.kind()])
+                .collect();
+            ks.sort();
+            ks.dedup();
+            ks.join("+")
+        };
+        let reports = std::mem::take(&mut ld.reports);
+        Ok(Llama {
+            cfg: LmConfig {
+                arch: "llama".into(),
+                vocab,
+                dim,
+                layers,
+                context: context.min(MAX_CONTEXT),
+            },
+            lc,
+            tok,
+            embed,
+            blocks,
+            norm,
+            head,
+            cos,
+            sin,
+            hook: None,
+            reports,
+            path: path.to_path_buf(),
+            kernels,
+        })
     }
+
+    /// The hyper-parameters.
+    pub fn llama_config(&self) -> &LlamaConfig {
+        &self.lc
+    }
+
+    /// Logits for the last `keep` positions only (`(batch, keep, vocab)`): the output head
+    /// is the largest single matrix, so scoring only the positions that count saves time.
+    pub fn forward_tail(
+        &self,
+        tokens: &[u32],
+        batch: usize,
+        cache: &mut Cache,
+        keep: usize,
+    ) -> Result<Tensor> {
+        let x = self.hidden(tokens, batch, cache)?;
+        let t = x.dim(1)?;
+        let keep = keep.clamp(1, t);
+        let x = x.narrow(1, t - keep, keep)?;
+        self.head.forward(&x.contiguous()?)
+    }
+
+    fn hidden(&self, tokens: &[u32], batch: usize, cache: &mut Cache) -> Result<Tensor> {
+        let lc = &self.lc;
+        if batch == 0 || tokens.is_empty() || tokens.len() % batch != 0 {
+            return Err(Error::Input(format!(
+                "{} tokens do not split into {batch} equal sequences",
+                tokens.len()
+            )));
+        }
+        let t = tokens.len() / batch;
+        check_context(cache.len, t, self.cfg.context)?;
+        if let Some(&bad) = tokens.iter().find(|&&id| id as usize >= self.cfg.vocab) {
+            return Err(Error::Input(format!(
+                "token id {bad} outside the vocabulary of {}",
+                self.cfg.vocab
+            )));
+        }
+        if cache.layers.len() != lc.layers {
+            *cache = Cache::new(lc.layers);
+        }
+        let dev = Device::Cpu;
+        let ids = Tensor::from_slice(tokens, (batch * t,), &dev)?;
+        let mut x = self.embed.index_select(&ids, 0)?;
+        if let Some(h) = &self.hook {
+            let mut v: Vec<f32> = x.flatten_all()?.to_vec1()?;
+            h.apply(&mut v, batch * t, lc.dim)?;
+            x = Tensor::from_vec(v, (batch * t, lc.dim), &dev)?;
+        }
+        let mut x = x.reshape((batch, t, lc.dim))?;
+        let pos = cache.len;
+        let cos = self.cos.narrow(0, pos, t)?;
+        let sin = self.sin.narrow(0, pos, t)?;
+        let rep = lc.heads / lc.kv_heads;
+        let total = pos + t;
+        // Causal mask over (rep·t, total): query row r is position pos + r % t.
+        let mask = if t > 1 {
+            let m: Vec<f32> = (0..rep * t)
+                .flat_map(|r| {
+                    let qi = pos + r % t;
+                    (0..total).map(move |j| if j > qi { f32::NEG_INFINITY } else { 0.0 })
+                })
+                .collect();
+            Some(Tensor::from_vec(m, (rep * t, total), &dev)?)
+        } else {
+            None
+        };
+        let scale = 1.0 / (lc.head_dim as f64).sqrt();
+        for (i, b) in self.blocks.iter().enumerate() {
+            let h = candle_nn::ops::rms_norm(&x, &b.attn_norm, lc.eps as f32)?;
+            let q = b
+                .wq
+                .forward(&h)?
+                .reshape((batch, t, lc.heads, lc.head_dim))?
+                .transpose(1, 2)?
+                .contiguous()?;
+            let k = b
+                .wk
+                .forward(&h)?
+                .reshape((batch, t, lc.kv_heads, lc.head_dim))?
+                .transpose(1, 2)?
+                .contiguous()?;
+            let v = b
+                .wv
+                .forward(&h)?
+                .reshape((batch, t, lc.kv_heads, lc.head_dim))?
+                .transpose(1, 2)?
+                .contiguous()?;
+            let q = candle_nn::rotary_emb::rope_i(&q, &cos, &sin)?;
+            let k = candle_nn::rotary_emb::rope_i(&k, &cos, &sin)?;
+            let (k, v) = cache.append(i, k, v)?;
+            // Grouped-query attention without copying keys: the `rep` query heads of a
+            // kv head are consecutive, so fold them into the query length.
+            let q = q.reshape((batch, lc.kv_heads, rep * t, lc.head_dim))?;
+            let att = (q.matmul(&k.t()?)? * scale)?;
+            let att = match &mask {
+                Some(m) => att.broadcast_add(m)?,
+                None => att,
+            };
+            let att = candle_nn::ops::softmax_last_dim(&att)?;
+            let y = att
+                .matmul(&v)?
+                .reshape((batch, lc.heads, t, lc.head_dim))?
+                .transpose(1, 2)?
+                .reshape((batch, t, lc.dim))?;
+            x = (x + b.wo.forward(&y)?)?;
+            let h = candle_nn::ops::rms_norm(&x, &b.ffn_norm, lc.eps as f32)?;
+            let g = candle_nn::ops::silu(&b.gate.forward(&h)?)?;
+            let u = b.up.forward(&h)?;
+            x = (x + b.down.forward(&(g * u)?)?)?;
+        }
+        cache.len += t;
+        Ok(candle_nn::ops::rms_norm(&x, &self.norm, lc.eps as f32)?)
+    }
+}
+
+/// `cos`, `sin` tables `(positions, head_dim/2)` for RoPE.
+fn rope_tables(head_dim: usize, theta: f64, positions: usize) -> Result<(Tensor, Tensor)> {
+    let half = head_dim / 2;
+    let inv: Vec<f64> = (0..half)
+        .map(|i| 1.0 / theta.powf(2.0 * i as f64 / head_dim as f64))
+        .collect();
+    let mut c = Vec::with_capacity(positions * half);
+    let mut s = Vec::with_capacity(positions * half);
+    for p in 0..positions {
+        for &f in &inv {
+            let a = p as f64 * f;
+            c.push(a.cos() as f32);
+            s.push(a.sin() as f32);
+        }
+    }
+    Ok((
+        Tensor::from_vec(c, (positions, half), &Device::Cpu)?,
+        Tensor::from_vec(s, (positions, half), &Device::Cpu)?,
+    ))
+}
+
+impl LanguageModel for Llama {
+    fn config(&self) -> &LmConfig {
+        &self.cfg
+    }
+
+    fn tokenizer(&self) -> &Tokenizer {
+        &self.tok
+    }
+
+    fn forward(&self, tokens: &[u32], batch: usize, cache: &mut Cache) -> Result<Tensor> {
+        let t = tokens.len() / batch.max(1);
+        self.forward_tail(tokens, batch, cache, t)
+    }
+
+    fn forward_last(
+        &self,
+        tokens: &[u32],
+        batch: usize,
+        cache: &mut Cache,
+        keep: usize,
+    ) -> Result<Tensor> {
+        self.forward_tail(tokens, batch, cache, keep)
+    }
+
+    fn set_embed_hook(&mut self, hook: Option<Arc<dyn EmbedHook>>) {
+        self.hook = hook;
+    }
+
+    fn embeddings(&self) -> &Tensor {
+        &self.embed
+    }
+
+    fn weight_reports(&self) -> &[WeightReport] {
+        &self.reports
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "llama {} ({} layers, width {}, {} heads / {} kv, vocab {}, weights {})",
+            self.path.display(),
+            self.lc.layers,
+            self.lc.dim,
+            self.lc.heads,
+            self.lc.kv_heads,
+            self.cfg.vocab,
+            self.kernels
+        )
+    }
+}
+
+/// Log-softmax over the last dimension, in f32.
+pub fn log_softmax(logits: &Tensor) -> Result<Tensor> {
+    let logits = logits.to_dtype(DType::F32)?;
+    let max = logits.max_keepdim(D::Minus1)?;
+    let shifted = logits.broadcast_sub(&max)?;
+    let lse = shifted.exp()?.sum_keepdim(D::Minus1)?.log()?;
+    Ok(shifted.broadcast_sub(&lse)?)
 }

@@ -68,6 +68,20 @@ pub trait LanguageModel: Send + Sync {
     /// sequences in `cache` (positions `cache.len ..`); appends them to the cache.
     /// Errors if `cache.len + t` exceeds the context.
     fn forward(&self, tokens: &[u32], batch: usize, cache: &mut Cache) -> Result<Tensor>;
+    /// Like [`LanguageModel::forward`] but returns logits of the last `keep` positions only
+    /// (`(batch, keep, vocab)`); the default computes all and slices.
+    fn forward_last(
+        &self,
+        tokens: &[u32],
+        batch: usize,
+        cache: &mut Cache,
+        keep: usize,
+    ) -> Result<Tensor> {
+        let l = self.forward(tokens, batch, cache)?;
+        let t = l.dim(1)?;
+        let keep = keep.clamp(1, t);
+        Ok(l.narrow(1, t - keep, keep)?)
+    }
     /// Sets (or clears) the hook applied to token embeddings before the first block.
     fn set_embed_hook(&mut self, hook: Option<Arc<dyn EmbedHook>>);
     /// The input embedding table `(vocab, dim)`, f32, as stored (before any hook).
