@@ -1,4 +1,5 @@
-//! `tensorjpeg`: compress, inspect, compare and sweep tensor files.
+//! `tensorjpeg`: compress, inspect, compare and sweep tensor files; evaluate models
+//! (perplexity, generation, embeddings) with codecs on their inputs or weights.
 
 mod cmd;
 mod plot;
@@ -117,6 +118,12 @@ enum Command {
     },
     /// Rate–distortion sweep over codecs and rates: DIR/sweep.{csv,json,png}.
     Sweep(cmd::sweep::SweepArgs),
+    /// Teacher-forced perplexity of a text under a language model (sliding window).
+    Perplexity(cmd::perplexity::PerplexityArgs),
+    /// Complete a prompt with a language model (greedy or sampled).
+    Generate(cmd::generate::GenerateArgs),
+    /// Sentence embeddings (MiniLM), one sentence per line, into an .npy file.
+    Embed(cmd::embed::EmbedArgs),
 }
 
 fn main() -> ExitCode {
@@ -139,6 +146,9 @@ fn main() -> ExitCode {
             json,
         } => cmd::compare::run(&original, &other, &select, json),
         Command::Sweep(args) => cmd::sweep::run(&args),
+        Command::Perplexity(args) => cmd::perplexity::run(&args),
+        Command::Generate(args) => cmd::generate::run(&args),
+        Command::Embed(args) => cmd::embed::run(&args),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

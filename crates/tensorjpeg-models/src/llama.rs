@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use candle_core::quantized::{gguf_file, QTensor};
-use candle_core::{DType, Device, Tensor, D};
+use candle_core::{Device, Tensor};
 
 use crate::hooks::EmbedHook;
 use crate::linear::Linear;
@@ -165,12 +165,9 @@ fn md_usize(path: &Path, c: &gguf_file::Content, key: &str) -> Result<usize> {
 }
 
 fn md_f64(c: &gguf_file::Content, key: &str) -> Option<f64> {
-    c.metadata.get(key).and_then(|v| {
-        v.to_f32()
-            .map(f64::from)
-            .or_else(|_| v.to_f64())
-            .ok()
-    })
+    c.metadata
+        .get(key)
+        .and_then(|v| v.to_f32().map(f64::from).or_else(|_| v.to_f64()).ok())
 }
 
 impl Llama {
@@ -200,7 +197,9 @@ impl Llama {
         if heads == 0 || kv_heads == 0 || dim % heads != 0 || heads % kv_heads != 0 {
             return Err(Error::format(
                 path,
-                format!("inconsistent attention shape: width {dim}, {heads} heads, {kv_heads} kv heads"),
+                format!(
+                    "inconsistent attention shape: width {dim}, {heads} heads, {kv_heads} kv heads"
+                ),
             ));
         }
         let head_dim = dim / heads;
@@ -367,24 +366,21 @@ impl Llama {
         let scale = 1.0 / (lc.head_dim as f64).sqrt();
         for (i, b) in self.blocks.iter().enumerate() {
             let h = candle_nn::ops::rms_norm(&x, &b.attn_norm, lc.eps as f32)?;
-            let q = b
-                .wq
-                .forward(&h)?
-                .reshape((batch, t, lc.heads, lc.head_dim))?
-                .transpose(1, 2)?
-                .contiguous()?;
-            let k = b
-                .wk
-                .forward(&h)?
-                .reshape((batch, t, lc.kv_heads, lc.head_dim))?
-                .transpose(1, 2)?
-                .contiguous()?;
-            let v = b
-                .wv
-                .forward(&h)?
-                .reshape((batch, t, lc.kv_heads, lc.head_dim))?
-                .transpose(1, 2)?
-                .contiguous()?;
+            let q =
+                b.wq.forward(&h)?
+                    .reshape((batch, t, lc.heads, lc.head_dim))?
+                    .transpose(1, 2)?
+                    .contiguous()?;
+            let k =
+                b.wk.forward(&h)?
+                    .reshape((batch, t, lc.kv_heads, lc.head_dim))?
+                    .transpose(1, 2)?
+                    .contiguous()?;
+            let v =
+                b.wv.forward(&h)?
+                    .reshape((batch, t, lc.kv_heads, lc.head_dim))?
+                    .transpose(1, 2)?
+                    .contiguous()?;
             let q = candle_nn::rotary_emb::rope_i(&q, &cos, &sin)?;
             let k = candle_nn::rotary_emb::rope_i(&k, &cos, &sin)?;
             let (k, v) = cache.append(i, k, v)?;
@@ -482,13 +478,4 @@ impl LanguageModel for Llama {
             self.kernels
         )
     }
-}
-
-/// Log-softmax over the last dimension, in f32.
-pub fn log_softmax(logits: &Tensor) -> Result<Tensor> {
-    let logits = logits.to_dtype(DType::F32)?;
-    let max = logits.max_keepdim(D::Minus1)?;
-    let shifted = logits.broadcast_sub(&max)?;
-    let lse = shifted.exp()?.sum_keepdim(D::Minus1)?.log()?;
-    Ok(shifted.broadcast_sub(&lse)?)
 }

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use tensorjpeg_models::lm::LanguageModel;
 use tensorjpeg_models::llama::Llama;
+use tensorjpeg_models::lm::LanguageModel;
 use tensorjpeg_models::weights::WeightOptions;
 
 fn asset(rel: &str) -> Option<PathBuf> {
@@ -14,7 +14,10 @@ fn asset(rel: &str) -> Option<PathBuf> {
     if p.exists() {
         Some(p)
     } else {
-        eprintln!("skipping: {} not found (run scripts/fetch-assets.sh)", p.display());
+        eprintln!(
+            "skipping: {} not found (run scripts/fetch-assets.sh)",
+            p.display()
+        );
         None
     }
 }
@@ -49,4 +52,38 @@ fn smollm2_names_paris() {
     let text = greedy(&m, "The capital of France is", 8);
     eprintln!("completion: {text:?}");
     assert!(text.contains("Paris"), "{text}");
+}
+
+#[test]
+fn perplexity_quantized_and_f32_agree() {
+    use tensorjpeg_models::eval::{perplexity, Window};
+    let Some(p) = asset("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf") else {
+        return;
+    };
+    let text = std::fs::read_to_string("/usr/share/common-licenses/GPL-3").unwrap();
+    let q = Llama::load(&p, &WeightOptions::default()).unwrap();
+    let f = Llama::load(
+        &p,
+        &WeightOptions {
+            dequantize: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let ids = q.tokenizer().encode(&text).unwrap();
+    let ids = &ids[..ids.len().min(1200)];
+    let win = Window {
+        ctx: 512,
+        stride: 256,
+    };
+    let a = perplexity(&q, ids, win, &|_, _| {}).unwrap();
+    let b = perplexity(&f, ids, win, &|_, _| {}).unwrap();
+    eprintln!("quantized: {a:?}\nf32:       {b:?}");
+    assert!(a.perplexity > 1.0 && a.perplexity < 100.0);
+    assert!(
+        (a.perplexity / b.perplexity - 1.0).abs() < 0.005,
+        "{} vs {}",
+        a.perplexity,
+        b.perplexity
+    );
 }

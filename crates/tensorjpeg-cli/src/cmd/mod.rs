@@ -3,7 +3,11 @@
 pub mod compare;
 pub mod compress;
 pub mod decompress;
+pub mod embed;
+pub mod generate;
 pub mod inspect;
+pub mod model;
+pub mod perplexity;
 pub mod sweep;
 
 use std::path::Path;

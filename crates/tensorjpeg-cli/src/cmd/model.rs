@@ -1,0 +1,134 @@
+//! What the model commands (`perplexity`, `generate`, `embed`) share: which model, and the
+//! codec hooks on its input embeddings and weights.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use tensorjpeg_models::hooks::{parse_rate, CodecHook, EmbedHook, NoiseHook};
+use tensorjpeg_models::lm::LanguageModel;
+use tensorjpeg_models::weights::WeightOptions;
+
+/// The assets directory (`TENSORJPEG_ASSETS` or `./assets`).
+pub fn assets_dir() -> PathBuf {
+    std::env::var_os("TENSORJPEG_ASSETS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("assets"))
+}
+
+/// The default language model: SmolLM2-135M-Instruct (Q4_1 GGUF) from the assets.
+pub fn default_lm() -> PathBuf {
+    assets_dir().join("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+}
+
+/// Model selection and codec hooks.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ModelArgs {
+    /// Model: a .gguf file (llama family), a GPT-2 .safetensors file, or a model directory
+    /// (default: assets/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf).
+    #[arg(long, value_name = "PATH")]
+    pub model: Option<PathBuf>,
+    /// Pass token embeddings through this codec before the first block:
+    /// SPEC[@q=Q|@bits=B|@snr=DB], e.g. `jpeg:tworow@q=50` (seed 003) or `native:rows@bits=4`.
+    #[arg(long, value_name = "SPEC")]
+    pub embed_codec: Option<String>,
+    /// Add Gaussian noise to token embeddings at this SNR (dB), the control for --embed-codec.
+    #[arg(long, value_name = "DB", conflicts_with = "embed_codec")]
+    pub embed_noise: Option<f64>,
+    /// Compress → decompress the model's weights on load: SPEC[@q=Q|@bits=B|@snr=DB].
+    #[arg(long, value_name = "SPEC")]
+    pub weight_codec: Option<String>,
+    /// Which weights --weight-codec applies to (regex; default all matrices).
+    #[arg(long, value_name = "REGEX")]
+    pub weight_include: Option<String>,
+    /// Replace the model's tensors by those of a tensorjpeg container (same names).
+    #[arg(long, value_name = "FILE")]
+    pub weights: Option<PathBuf>,
+    /// GGUF: multiply with candle's quantized kernels instead of dequantizing to f32
+    /// (f32 is faster for prefill on CPU; see docs/PERFORMANCE.md).
+    #[arg(long)]
+    pub quantized: bool,
+    /// Seed of the noise hook.
+    #[arg(long, default_value_t = 0)]
+    pub noise_seed: u64,
+}
+
+impl ModelArgs {
+    /// The weight options these flags describe.
+    pub fn weight_options(&self) -> Result<WeightOptions> {
+        let codec = match &self.weight_codec {
+            None => None,
+            Some(s) => {
+                let (spec, rate) = match s.split_once('@') {
+                    None => (s.as_str(), tensorjpeg::Rate::Default),
+                    Some((spec, r)) => (spec, parse_rate(r)?),
+                };
+                tensorjpeg_io::registry()
+                    .build(spec)
+                    .with_context(|| format!("--weight-codec {s}"))?;
+                Some((spec.to_string(), rate))
+            }
+        };
+        let include = match &self.weight_include {
+            None => None,
+            Some(r) => Some(
+                regex::Regex::new(r)
+                    .with_context(|| format!("--weight-include {r:?} is not a valid regex"))?,
+            ),
+        };
+        if include.is_some() && codec.is_none() {
+            bail!("--weight-include needs --weight-codec");
+        }
+        Ok(WeightOptions {
+            codec,
+            include,
+            exclude: None,
+            container: self.weights.clone(),
+            dequantize: !self.quantized,
+        })
+    }
+
+    /// The embedding hook these flags describe, if any.
+    pub fn hook(&self) -> Result<Option<Arc<dyn EmbedHook>>> {
+        if let Some(s) = &self.embed_codec {
+            let h = CodecHook::parse(s).with_context(|| format!("--embed-codec {s}"))?;
+            return Ok(Some(Arc::new(h)));
+        }
+        if let Some(db) = self.embed_noise {
+            if !db.is_finite() {
+                bail!("--embed-noise {db}: expected a finite SNR in dB");
+            }
+            return Ok(Some(Arc::new(NoiseHook {
+                snr_db: db,
+                seed: self.noise_seed,
+            })));
+        }
+        Ok(None)
+    }
+
+    /// The model path (default SmolLM2).
+    pub fn path(&self) -> PathBuf {
+        self.model.clone().unwrap_or_else(default_lm)
+    }
+
+    /// Loads the language model with hooks and weight options applied.
+    pub fn load_lm(&self) -> Result<Box<dyn LanguageModel>> {
+        let path = self.path();
+        if !path.exists() {
+            bail!(
+                "model {} not found{}",
+                path.display(),
+                if self.model.is_none() {
+                    " (run scripts/fetch-assets.sh, or pass --model)"
+                } else {
+                    ""
+                }
+            );
+        }
+        let opts = self.weight_options()?;
+        let mut m = tensorjpeg_models::lm::load(&path, &opts)?;
+        m.set_embed_hook(self.hook()?);
+        Ok(m)
+    }
+}
