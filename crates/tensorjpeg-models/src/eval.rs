@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use candle_core::{Device, Tensor, D};
+use candle_core::{Tensor, D};
 use rand::{Rng, SeedableRng};
 
 use crate::hooks::EmbedHook;
@@ -63,22 +63,40 @@ impl Window {
     }
 }
 
-/// Log-probabilities `(scored, vocab)` of the tokens a window predicts, and their targets.
-fn window_logprobs(
+/// Logits `(scored × vocab)`, row-major, of the positions that predict a window's scored
+/// tokens, and those tokens.
+struct WindowLogits {
+    rows: Vec<f32>,
+    vocab: usize,
+    targets: Vec<u32>,
+}
+
+fn window_logits(
     m: &dyn LanguageModel,
     ids: &[u32],
     (begin, end, scored): (usize, usize, usize),
-) -> Result<(Tensor, Vec<u32>)> {
+) -> Result<WindowLogits> {
     let w = &ids[begin..end];
     let mut cache = m.new_cache();
     // Positions w.len()-scored-1 .. w.len()-1 predict the last `scored` tokens.
     let logits = m.forward_last(w, 1, &mut cache, scored + 1)?;
+    let vocab = logits.dim(2)?;
     let logits = logits.squeeze(0)?.narrow(0, 0, scored)?;
-    let lp = log_softmax(&logits)?;
-    Ok((lp, w[w.len() - scored..].to_vec()))
+    Ok(WindowLogits {
+        rows: logits.flatten_all()?.to_vec1()?,
+        vocab,
+        targets: w[w.len() - scored..].to_vec(),
+    })
 }
 
-/// Log-softmax over the last dimension.
+/// `log Σ exp(row)`, computed stably in f64.
+pub fn log_sum_exp(row: &[f32]) -> f64 {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let s: f64 = row.iter().map(|&x| (x as f64 - max).exp()).sum();
+    max + s.ln()
+}
+
+/// Log-softmax over the last dimension of a candle tensor.
 pub fn log_softmax(logits: &Tensor) -> Result<Tensor> {
     let max = logits.max_keepdim(D::Minus1)?;
     let shifted = logits.broadcast_sub(&max)?;
@@ -86,10 +104,26 @@ pub fn log_softmax(logits: &Tensor) -> Result<Tensor> {
     Ok(shifted.broadcast_sub(&lse)?)
 }
 
-fn nll_sum(lp: &Tensor, targets: &[u32]) -> Result<f64> {
-    let idx = Tensor::from_slice(targets, (targets.len(), 1), &Device::Cpu)?;
-    let picked: Vec<f32> = lp.gather(&idx, 1)?.flatten_all()?.to_vec1()?;
-    Ok(-picked.iter().map(|&x| x as f64).sum::<f64>())
+impl WindowLogits {
+    fn row(&self, i: usize) -> &[f32] {
+        &self.rows[i * self.vocab..(i + 1) * self.vocab]
+    }
+
+    /// Σ −log p(target) over the window.
+    fn nll_sum(&self) -> Result<f64> {
+        let mut nll = 0.0;
+        for (i, &t) in self.targets.iter().enumerate() {
+            let row = self.row(i);
+            let x = *row.get(t as usize).ok_or_else(|| {
+                Error::Input(format!(
+                    "target token {t} outside the vocabulary of {}",
+                    self.vocab
+                ))
+            })?;
+            nll += log_sum_exp(row) - x as f64;
+        }
+        Ok(nll)
+    }
 }
 
 /// Result of [`perplexity`].
@@ -128,9 +162,9 @@ pub fn perplexity(
     let t0 = Instant::now();
     let (mut nll, mut n, mut processed) = (0.0, 0usize, 0usize);
     for (i, &sp) in spans.iter().enumerate() {
-        let (lp, tg) = window_logprobs(m, ids, sp)?;
-        nll += nll_sum(&lp, &tg)?;
-        n += tg.len();
+        let w = window_logits(m, ids, sp)?;
+        nll += w.nll_sum()?;
+        n += w.targets.len();
         processed += sp.1 - sp.0;
         progress(i + 1, spans.len());
     }
@@ -164,8 +198,8 @@ pub struct Comparison {
 fn compare_windows(
     ids: &[u32],
     win: Window,
-    mut reference: impl FnMut((usize, usize, usize)) -> Result<(Tensor, Vec<u32>)>,
-    mut variant: impl FnMut((usize, usize, usize)) -> Result<(Tensor, Vec<u32>)>,
+    mut reference: impl FnMut((usize, usize, usize)) -> Result<WindowLogits>,
+    mut variant: impl FnMut((usize, usize, usize)) -> Result<WindowLogits>,
     progress: &dyn Fn(usize, usize),
 ) -> Result<Comparison> {
     if ids.len() < 2 {
@@ -174,17 +208,22 @@ fn compare_windows(
     let spans = win.spans(ids.len());
     let (mut nll_a, mut nll_b, mut kl, mut agree, mut n) = (0.0, 0.0, 0.0, 0usize, 0usize);
     for (i, &sp) in spans.iter().enumerate() {
-        let (a, tg) = reference(sp)?;
-        let (b, _) = variant(sp)?;
-        nll_a += nll_sum(&a, &tg)?;
-        nll_b += nll_sum(&b, &tg)?;
-        // KL(p‖q) = Σ p (log p − log q) per row.
-        let k: Vec<f32> = (a.exp()? * (&a - &b)?)?.sum(D::Minus1)?.to_vec1()?;
-        kl += k.iter().map(|&x| x as f64).sum::<f64>();
-        let ta: Vec<u32> = a.argmax(D::Minus1)?.to_vec1()?;
-        let tb: Vec<u32> = b.argmax(D::Minus1)?.to_vec1()?;
-        agree += ta.iter().zip(&tb).filter(|(x, y)| x == y).count();
-        n += tg.len();
+        let a = reference(sp)?;
+        let b = variant(sp)?;
+        if a.vocab != b.vocab {
+            return Err(Error::Input(format!(
+                "vocabularies differ: {} vs {}",
+                a.vocab, b.vocab
+            )));
+        }
+        nll_a += a.nll_sum()?;
+        nll_b += b.nll_sum()?;
+        for r in 0..a.targets.len() {
+            let (ra, rb) = (a.row(r), b.row(r));
+            kl += kl_row(ra, rb);
+            agree += (argmax(ra) == argmax(rb)) as usize;
+        }
+        n += a.targets.len();
         progress(i + 1, spans.len());
     }
     let nf = n as f64;
@@ -195,6 +234,28 @@ fn compare_windows(
         top1_agreement: agree as f64 / nf,
         positions: n,
     })
+}
+
+/// KL(softmax(a) ‖ softmax(b)) in nats, from two rows of logits.
+pub fn kl_row(a: &[f32], b: &[f32]) -> f64 {
+    let (la, lb) = (log_sum_exp(a), log_sum_exp(b));
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| {
+            let lpa = x as f64 - la;
+            let lpb = y as f64 - lb;
+            lpa.exp() * (lpa - lpb)
+        })
+        .sum::<f64>()
+        .max(0.0)
+}
+
+fn argmax(row: &[f32]) -> usize {
+    row.iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(i, _)| i)
+        .unwrap_or(0)
 }
 
 /// Compares two models (e.g. clean weights vs weights through a codec) on `ids`.
@@ -209,8 +270,8 @@ pub fn compare(
     compare_windows(
         ids,
         win,
-        |sp| window_logprobs(reference, ids, sp),
-        |sp| window_logprobs(variant, ids, sp),
+        |sp| window_logits(reference, ids, sp),
+        |sp| window_logits(variant, ids, sp),
         progress,
     )
 }
@@ -232,12 +293,12 @@ pub fn compare_hook(
         |sp| {
             let mut g = m.borrow_mut();
             g.set_embed_hook(None);
-            window_logprobs(&**g, ids, sp)
+            window_logits(&**g, ids, sp)
         },
         |sp| {
             let mut g = m.borrow_mut();
             g.set_embed_hook(Some(hook.clone()));
-            let r = window_logprobs(&**g, ids, sp);
+            let r = window_logits(&**g, ids, sp);
             g.set_embed_hook(None);
             r
         },

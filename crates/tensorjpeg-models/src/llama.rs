@@ -381,13 +381,13 @@ impl Llama {
                     .reshape((batch, t, lc.kv_heads, lc.head_dim))?
                     .transpose(1, 2)?
                     .contiguous()?;
-            let q = candle_nn::rotary_emb::rope_i(&q, &cos, &sin)?;
+            let q = (candle_nn::rotary_emb::rope_i(&q, &cos, &sin)? * scale)?;
             let k = candle_nn::rotary_emb::rope_i(&k, &cos, &sin)?;
             let (k, v) = cache.append(i, k, v)?;
             // Grouped-query attention without copying keys: the `rep` query heads of a
             // kv head are consecutive, so fold them into the query length.
             let q = q.reshape((batch, lc.kv_heads, rep * t, lc.head_dim))?;
-            let att = (q.matmul(&k.t()?)? * scale)?;
+            let att = q.matmul(&k.t()?)?;
             let att = match &mask {
                 Some(m) => att.broadcast_add(m)?,
                 None => att,
