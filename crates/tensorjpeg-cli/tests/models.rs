@@ -1,0 +1,136 @@
+//! The model commands (`perplexity`, `generate`, `embed`) end to end on the real assets
+//! fetched by `scripts/fetch-assets.sh` (SmolLM2-135M GGUF, all-MiniLM-L6-v2, enwiki text),
+//! on short texts to keep CI fast.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn assets() -> PathBuf {
+    std::env::var_os("TENSORJPEG_ASSETS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets"))
+}
+
+fn asset(rel: &str) -> String {
+    let p = assets().join(rel);
+    assert!(p.exists(), "{} missing: run scripts/fetch-assets.sh", p.display());
+    p.display().to_string()
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tensorjpeg"))
+        .args(args)
+        .output()
+        .expect("run tensorjpeg")
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = run(args);
+    assert!(
+        o.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn ok_json(args: &[&str]) -> Value {
+    let out = ok(args);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: bad JSON ({e}): {out}"))
+}
+
+fn fails_with(args: &[&str], needle: &str) {
+    let o = run(args);
+    assert!(!o.status.success(), "{args:?} should fail");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(needle), "{args:?}: stderr lacks '{needle}':\n{err}");
+    assert!(!err.contains("panicked"), "{args:?} panicked:\n{err}");
+}
+
+#[test]
+fn generate_names_paris_and_is_reproducible() {
+    let m = asset("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let out = ok(&["generate", "--model", &m, "--prompt", "The capital of France is", "--max-tokens", "6"]);
+    assert!(out.contains("Paris"), "{out}");
+    let sampled = |seed: &str| {
+        ok_json(&[
+            "generate", "--model", &m, "--prompt", "Once upon a time", "--max-tokens", "12",
+            "--temperature", "0.9", "--top-k", "50", "--top-p", "0.95", "--seed", seed,
+            "--samples", "2", "--json",
+        ])["completions"]
+            .clone()
+    };
+    let a = sampled("7");
+    assert_eq!(a, sampled("7"));
+    assert_ne!(a, sampled("8"));
+    assert_ne!(a[0], a[1], "samples of one batch differ");
+}
+
+#[test]
+fn perplexity_json_and_embedding_codec_hook() {
+    let m = asset("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let text = asset("text/enwiki.txt");
+    let base = [
+        "perplexity", "--model", &m, "--text", &text, "--max-tokens", "160", "--ctx", "128",
+        "--stride", "64", "--json",
+    ];
+    let clean = ok_json(&base);
+    for k in ["perplexity", "tokens", "tokens_per_s"] {
+        assert!(clean[k].is_number(), "{k}: {clean}");
+    }
+    assert_eq!(clean["tokens"], 159);
+    let p0 = clean["perplexity"].as_f64().unwrap();
+    assert!(p0 > 2.0 && p0 < 200.0, "{p0}");
+    let mut hooked = base.to_vec();
+    hooked.extend(["--embed-codec", "jpeg:tworow@q=5"]);
+    let p5 = ok_json(&hooked)["perplexity"].as_f64().unwrap();
+    assert!(p5 > p0 * 1.2, "JPEG q5 on the embeddings should hurt: {p5} vs {p0}");
+    let mut noisy = base.to_vec();
+    noisy.extend(["--embed-noise", "40"]);
+    let pn = ok_json(&noisy)["perplexity"].as_f64().unwrap();
+    assert!((pn / p0 - 1.0).abs() < 0.05, "40 dB noise barely matters: {pn} vs {p0}");
+}
+
+#[test]
+fn embed_writes_npy() {
+    let dir = tempfile::tempdir().unwrap();
+    let txt = dir.path().join("s.txt");
+    std::fs::write(&txt, "AI is transforming the world.\n\nMachine learning is changing technology.\n").unwrap();
+    let out = dir.path().join("e.npy");
+    ok(&[
+        "embed", "--model", &asset("minilm"), "--text", txt.to_str().unwrap(), "-o",
+        out.to_str().unwrap(),
+    ]);
+    let info = ok_json(&["inspect", out.to_str().unwrap(), "--json"]);
+    assert_eq!(info["tensors"][0]["shape"], serde_json::json!([2, 384]), "{info}");
+}
+
+#[test]
+fn model_commands_reject_bad_input() {
+    let m = asset("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let text = asset("text/enwiki.txt");
+    fails_with(&["perplexity", "--model", &m, "--text", "/nonexistent/t.txt"], "/nonexistent/t.txt");
+    fails_with(
+        &["perplexity", "--model", &m, "--text", &text, "--embed-codec", "nosuch"],
+        "nosuch",
+    );
+    fails_with(
+        &["perplexity", "--model", &m, "--text", &text, "--embed-codec", "jpeg:tworow@q=101"],
+        "1..=100",
+    );
+    fails_with(
+        &["perplexity", "--model", &m, "--text", &text, "--ctx", "100000"],
+        "context",
+    );
+    fails_with(&["perplexity", "--model", "/nonexistent/m.gguf", "--text", &text], "m.gguf");
+    let long = "word ".repeat(9000);
+    fails_with(&["generate", "--model", &m, "--prompt", &long, "--max-tokens", "4"], "context");
+    fails_with(&["generate", "--model", &text, "--prompt", "x"], "expected a .gguf");
+    let dir = tempfile::tempdir().unwrap();
+    fails_with(
+        &["embed", "--model", dir.path().to_str().unwrap(), "--text", &text, "-o", "x.npy"],
+        "tokenizer.json",
+    );
+}
