@@ -61,9 +61,11 @@ impl CodecHook {
 
 /// Parses a rate `q=Q`, `bits=B`, `snr=DB` or `maxerr=E`.
 pub fn parse_rate(r: &str) -> Result<Rate> {
-    let (k, v) = r
-        .split_once('=')
-        .ok_or_else(|| Error::Input(format!("rate `{r}`: expected q=Q, bits=B, snr=DB or maxerr=E")))?;
+    let (k, v) = r.split_once('=').ok_or_else(|| {
+        Error::Input(format!(
+            "rate `{r}`: expected q=Q, bits=B, snr=DB or maxerr=E"
+        ))
+    })?;
     let num: f64 = v
         .parse()
         .map_err(|_| Error::Input(format!("rate `{r}`: `{v}` is not a number")))?;
@@ -193,7 +195,9 @@ mod tests {
     fn noise_hits_the_requested_cosine_and_is_deterministic() {
         let rows = 200;
         let cols = 576;
-        let v: Vec<f32> = (0..rows * cols).map(|i| ((i * 37 % 101) as f32 - 50.0) / 30.0).collect();
+        let v: Vec<f32> = (0..rows * cols)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 30.0)
+            .collect();
         let target = 0.9;
         let hook = NoiseHook {
             snr_db: NoiseHook::snr_for_cosine(target),
@@ -212,7 +216,9 @@ mod tests {
     fn codec_hook_round_trips_through_jpeg() {
         let rows = 4;
         let cols = 192;
-        let v: Vec<f32> = (0..rows * cols).map(|i| ((i as f32) * 0.37).sin()).collect();
+        let v: Vec<f32> = (0..rows * cols)
+            .map(|i| ((i as f32) * 0.37).sin())
+            .collect();
         let hook = CodecHook::parse("jpeg:tworow@q=95").unwrap();
         let mut a = v.clone();
         hook.apply(&mut a, rows, cols).unwrap();

@@ -123,7 +123,9 @@ impl Tokenizer {
             let id = id
                 .as_u64()
                 .and_then(|x| u32::try_from(x).ok())
-                .ok_or_else(|| Error::format(vocab, format!("token {t:?}: id is not an integer")))?;
+                .ok_or_else(|| {
+                    Error::format(vocab, format!("token {t:?}: id is not an integer"))
+                })?;
             pairs.push((t, id));
         }
         let mtext = std::fs::read_to_string(merges).map_err(|e| Error::io(merges, e))?;
@@ -138,11 +140,15 @@ impl Tokenizer {
                 format!("merge line {bad:?} is not two tokens separated by a space"),
             ));
         }
-        let eot = pairs.iter().find(|(t, _)| t == "<|endoftext|>").map(|p| p.1);
+        let eot = pairs
+            .iter()
+            .find(|(t, _)| t == "<|endoftext|>")
+            .map(|p| p.1);
         let specials: Vec<(String, u32)> = eot
             .map(|id| vec![("<|endoftext|>".to_string(), id)])
             .unwrap_or_default();
-        let mut t = Self::byte_level_bpe(vocab, &pairs, &merge_list, &specials, PreTokenizer::Gpt2)?;
+        let mut t =
+            Self::byte_level_bpe(vocab, &pairs, &merge_list, &specials, PreTokenizer::Gpt2)?;
         t.bos = eot;
         t.eos = eot;
         Ok(t)
@@ -158,7 +164,9 @@ impl Tokenizer {
         if model != "gpt2" {
             return Err(Error::format(
                 path,
-                format!("tokenizer model `{model}` is not supported (expected gpt2, byte-level BPE)"),
+                format!(
+                    "tokenizer model `{model}` is not supported (expected gpt2, byte-level BPE)"
+                ),
             ));
         }
         let tokens: Vec<String> = get("tokenizer.ggml.tokens")
@@ -183,7 +191,10 @@ impl Tokenizer {
                 .map_err(|e| Error::format(path, format!("tokenizer.ggml.token_type: {e}")))?,
             None => vec![1; tokens.len()],
         };
-        let pre = match get("tokenizer.ggml.pre").and_then(|v| v.to_string().ok()).map(String::as_str) {
+        let pre = match get("tokenizer.ggml.pre")
+            .and_then(|v| v.to_string().ok())
+            .map(String::as_str)
+        {
             Some("smollm") => PreTokenizer::DigitsThenGpt2,
             _ => PreTokenizer::Gpt2,
         };
