@@ -1,0 +1,233 @@
+//! all-MiniLM-L6-v2 on the real asset fetched by `scripts/fetch-assets.sh`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use tensorjpeg_models::bert::Embedder;
+use tensorjpeg_models::weights::WeightOptions;
+
+fn asset(rel: &str) -> Option<PathBuf> {
+    let base = std::env::var_os("TENSORJPEG_ASSETS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../assets"));
+    let p = base.join(rel);
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!(
+            "skipping: {} not found (run scripts/fetch-assets.sh)",
+            p.display()
+        );
+        None
+    }
+}
+
+/// The MiniLM directory, if its weights are present.
+fn minilm() -> Option<PathBuf> {
+    asset("minilm/model.safetensors").map(|p| p.parent().unwrap().to_path_buf())
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f64 {
+    a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum()
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    dot(a, b) / (dot(a, a).sqrt() * dot(b, b).sqrt())
+}
+
+fn strings(s: &[&str]) -> Vec<String> {
+    s.iter().map(|x| x.to_string()).collect()
+}
+
+/// Sentences of 10–40 words from the GPL-3 text, cycled to `n`.
+fn gpl_sentences(n: usize) -> Vec<String> {
+    let text = std::fs::read_to_string("/usr/share/common-licenses/GPL-3").unwrap();
+    let all: Vec<String> = text
+        .split(['.', ';'])
+        .map(|s| s.split_whitespace().collect::<Vec<_>>())
+        .filter(|w| (10..=40).contains(&w.len()))
+        .map(|w| w.join(" ") + ".")
+        .collect();
+    assert!(!all.is_empty());
+    all.iter().cycle().take(n).cloned().collect()
+}
+
+#[test]
+fn reference_cosine_matches_sentence_transformers() {
+    let Some(dir) = minilm() else {
+        return;
+    };
+    let m = Embedder::load(&dir, &WeightOptions::default()).unwrap();
+    eprintln!("{}", m.describe());
+    assert_eq!(m.dim(), 384);
+    assert_eq!(m.max_seq_length, 256);
+    let e = m
+        .embed(&strings(&[
+            "AI is transforming the world.",
+            "Machine learning is changing technology.",
+        ]))
+        .unwrap();
+    assert_eq!(e.len(), 2 * 384);
+    let c = cosine(&e[..384], &e[384..]);
+    eprintln!("cosine = {c:.8}");
+    assert!((c - 0.5866).abs() < 5e-5, "cosine {c:.6}, expected 0.5866");
+}
+
+#[test]
+fn unit_norm_and_batching_invariant() {
+    let Some(dir) = minilm() else {
+        return;
+    };
+    let m = Embedder::load(&dir, &WeightOptions::default()).unwrap();
+    let h = m.dim();
+    assert!(m.embed(&[]).unwrap().is_empty());
+
+    let mut batch = gpl_sentences(40);
+    batch.insert(7, "A short one.".to_string());
+    batch.push(String::new());
+    let many = m.embed(&batch).unwrap();
+    assert_eq!(many.len(), batch.len() * h);
+    for row in many.chunks(h) {
+        assert!((dot(row, row).sqrt() - 1.0).abs() < 1e-5);
+        assert!(row.iter().all(|v| v.is_finite()));
+    }
+    for &i in &[7, batch.len() - 1, 0] {
+        let alone = m.embed(&batch[i..i + 1]).unwrap();
+        let row = &many[i * h..(i + 1) * h];
+        let diff = alone
+            .iter()
+            .zip(row)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(diff < 1e-5, "sentence {i}: max difference {diff}");
+    }
+    // The empty sentence is [CLS][SEP] and still gives a unit vector.
+    assert_eq!(m.encode("").unwrap(), vec![101, 102]);
+
+    // Truncation keeps [CLS] … [SEP] within max_seq_length.
+    let long = gpl_sentences(30).join(" ");
+    let ids = m.encode(&long).unwrap();
+    assert_eq!(ids.len(), 256);
+    assert_eq!((ids[0], ids[255]), (101, 102));
+    // … exactly as the tokenizer's own truncation to 256 does it.
+    let mut direct = m.tokenizer().inner().clone();
+    direct
+        .with_truncation(Some(tokenizers::TruncationParams {
+            max_length: 256,
+            ..Default::default()
+        }))
+        .unwrap();
+    assert_eq!(ids, direct.encode(long.as_str(), true).unwrap().get_ids());
+}
+
+#[test]
+fn weights_through_a_codec_stay_close() {
+    let Some(dir) = minilm() else {
+        return;
+    };
+    let sentences = strings(&[
+        "AI is transforming the world.",
+        "Machine learning is changing technology.",
+        "The cat sat on the mat while the dog slept by the fire.",
+        "",
+    ]);
+    let clean = Embedder::load(&dir, &WeightOptions::default()).unwrap();
+    let opts = WeightOptions {
+        codec: Some(("native".into(), tensorjpeg::Rate::Bits(6.0))),
+        ..Default::default()
+    };
+    let coded = Embedder::load(&dir.join("model.safetensors"), &opts).unwrap();
+    assert!(!coded.reports().is_empty());
+    assert!(coded.reports().iter().all(|r| !r.name.contains("pooler")));
+    let a = clean.embed(&sentences).unwrap();
+    let b = coded.embed(&sentences).unwrap();
+    let h = clean.dim();
+    for (i, (x, y)) in a.chunks(h).zip(b.chunks(h)).enumerate() {
+        let c = cosine(x, y);
+        eprintln!("sentence {i}: cosine clean vs codec = {c:.6}");
+        assert!(c > 0.99, "sentence {i}: {c}");
+    }
+}
+
+#[test]
+fn embed_hook_alters_the_word_embeddings() {
+    use std::sync::Arc;
+    use tensorjpeg_models::hooks::NoiseHook;
+    let Some(dir) = minilm() else {
+        return;
+    };
+    let mut m = Embedder::load(&dir, &WeightOptions::default()).unwrap();
+    let s = strings(&["The quick brown fox jumps over the lazy dog."]);
+    let clean = m.embed(&s).unwrap();
+    m.set_embed_hook(Some(Arc::new(NoiseHook {
+        snr_db: 30.0,
+        seed: 7,
+    })));
+    assert!(m.describe().contains("noise"));
+    let noisy = m.embed(&s).unwrap();
+    let c = cosine(&clean, &noisy);
+    eprintln!("cosine clean vs 30 dB noise on word embeddings = {c:.6}");
+    assert!(c < 0.999_999 && c > 0.95, "{c}");
+    m.set_embed_hook(None);
+    assert_eq!(m.embed(&s).unwrap(), clean);
+}
+
+#[test]
+fn bert_prefixed_tensor_names_load_the_same() {
+    let Some(dir) = minilm() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let renamed = st.iter().map(|(n, v)| (format!("bert.{n}"), v));
+    safetensors::serialize_to_file(renamed, None, &tmp.path().join("model.safetensors")).unwrap();
+    for f in ["config.json", "tokenizer.json"] {
+        std::os::unix::fs::symlink(dir.join(f), tmp.path().join(f)).unwrap();
+    }
+    let s = strings(&["Tensor names with a prefix.", "And without."]);
+    let a = Embedder::load(&dir, &WeightOptions::default()).unwrap();
+    let b = Embedder::load(
+        &tmp.path().join("model.safetensors"),
+        &WeightOptions::default(),
+    );
+    assert_eq!(a.embed(&s).unwrap(), b.unwrap().embed(&s).unwrap());
+}
+
+#[test]
+fn missing_tokenizer_is_named() {
+    let Some(dir) = minilm() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    for f in ["config.json", "model.safetensors"] {
+        std::os::unix::fs::symlink(dir.join(f), tmp.path().join(f)).unwrap();
+    }
+    let err = Embedder::load(tmp.path(), &WeightOptions::default())
+        .err()
+        .expect("loading without tokenizer.json fails")
+        .to_string();
+    assert!(err.contains("tokenizer.json"), "{err}");
+}
+
+/// Throughput on 1,000 realistic sentences (prints; asserts nothing about time). Run with
+/// `cargo test --release -p tensorjpeg-models --test bert -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn throughput_1000_sentences() {
+    let Some(dir) = minilm() else {
+        return;
+    };
+    let m = Embedder::load(&dir, &WeightOptions::default()).unwrap();
+    let sentences = gpl_sentences(1000);
+    let tokens: usize = sentences.iter().map(|s| m.encode(s).unwrap().len()).sum();
+    m.embed(&sentences[..64]).unwrap();
+    let t0 = Instant::now();
+    let e = m.embed(&sentences).unwrap();
+    let secs = t0.elapsed().as_secs_f64();
+    assert_eq!(e.len(), 1000 * m.dim());
+    eprintln!(
+        "1000 sentences ({tokens} tokens) in {secs:.2} s ({:.0} sentences/s)",
+        1000.0 / secs
+    );
+}
