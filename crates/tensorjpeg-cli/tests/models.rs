@@ -15,7 +15,11 @@ fn assets() -> PathBuf {
 
 fn asset(rel: &str) -> String {
     let p = assets().join(rel);
-    assert!(p.exists(), "{} missing: run scripts/fetch-assets.sh", p.display());
+    assert!(
+        p.exists(),
+        "{} missing: run scripts/fetch-assets.sh",
+        p.display()
+    );
     p.display().to_string()
 }
 
@@ -45,20 +49,46 @@ fn fails_with(args: &[&str], needle: &str) {
     let o = run(args);
     assert!(!o.status.success(), "{args:?} should fail");
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains(needle), "{args:?}: stderr lacks '{needle}':\n{err}");
+    assert!(
+        err.contains(needle),
+        "{args:?}: stderr lacks '{needle}':\n{err}"
+    );
     assert!(!err.contains("panicked"), "{args:?} panicked:\n{err}");
 }
 
 #[test]
 fn generate_names_paris_and_is_reproducible() {
     let m = asset("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
-    let out = ok(&["generate", "--model", &m, "--prompt", "The capital of France is", "--max-tokens", "6"]);
+    let out = ok(&[
+        "generate",
+        "--model",
+        &m,
+        "--prompt",
+        "The capital of France is",
+        "--max-tokens",
+        "6",
+    ]);
     assert!(out.contains("Paris"), "{out}");
     let sampled = |seed: &str| {
         ok_json(&[
-            "generate", "--model", &m, "--prompt", "Once upon a time", "--max-tokens", "12",
-            "--temperature", "0.9", "--top-k", "50", "--top-p", "0.95", "--seed", seed,
-            "--samples", "2", "--json",
+            "generate",
+            "--model",
+            &m,
+            "--prompt",
+            "Once upon a time",
+            "--max-tokens",
+            "12",
+            "--temperature",
+            "0.9",
+            "--top-k",
+            "50",
+            "--top-p",
+            "0.95",
+            "--seed",
+            seed,
+            "--samples",
+            "2",
+            "--json",
         ])["completions"]
             .clone()
     };
@@ -73,8 +103,18 @@ fn perplexity_json_and_embedding_codec_hook() {
     let m = asset("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
     let text = asset("text/enwiki.txt");
     let base = [
-        "perplexity", "--model", &m, "--text", &text, "--max-tokens", "160", "--ctx", "128",
-        "--stride", "64", "--json",
+        "perplexity",
+        "--model",
+        &m,
+        "--text",
+        &text,
+        "--max-tokens",
+        "160",
+        "--ctx",
+        "128",
+        "--stride",
+        "64",
+        "--json",
     ];
     let clean = ok_json(&base);
     for k in ["perplexity", "tokens", "tokens_per_s"] {
@@ -86,51 +126,128 @@ fn perplexity_json_and_embedding_codec_hook() {
     let mut hooked = base.to_vec();
     hooked.extend(["--embed-codec", "jpeg:tworow@q=5"]);
     let p5 = ok_json(&hooked)["perplexity"].as_f64().unwrap();
-    assert!(p5 > p0 * 1.2, "JPEG q5 on the embeddings should hurt: {p5} vs {p0}");
+    assert!(
+        p5 > p0 * 1.2,
+        "JPEG q5 on the embeddings should hurt: {p5} vs {p0}"
+    );
     let mut noisy = base.to_vec();
     noisy.extend(["--embed-noise", "40"]);
     let pn = ok_json(&noisy)["perplexity"].as_f64().unwrap();
-    assert!((pn / p0 - 1.0).abs() < 0.05, "40 dB noise barely matters: {pn} vs {p0}");
+    assert!(
+        (pn / p0 - 1.0).abs() < 0.05,
+        "40 dB noise barely matters: {pn} vs {p0}"
+    );
 }
 
 #[test]
 fn embed_writes_npy() {
     let dir = tempfile::tempdir().unwrap();
     let txt = dir.path().join("s.txt");
-    std::fs::write(&txt, "AI is transforming the world.\n\nMachine learning is changing technology.\n").unwrap();
+    std::fs::write(
+        &txt,
+        "AI is transforming the world.\n\nMachine learning is changing technology.\n",
+    )
+    .unwrap();
     let out = dir.path().join("e.npy");
     ok(&[
-        "embed", "--model", &asset("minilm"), "--text", txt.to_str().unwrap(), "-o",
+        "embed",
+        "--model",
+        &asset("minilm"),
+        "--text",
+        txt.to_str().unwrap(),
+        "-o",
         out.to_str().unwrap(),
     ]);
     let info = ok_json(&["inspect", out.to_str().unwrap(), "--json"]);
-    assert_eq!(info["tensors"][0]["shape"], serde_json::json!([2, 384]), "{info}");
+    assert_eq!(
+        info["tensors"][0]["shape"],
+        serde_json::json!([2, 384]),
+        "{info}"
+    );
 }
 
 #[test]
 fn model_commands_reject_bad_input() {
     let m = asset("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
     let text = asset("text/enwiki.txt");
-    fails_with(&["perplexity", "--model", &m, "--text", "/nonexistent/t.txt"], "/nonexistent/t.txt");
     fails_with(
-        &["perplexity", "--model", &m, "--text", &text, "--embed-codec", "nosuch"],
+        &["perplexity", "--model", &m, "--text", "/nonexistent/t.txt"],
+        "/nonexistent/t.txt",
+    );
+    fails_with(
+        &[
+            "perplexity",
+            "--model",
+            &m,
+            "--text",
+            &text,
+            "--embed-codec",
+            "nosuch",
+        ],
         "nosuch",
     );
     fails_with(
-        &["perplexity", "--model", &m, "--text", &text, "--embed-codec", "jpeg:tworow@q=101"],
+        &[
+            "perplexity",
+            "--model",
+            &m,
+            "--text",
+            &text,
+            "--embed-codec",
+            "jpeg:tworow@q=101",
+        ],
         "1..=100",
     );
     fails_with(
-        &["perplexity", "--model", &m, "--text", &text, "--ctx", "100000"],
+        &[
+            "perplexity",
+            "--model",
+            &m,
+            "--text",
+            &text,
+            "--ctx",
+            "100000",
+        ],
         "context",
     );
-    fails_with(&["perplexity", "--model", "/nonexistent/m.gguf", "--text", &text], "m.gguf");
+    fails_with(
+        &[
+            "perplexity",
+            "--model",
+            "/nonexistent/m.gguf",
+            "--text",
+            &text,
+        ],
+        "m.gguf",
+    );
     let long = "word ".repeat(9000);
-    fails_with(&["generate", "--model", &m, "--prompt", &long, "--max-tokens", "4"], "context");
-    fails_with(&["generate", "--model", &text, "--prompt", "x"], "expected a .gguf");
+    fails_with(
+        &[
+            "generate",
+            "--model",
+            &m,
+            "--prompt",
+            &long,
+            "--max-tokens",
+            "4",
+        ],
+        "context",
+    );
+    fails_with(
+        &["generate", "--model", &text, "--prompt", "x"],
+        "expected a .gguf",
+    );
     let dir = tempfile::tempdir().unwrap();
     fails_with(
-        &["embed", "--model", dir.path().to_str().unwrap(), "--text", &text, "-o", "x.npy"],
+        &[
+            "embed",
+            "--model",
+            dir.path().to_str().unwrap(),
+            "--text",
+            &text,
+            "-o",
+            "x.npy",
+        ],
         "tokenizer.json",
     );
 }
