@@ -26,9 +26,9 @@ pub struct Window {
 impl Window {
     /// Checks `1 ≤ stride ≤ ctx ≤ context`.
     pub fn validate(&self, context: usize) -> Result<()> {
-        if self.ctx == 0 || self.stride == 0 || self.stride > self.ctx {
+        if self.ctx < 2 || self.stride == 0 || self.stride > self.ctx {
             return Err(Error::Input(format!(
-                "window: need 1 ≤ stride ({}) ≤ ctx ({})",
+                "window: need 1 ≤ stride ({}) ≤ ctx ({}) and ctx ≥ 2",
                 self.stride, self.ctx
             )));
         }
@@ -43,8 +43,13 @@ impl Window {
 
     /// The windows over `n` tokens: `(begin, end, scored)`: tokens `begin..end` are fed and
     /// the last `scored` of them are predicted (the first window scores all but its first).
+    /// Every token after the first is scored exactly once; when `stride = ctx` the windows
+    /// advance by `ctx − 1` so that no window starts with an unpredictable token.
     pub fn spans(&self, n: usize) -> Vec<(usize, usize, usize)> {
         let mut out = Vec::new();
+        if self.ctx < 2 || self.stride == 0 {
+            return out;
+        }
         let mut prev_end = 0;
         let mut begin = 0;
         while begin < n {
@@ -57,7 +62,9 @@ impl Window {
             if end == n {
                 break;
             }
-            begin += self.stride;
+            // The next window's first new token needs at least one token of context inside
+            // the window, so windows overlap by ≥ 1 even when stride = ctx.
+            begin = (begin + self.stride).min(prev_end - 1);
         }
         out
     }
@@ -489,7 +496,15 @@ mod tests {
 
     #[test]
     fn windows_score_every_token_once() {
-        for (n, ctx, stride) in [(10, 4, 2), (1000, 512, 256), (5, 8, 8), (513, 512, 512)] {
+        for (n, ctx, stride) in [
+            (10, 4, 2),
+            (1000, 512, 256),
+            (5, 8, 8),
+            (513, 512, 512),
+            (2000, 512, 512),
+            (7, 2, 2),
+            (2, 2, 1),
+        ] {
             let spans = Window { ctx, stride }.spans(n);
             let scored: usize = spans.iter().map(|s| s.2).sum();
             assert_eq!(scored, n - 1, "{n} {ctx} {stride}: {spans:?}");
