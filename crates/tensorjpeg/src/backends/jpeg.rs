@@ -19,7 +19,10 @@
 //! - `tiles` (`tile=N`, default 256): tiles of `N × N` (edge tiles smaller), one JPEG each.
 //!
 //! Other options: `q=N` fixes the quality used for [`Rate::Default`]; `optimize` turns on
-//! optimised Huffman tables (Pillow's `optimize=True`).
+//! optimised Huffman tables (Pillow's `optimize=True`); `trunc` normalises exactly as the
+//! seeds' Python does, `u8 = trunc((v − min)/(max − min + 1e-8) · 255)` in f32 (numpy's
+//! `astype(np.uint8)` truncates), which biases every pixel down by half a level on average;
+//! decoding is the same either way.
 //!
 //! Storage: one chunk per group of up to 4096 images or about 1 MiB, holding per image a
 //! varint length, f32 min, f32 max and the complete JPEG file. jpeg-encoder writes an unused
@@ -96,6 +99,7 @@ pub struct JpegCodec {
     layout: Layout,
     quality: Option<u8>,
     optimize: bool,
+    truncate: bool,
 }
 
 impl JpegCodec {
@@ -114,16 +118,27 @@ impl JpegCodec {
             layout,
             quality,
             optimize,
+            truncate: false,
         })
     }
-    /// Parses `jpeg[:tworow|matrix|tiles][:optimize][:tile=N][:q=N]`.
+
+    /// Normalise pixels the way the seeds' Python does (`astype(np.uint8)` truncates):
+    /// `u8 = trunc((v − min) / (max − min + 1e-8) · 255)` in f32, instead of rounding.
+    pub fn with_truncation(mut self, truncate: bool) -> Self {
+        self.truncate = truncate;
+        self
+    }
+    /// Parses `jpeg[:tworow|matrix|tiles][:optimize][:trunc][:tile=N][:q=N]`.
     pub fn from_spec(spec: &CodecSpec) -> Result<Self> {
-        spec.check_allowed(&["tworow", "matrix", "tiles", "optimize"], &["tile", "q"])?;
+        spec.check_allowed(
+            &["tworow", "matrix", "tiles", "optimize", "trunc"],
+            &["tile", "q"],
+        )?;
         let layouts: Vec<&str> = spec
             .flags
             .iter()
             .map(String::as_str)
-            .filter(|f| *f != "optimize")
+            .filter(|f| *f != "optimize" && *f != "trunc")
             .collect();
         if layouts.len() > 1 {
             return Err(Error::param(
@@ -147,7 +162,10 @@ impl JpegCodec {
             ));
         }
         let quality: Option<u8> = spec.get_parsed("q", "an integer quality in 1..=100")?;
-        JpegCodec::new(layout, quality, spec.flags.iter().any(|f| f == "optimize"))
+        Ok(
+            JpegCodec::new(layout, quality, spec.flags.iter().any(|f| f == "optimize"))?
+                .with_truncation(spec.flags.iter().any(|f| f == "trunc")),
+        )
     }
     /// The layout this codec uses.
     pub fn layout(&self) -> Layout {
@@ -263,7 +281,7 @@ struct Prepared {
     pixels: Vec<u8>,
 }
 
-fn prepare(region: &Region, values: &[f32], cols: usize) -> Prepared {
+fn prepare(region: &Region, values: &[f32], cols: usize, truncate: bool) -> Prepared {
     let px = region.gather(values, cols);
     let (min, max) = px
         .iter()
@@ -271,7 +289,13 @@ fn prepare(region: &Region, values: &[f32], cols: usize) -> Prepared {
             (lo.min(v), hi.max(v))
         });
     let range = f64::from(max) - f64::from(min);
-    let pixels = if range > 0.0 {
+    let pixels = if truncate {
+        // numpy: (x - min) / (max - min + 1e-8) * 255.0 in float32, then astype(uint8).
+        let den = (max - min) + 1e-8f32;
+        px.iter()
+            .map(|&v| (((v - min) / den) * 255.0f32).clamp(0.0, 255.0) as u8)
+            .collect()
+    } else if range > 0.0 {
         let scale = 255.0 / range;
         px.iter()
             .map(|&v| {
@@ -590,7 +614,7 @@ impl Codec for JpegCodec {
         let regions = regions(self.layout, rows, cols);
         let prepared: Vec<Prepared> = regions
             .par_iter()
-            .map(|r| prepare(r, values, cols))
+            .map(|r| prepare(r, values, cols, self.truncate))
             .collect();
         let bits = |t: &Trial| {
             if n == 0 {
@@ -809,6 +833,28 @@ mod tests {
 
     fn stat(e: &Encoded, k: &str) -> f64 {
         e.stats.iter().find(|(n, _)| n == k).unwrap().1
+    }
+
+    #[test]
+    fn trunc_reproduces_numpy_uint8_truncation() {
+        // A smooth vector, so JPEG at q100 adds little beyond the 8-bit mapping.
+        let v: Vec<f32> = (0..384).map(|i| (i as f32 * 0.01).sin()).collect();
+        let range = 2.0f64 * v.iter().fold(0f32, |a, &b| a.max(b.abs())) as f64;
+        let plain = JpegCodec::new(Layout::TwoRow, None, false).unwrap();
+        let seed = plain.clone().with_truncation(true);
+        let bias = |c: &JpegCodec| {
+            let (_, d) = round_trip(c, &v, &[1, 384], Rate::Quality(100));
+            d.iter().zip(&v).map(|(&a, &b)| (a - b) as f64).sum::<f64>() / v.len() as f64
+        };
+        let (b_round, b_trunc) = (bias(&plain), bias(&seed));
+        let level = range / 255.0;
+        assert!(b_round.abs() < 0.15 * level, "{b_round} vs level {level}");
+        assert!(
+            (b_trunc + 0.5 * level).abs() < 0.2 * level,
+            "{b_trunc} vs level {level}"
+        );
+        let spec = CodecSpec::parse("jpeg:tworow:trunc").unwrap();
+        assert!(JpegCodec::from_spec(&spec).unwrap().truncate);
     }
 
     #[test]
