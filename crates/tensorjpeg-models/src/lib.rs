@@ -22,6 +22,7 @@ pub mod linear;
 pub mod llama;
 pub mod lm;
 pub mod text;
+pub mod textstats;
 pub mod tokenizer;
 pub mod weights;
 
