@@ -180,7 +180,7 @@ struct Dense {
 impl Dense {
     fn load(w: &Weights, name: &str, out: usize, inp: usize) -> Result<Self> {
         Ok(Dense {
-            linear: Linear::dense(w.get(&format!("{name}.weight"), &[out, inp])?, None),
+            linear: Linear::dense(w.get(&format!("{name}.weight"), &[out, inp])?, None)?,
             bias: w.get(&format!("{name}.bias"), &[out])?.to_vec1()?,
             inp,
         })

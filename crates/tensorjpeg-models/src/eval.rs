@@ -379,10 +379,13 @@ pub fn sample_token(logits: &[f32], s: &Sampling, rng: &mut impl Rng) -> u32 {
         return argmax();
     }
     let mut idx: Vec<usize> = (0..logits.len()).collect();
-    idx.sort_unstable_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
-    if s.top_k > 0 {
-        idx.truncate(s.top_k.max(1));
+    let order = |&a: &usize, &b: &usize| logits[b].total_cmp(&logits[a]).then(a.cmp(&b));
+    if s.top_k > 0 && s.top_k < idx.len() {
+        // Select the k largest in linear time, then sort only those.
+        idx.select_nth_unstable_by(s.top_k - 1, order);
+        idx.truncate(s.top_k);
     }
+    idx.sort_unstable_by(order);
     let max = logits[idx[0]] as f64;
     let mut p: Vec<f64> = idx
         .iter()

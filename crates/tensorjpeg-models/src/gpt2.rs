@@ -332,7 +332,8 @@ impl Loader<'_> {
     fn conv1d(&self, name: &str, inp: usize, out: usize) -> Result<Linear> {
         let w = self.get(&format!("{name}.weight"), &[inp, out])?;
         let b = self.get(&format!("{name}.bias"), &[out])?;
-        Ok(Linear::dense(w.t()?.contiguous()?, Some(b)))
+        // Conv1D stores (in, out): its transpose is the (out, in) weight Linear expects.
+        Linear::dense(w.t()?, Some(b))
     }
 }
 
@@ -416,7 +417,7 @@ impl Gpt2 {
         }
         let ln_f = ld.layer_norm("ln_f", d)?;
         let head = if gc.tie_word_embeddings {
-            Linear::dense(wte.clone(), None)
+            Linear::dense(wte.clone(), None)?
         } else {
             // `lm_head` sits beside `transformer.` in GPT2LMHeadModel checkpoints.
             let name = ["lm_head.weight", &format!("{prefix}lm_head.weight")]
@@ -424,7 +425,7 @@ impl Gpt2 {
                 .find(|n| weights.contains(n))
                 .unwrap_or("lm_head.weight")
                 .to_string();
-            Linear::dense(weights.get(&name, &[gc.vocab, d])?, None)
+            Linear::dense(weights.get(&name, &[gc.vocab, d])?, None)?
         };
         let reports = weights.reports.clone();
         Ok(Gpt2 {

@@ -28,6 +28,8 @@ pub struct Linear {
 
 #[derive(Clone)]
 enum Kernel {
+    /// The transposed weight `(in, out)`, contiguous: gemm reads it without re-packing a
+    /// strided view on every call (which cost ~30 % of batched decoding).
     Dense(Tensor),
     Quant(Arc<QMatMul>, (usize, usize), String),
     Custom(Arc<dyn MatMul>),
@@ -35,11 +37,12 @@ enum Kernel {
 
 impl Linear {
     /// Dense f32 weight `(out, in)`.
-    pub fn dense(w: Tensor, bias: Option<Tensor>) -> Self {
-        Linear {
-            kernel: Kernel::Dense(w),
+    pub fn dense(w: Tensor, bias: Option<Tensor>) -> Result<Self> {
+        let wt = w.t()?.contiguous()?;
+        Ok(Linear {
+            kernel: Kernel::Dense(wt),
             bias,
-        }
+        })
     }
 
     /// A GGUF-quantized weight, multiplied without dequantizing (candle's quantized kernels).
@@ -63,7 +66,10 @@ impl Linear {
     /// `(out, in)`.
     pub fn shape(&self) -> Result<(usize, usize)> {
         Ok(match &self.kernel {
-            Kernel::Dense(w) => w.dims2()?,
+            Kernel::Dense(wt) => {
+                let (i, o) = wt.dims2()?;
+                (o, i)
+            }
             Kernel::Quant(_, d, _) => *d,
             Kernel::Custom(k) => k.shape(),
         })
@@ -78,10 +84,10 @@ impl Linear {
         }
     }
 
-    /// The dense weight, if this is a dense layer.
-    pub fn weight(&self) -> Option<&Tensor> {
+    /// The dense weight `(out, in)` (a transposed view), if this is a dense layer.
+    pub fn weight(&self) -> Option<Tensor> {
         match &self.kernel {
-            Kernel::Dense(w) => Some(w),
+            Kernel::Dense(wt) => wt.t().ok(),
             _ => None,
         }
     }
@@ -89,12 +95,12 @@ impl Linear {
     /// `x · Wᵀ + b` for `x` of shape `(..., in)`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let y = match &self.kernel {
-            Kernel::Dense(w) => {
-                let (out, inp) = w.dims2()?;
+            Kernel::Dense(wt) => {
+                let (inp, out) = wt.dims2()?;
                 let dims = x.dims().to_vec();
                 let lead: usize = dims[..dims.len() - 1].iter().product();
                 let x2 = x.reshape((lead, inp))?;
-                let y = x2.matmul(&w.t()?)?;
+                let y = x2.matmul(wt)?;
                 let mut od = dims;
                 *od.last_mut().expect("at least one dim") = out;
                 y.reshape(od)?
@@ -122,7 +128,8 @@ mod tests {
         let lin = Linear::dense(
             Tensor::from_vec(w.clone(), (3, 4), &dev).unwrap(),
             Some(Tensor::new(&[1f32, 2.0, 3.0], &dev).unwrap()),
-        );
+        )
+        .unwrap();
         let y = lin
             .forward(&Tensor::from_vec(x.clone(), (1, 2, 4), &dev).unwrap())
             .unwrap();

@@ -146,7 +146,7 @@ impl Loader<'_> {
 
     fn linear(&mut self, name: &str, out: usize, inp: usize) -> Result<Linear> {
         if self.wants_f32(name, 2) {
-            return Ok(Linear::dense(self.f32(name, &[out, inp])?, None));
+            return Linear::dense(self.f32(name, &[out, inp])?, None);
         }
         let q = self.qtensor(name)?;
         self.check_shape(name, q.shape().dims(), &[out, inp])?;
@@ -251,7 +251,7 @@ impl Llama {
         let head = if ld.content.tensor_infos.contains_key("output.weight") {
             ld.linear("output.weight", vocab, dim)?
         } else if embed_altered {
-            Linear::dense(embed.clone(), None)
+            Linear::dense(embed.clone(), None)?
         } else {
             // Tied head, kept in the embedding's own (quantized) format.
             Linear::quantized(emb_q, None)?

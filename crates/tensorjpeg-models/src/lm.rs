@@ -27,12 +27,38 @@ pub struct LmConfig {
 }
 
 /// Per-layer keys and values of the positions seen so far, `(batch, kv_heads, len, head_dim)`.
-#[derive(Debug, Clone, Default)]
+///
+/// Each layer's keys and values live in buffers with room to grow along the position axis
+/// (doubling when full), so appending a token writes only that token instead of copying the
+/// whole history (`Tensor::cat` per step made batched sampling quadratic in length).
+#[derive(Debug, Default)]
 pub struct Cache {
-    /// One entry per layer, `None` before the first token.
+    /// One entry per layer, `None` before the first token: the key and value buffers, whose
+    /// first `len` positions are valid.
     pub layers: Vec<Option<(Tensor, Tensor)>>,
     /// Positions already in the cache.
     pub len: usize,
+}
+
+impl Clone for Cache {
+    /// A deep copy: appends write into the buffers in place, so clones must not share them.
+    fn clone(&self) -> Self {
+        Cache {
+            layers: self
+                .layers
+                .iter()
+                .map(|l| {
+                    l.as_ref().map(|(k, v)| {
+                        (
+                            k.copy().expect("copying a CPU tensor"),
+                            v.copy().expect("copying a CPU tensor"),
+                        )
+                    })
+                })
+                .collect(),
+            len: self.len,
+        }
+    }
 }
 
 impl Cache {
@@ -44,17 +70,45 @@ impl Cache {
         }
     }
 
-    /// Appends `k`, `v` (`(b, h, t, d)`) to layer `i` and returns the full keys and values.
+    /// Appends `k`, `v` (`(b, h, t, d)`) after the `len` cached positions of layer `i` and
+    /// returns views of all `len + t` keys and values. The caller increments `len` once all
+    /// layers have appended.
     pub fn append(&mut self, i: usize, k: Tensor, v: Tensor) -> Result<(Tensor, Tensor)> {
-        let kv = match self.layers[i].take() {
-            None => (k, v),
-            Some((pk, pv)) => (
-                Tensor::cat(&[&pk, &k], 2)?.contiguous()?,
-                Tensor::cat(&[&pv, &v], 2)?.contiguous()?,
-            ),
+        let t = k.dim(2)?;
+        let need = self.len + t;
+        let grow = |old: Option<&Tensor>, new: &Tensor| -> Result<Tensor> {
+            let cap = old.map(|o| o.dim(2)).transpose()?.unwrap_or(0);
+            if cap >= need {
+                return Ok(old.expect("capacity implies a buffer").clone());
+            }
+            let mut shape = new.dims().to_vec();
+            shape[2] = need.max(2 * cap).max(64);
+            let buf = Tensor::zeros(shape, new.dtype(), new.device())?;
+            if let Some(o) = old {
+                if self.len > 0 {
+                    buf.slice_set(&o.narrow(2, 0, self.len)?.contiguous()?, 2, 0)?;
+                }
+            }
+            Ok(buf)
         };
-        self.layers[i] = Some(kv.clone());
-        Ok(kv)
+        let (kb, vb) = match self.layers[i].take() {
+            None => (grow(None, &k)?, grow(None, &v)?),
+            Some((ok, ov)) => {
+                if ok.dims()[..2] != k.dims()[..2] || ok.dim(3)? != k.dim(3)? {
+                    return Err(Error::Input(format!(
+                        "cache holds keys of shape {:?}, new keys are {:?}",
+                        ok.dims(),
+                        k.dims()
+                    )));
+                }
+                (grow(Some(&ok), &k)?, grow(Some(&ov), &v)?)
+            }
+        };
+        kb.slice_set(&k.contiguous()?, 2, self.len)?;
+        vb.slice_set(&v.contiguous()?, 2, self.len)?;
+        let out = (kb.narrow(2, 0, need)?, vb.narrow(2, 0, need)?);
+        self.layers[i] = Some((kb, vb));
+        Ok(out)
     }
 }
 
