@@ -1,56 +1,13 @@
 //! The `tensorjpeg` binary end to end, on the real all-MiniLM-L6-v2 weights fetched by
 //! `scripts/fetch-assets.sh` (layer 0 and the pooler, to keep CI fast).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
 
-use serde_json::Value;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_tensorjpeg"))
-}
+mod common;
+use common::{asset, fails_with, ok_json, run};
 
 fn minilm() -> PathBuf {
-    let assets = std::env::var_os("TENSORJPEG_ASSETS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets"));
-    let p = assets.join("minilm/model.safetensors");
-    assert!(
-        p.exists(),
-        "{} missing: run scripts/fetch-assets.sh",
-        p.display()
-    );
-    p
-}
-
-fn run(args: &[&str]) -> Output {
-    bin().args(args).output().expect("run tensorjpeg")
-}
-
-fn ok_json(args: &[&str]) -> Value {
-    let o = run(args);
-    assert!(
-        o.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{args:?}: bad JSON ({e}): {}",
-            String::from_utf8_lossy(&o.stdout)
-        )
-    })
-}
-
-fn fails_with(args: &[&str], needle: &str) {
-    let o = run(args);
-    assert!(!o.status.success(), "{args:?} should fail");
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains(needle),
-        "{args:?}: stderr lacks '{needle}':\n{err}"
-    );
-    assert!(!err.contains("panicked"), "{args:?} panicked:\n{err}");
+    PathBuf::from(asset("minilm/model.safetensors"))
 }
 
 const LAYER0: &str = r"^(encoder\.layer\.0\.|pooler\.)";

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use candle_core::{Tensor, D};
 use rand::{Rng, SeedableRng};
 
 use crate::hooks::EmbedHook;
@@ -101,14 +100,6 @@ pub fn log_sum_exp(row: &[f32]) -> f64 {
     let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
     let s: f64 = row.iter().map(|&x| (x as f64 - max).exp()).sum();
     max + s.ln()
-}
-
-/// Log-softmax over the last dimension of a candle tensor.
-pub fn log_softmax(logits: &Tensor) -> Result<Tensor> {
-    let max = logits.max_keepdim(D::Minus1)?;
-    let shifted = logits.broadcast_sub(&max)?;
-    let lse = shifted.exp()?.sum_keepdim(D::Minus1)?.log()?;
-    Ok(shifted.broadcast_sub(&lse)?)
 }
 
 impl WindowLogits {

@@ -18,13 +18,15 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 use regex::Regex;
 use serde_json::Value;
 
 use crate::hooks::EmbedHook;
 use crate::linear::Linear;
-use crate::lm::{check_context, Cache, LanguageModel, LmConfig};
+use crate::lm::{
+    begin_step, causal_mask, embed_tokens, tail_logits, Cache, LanguageModel, LmConfig,
+};
 use crate::tokenizer::Tokenizer;
 use crate::weights::{WeightOptions, WeightReport, Weights};
 use crate::{Error, Result};
@@ -464,75 +466,19 @@ impl Gpt2 {
         keep: usize,
     ) -> Result<Tensor> {
         let x = self.hidden(tokens, batch, cache)?;
-        let t = x.dim(1)?;
-        let keep = keep.clamp(1, t);
-        let x = if keep == t {
-            x
-        } else {
-            x.narrow(1, t - keep, keep)?
-        };
-        self.head.forward(&x.contiguous()?)
+        tail_logits(&x, &self.head, keep)
     }
 
     /// Final hidden states `(batch, t, dim)` (after `ln_f`), extending `cache`.
     fn hidden(&self, tokens: &[u32], batch: usize, cache: &mut Cache) -> Result<Tensor> {
         let gc = &self.gc;
-        if batch == 0 || tokens.is_empty() || tokens.len() % batch != 0 {
-            return Err(Error::Input(format!(
-                "{} tokens do not split into {batch} equal sequences",
-                tokens.len()
-            )));
-        }
-        let t = tokens.len() / batch;
-        if cache.layers.len() != gc.layers {
-            if cache.len != 0 {
-                return Err(Error::Input(format!(
-                    "KV cache of {} blocks, this model has {}",
-                    cache.layers.len(),
-                    gc.layers
-                )));
-            }
-            *cache = Cache::new(gc.layers);
-        }
-        if let Some(Some((k, _))) = cache.layers.first() {
-            if k.dim(0)? != batch {
-                return Err(Error::Input(format!(
-                    "KV cache holds {} sequences, {batch} given",
-                    k.dim(0)?
-                )));
-            }
-        }
-        check_context(cache.len, t, gc.context)?;
-        if let Some(&bad) = tokens.iter().find(|&&id| id as usize >= gc.vocab) {
-            return Err(Error::Input(format!(
-                "token id {bad} outside the vocabulary of {}",
-                gc.vocab
-            )));
-        }
-        let dev = Device::Cpu;
+        let t = begin_step(&self.cfg, tokens, batch, cache)?;
         let (d, heads, hd) = (gc.dim, gc.heads, gc.head_dim());
-        let ids = Tensor::from_slice(tokens, (batch * t,), &dev)?;
-        let mut tok_emb = self.wte.index_select(&ids, 0)?;
-        if let Some(h) = &self.hook {
-            let mut v: Vec<f32> = tok_emb.flatten_all()?.to_vec1()?;
-            h.apply(&mut v, batch * t, d)?;
-            tok_emb = Tensor::from_vec(v, (batch * t, d), &dev)?;
-        }
+        let tok_emb = embed_tokens(&self.wte, tokens, self.hook.as_ref())?;
         let pos = cache.len;
         let pos_emb = self.wpe.narrow(0, pos, t)?;
         let mut x = tok_emb.reshape((batch, t, d))?.broadcast_add(&pos_emb)?;
-        let total = pos + t;
-        // Causal mask (t, total): query row r is position pos + r.
-        let mask = if t > 1 {
-            let m: Vec<f32> = (0..t)
-                .flat_map(|r| {
-                    (0..total).map(move |j| if j > pos + r { f32::NEG_INFINITY } else { 0.0 })
-                })
-                .collect();
-            Some(Tensor::from_vec(m, (t, total), &dev)?)
-        } else {
-            None
-        };
+        let mask = causal_mask(t, pos, 1)?;
         let eps = gc.eps as f32;
         for (i, b) in self.blocks.iter().enumerate() {
             let h = layer_norm(&x, &b.ln_1, eps)?;

@@ -38,12 +38,9 @@ impl CodecHook {
         })
     }
 
-    /// Parses `SPEC[@q=Q|@bits=B|@snr=DB]` (quality 75 if no rate is given).
+    /// Parses `SPEC[@q=Q|@bits=B|@snr=DB]` (the codec's default rate if none is given).
     pub fn parse(s: &str) -> Result<Self> {
-        let (spec, rate) = match s.split_once('@') {
-            None => (s, Rate::Default),
-            Some((spec, r)) => (spec, parse_rate(r)?),
-        };
+        let (spec, rate) = parse_spec_rate(s)?;
         Self::new(spec, rate)
     }
 
@@ -59,36 +56,13 @@ impl CodecHook {
     }
 }
 
-/// Parses a rate `q=Q`, `bits=B`, `snr=DB` or `maxerr=E`.
-pub fn parse_rate(r: &str) -> Result<Rate> {
-    let (k, v) = r.split_once('=').ok_or_else(|| {
-        Error::Input(format!(
-            "rate `{r}`: expected q=Q, bits=B, snr=DB or maxerr=E"
-        ))
-    })?;
-    let num: f64 = v
-        .parse()
-        .map_err(|_| Error::Input(format!("rate `{r}`: `{v}` is not a number")))?;
-    let rate = match k {
-        "q" | "quality" => {
-            if !(1.0..=100.0).contains(&num) || num.fract() != 0.0 {
-                return Err(Error::Input(format!(
-                    "quality {v} out of range (an integer 1..=100)"
-                )));
-            }
-            Rate::Quality(num as u8)
-        }
-        "bits" => Rate::Bits(num),
-        "snr" => Rate::Snr(num),
-        "maxerr" => Rate::MaxError(num),
-        _ => {
-            return Err(Error::Input(format!(
-                "rate `{r}`: unknown key `{k}` (q, bits, snr, maxerr)"
-            )))
-        }
-    };
-    rate.validate()?;
-    Ok(rate)
+/// Splits `SPEC[@RATE]` into the codec spec and its [`Rate`] ([`Rate::parse`];
+/// [`Rate::Default`] when no rate is given).
+pub fn parse_spec_rate(s: &str) -> Result<(&str, Rate)> {
+    Ok(match s.split_once('@') {
+        None => (s, Rate::Default),
+        Some((spec, r)) => (spec, Rate::parse(r)?),
+    })
 }
 
 impl EmbedHook for CodecHook {

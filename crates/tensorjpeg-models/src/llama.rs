@@ -18,9 +18,11 @@ use candle_core::{Device, Tensor};
 
 use crate::hooks::EmbedHook;
 use crate::linear::Linear;
-use crate::lm::{check_context, Cache, LanguageModel, LmConfig};
+use crate::lm::{
+    begin_step, causal_mask, embed_tokens, tail_logits, Cache, LanguageModel, LmConfig,
+};
 use crate::tokenizer::Tokenizer;
-use crate::weights::{WeightOptions, WeightReport};
+use crate::weights::{Replacements, WeightOptions, WeightReport};
 use crate::{Error, Result};
 
 /// Hyper-parameters read from the GGUF metadata (`{arch}.*` keys).
@@ -83,7 +85,7 @@ struct Loader<'a> {
     file: File,
     content: gguf_file::Content,
     opts: &'a WeightOptions,
-    repl: std::collections::HashMap<String, tensorjpeg::Tensor>,
+    repl: Replacements,
     reports: Vec<WeightReport>,
 }
 
@@ -111,7 +113,7 @@ impl Loader<'_> {
     /// Whether `name` must be materialised as f32 (codec, replacement or dequantize mode).
     fn wants_f32(&self, name: &str, ndim: usize) -> bool {
         self.opts.dequantize
-            || self.repl.contains_key(name)
+            || self.repl.contains(name)
             || (self.opts.codec.is_some() && self.opts.selects(name, ndim))
     }
 
@@ -120,18 +122,7 @@ impl Loader<'_> {
         let q = self.qtensor(name)?;
         self.check_shape(name, q.shape().dims(), want)?;
         let t = q.dequantize(&Device::Cpu)?;
-        if let Some(r) = self.repl.remove(name) {
-            if r.shape != want {
-                return Err(Error::tensor(
-                    self.opts.container.as_deref().unwrap_or(self.path),
-                    name,
-                    format!("replacement has shape {:?}, expected {want:?}", r.shape),
-                ));
-            }
-            let v = r
-                .values()
-                .ok_or_else(|| Error::tensor(self.path, name, "replacement is not float"))?
-                .to_vec();
+        if let Some(v) = self.repl.take(name, want)? {
             return Ok(Tensor::from_vec(v, want, &Device::Cpu)?);
         }
         if self.opts.codec.is_some() && self.opts.selects(name, want.len()) {
@@ -256,13 +247,7 @@ impl Llama {
             // Tied head, kept in the embedding's own (quantized) format.
             Linear::quantized(emb_q, None)?
         };
-        if let Some(extra) = ld.repl.keys().next() {
-            return Err(Error::tensor(
-                opts.container.as_deref().unwrap_or(path),
-                extra,
-                format!("not a tensor of {}", path.display()),
-            ));
-        }
+        ld.repl.finish(path)?;
         let (cos, sin) = rope_tables(head_dim, lc.rope_theta, context.min(MAX_CONTEXT))?;
         let kernels = {
             let mut ks: Vec<String> = blocks
@@ -302,8 +287,7 @@ impl Llama {
         &self.lc
     }
 
-    /// Logits for the last `keep` positions only (`(batch, keep, vocab)`): the output head
-    /// is the largest single matrix, so scoring only the positions that count saves time.
+    /// Logits for the last `keep` positions only (`(batch, keep, vocab)`).
     pub fn forward_tail(
         &self,
         tokens: &[u32],
@@ -312,57 +296,19 @@ impl Llama {
         keep: usize,
     ) -> Result<Tensor> {
         let x = self.hidden(tokens, batch, cache)?;
-        let t = x.dim(1)?;
-        let keep = keep.clamp(1, t);
-        let x = x.narrow(1, t - keep, keep)?;
-        self.head.forward(&x.contiguous()?)
+        tail_logits(&x, &self.head, keep)
     }
 
     fn hidden(&self, tokens: &[u32], batch: usize, cache: &mut Cache) -> Result<Tensor> {
         let lc = &self.lc;
-        if batch == 0 || tokens.is_empty() || tokens.len() % batch != 0 {
-            return Err(Error::Input(format!(
-                "{} tokens do not split into {batch} equal sequences",
-                tokens.len()
-            )));
-        }
-        let t = tokens.len() / batch;
-        check_context(cache.len, t, self.cfg.context)?;
-        if let Some(&bad) = tokens.iter().find(|&&id| id as usize >= self.cfg.vocab) {
-            return Err(Error::Input(format!(
-                "token id {bad} outside the vocabulary of {}",
-                self.cfg.vocab
-            )));
-        }
-        if cache.layers.len() != lc.layers {
-            *cache = Cache::new(lc.layers);
-        }
-        let dev = Device::Cpu;
-        let ids = Tensor::from_slice(tokens, (batch * t,), &dev)?;
-        let mut x = self.embed.index_select(&ids, 0)?;
-        if let Some(h) = &self.hook {
-            let mut v: Vec<f32> = x.flatten_all()?.to_vec1()?;
-            h.apply(&mut v, batch * t, lc.dim)?;
-            x = Tensor::from_vec(v, (batch * t, lc.dim), &dev)?;
-        }
+        let t = begin_step(&self.cfg, tokens, batch, cache)?;
+        let x = embed_tokens(&self.embed, tokens, self.hook.as_ref())?;
         let mut x = x.reshape((batch, t, lc.dim))?;
         let pos = cache.len;
         let cos = self.cos.narrow(0, pos, t)?;
         let sin = self.sin.narrow(0, pos, t)?;
         let rep = lc.heads / lc.kv_heads;
-        let total = pos + t;
-        // Causal mask over (rep·t, total): query row r is position pos + r % t.
-        let mask = if t > 1 {
-            let m: Vec<f32> = (0..rep * t)
-                .flat_map(|r| {
-                    let qi = pos + r % t;
-                    (0..total).map(move |j| if j > qi { f32::NEG_INFINITY } else { 0.0 })
-                })
-                .collect();
-            Some(Tensor::from_vec(m, (rep * t, total), &dev)?)
-        } else {
-            None
-        };
+        let mask = causal_mask(t, pos, rep)?;
         let scale = 1.0 / (lc.head_dim as f64).sqrt();
         for (i, b) in self.blocks.iter().enumerate() {
             let h = candle_nn::ops::rms_norm(&x, &b.attn_norm, lc.eps as f32)?;

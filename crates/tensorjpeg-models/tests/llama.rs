@@ -1,26 +1,11 @@
 //! SmolLM2 (GGUF) on the real asset fetched by `scripts/fetch-assets.sh`.
 
-use std::path::PathBuf;
+mod common;
+use common::asset;
 
 use tensorjpeg_models::llama::Llama;
 use tensorjpeg_models::lm::LanguageModel;
 use tensorjpeg_models::weights::WeightOptions;
-
-fn asset(rel: &str) -> Option<PathBuf> {
-    let base = std::env::var_os("TENSORJPEG_ASSETS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../assets"));
-    let p = base.join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!(
-            "skipping: {} not found (run scripts/fetch-assets.sh)",
-            p.display()
-        );
-        None
-    }
-}
 
 fn greedy(m: &dyn LanguageModel, prompt: &str, n: usize) -> String {
     let tok = m.tokenizer();

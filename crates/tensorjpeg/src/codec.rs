@@ -21,6 +21,43 @@ pub enum Rate {
 }
 
 impl Rate {
+    /// Parses `q=Q` (or `quality=Q`), `bits=B`, `snr=DB` or `maxerr=E` (or `max-error=E`),
+    /// and checks the range ([`Rate::validate`]).
+    pub fn parse(s: &str) -> Result<Rate> {
+        let (k, v) = s
+            .split_once('=')
+            .ok_or_else(|| Error::param("rate", s, "q=Q, bits=B, snr=DB or maxerr=E"))?;
+        let x: f64 = v
+            .trim()
+            .parse()
+            .map_err(|_| Error::param("rate", s, "a number after '='"))?;
+        let rate = match k.trim() {
+            "q" | "quality" => {
+                if !(1.0..=100.0).contains(&x) || x.fract() != 0.0 {
+                    return Err(Error::param("quality", v.trim(), "an integer 1..=100"));
+                }
+                Rate::Quality(x as u8)
+            }
+            "bits" => Rate::Bits(x),
+            "snr" => Rate::Snr(x),
+            "maxerr" | "max-error" => Rate::MaxError(x),
+            _ => return Err(Error::param("rate kind", k, "bits, q, snr or maxerr")),
+        };
+        rate.validate()?;
+        Ok(rate)
+    }
+
+    /// The form [`Rate::parse`] reads (`default` for [`Rate::Default`]).
+    pub fn label(&self) -> String {
+        match self {
+            Rate::Default => "default".into(),
+            Rate::Quality(q) => format!("q={q}"),
+            Rate::Bits(b) => format!("bits={b}"),
+            Rate::Snr(s) => format!("snr={s}"),
+            Rate::MaxError(e) => format!("maxerr={e}"),
+        }
+    }
+
     /// Checks the parameter ranges, naming the valid range in the error.
     pub fn validate(&self) -> Result<()> {
         match *self {
@@ -218,5 +255,29 @@ impl std::fmt::Debug for Registry {
         f.debug_struct("Registry")
             .field("names", &self.names)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod rate_tests {
+    use super::Rate;
+
+    #[test]
+    fn rates_parse_and_print_back() {
+        for r in [
+            Rate::Quality(95),
+            Rate::Bits(4.5),
+            Rate::Snr(30.0),
+            Rate::MaxError(1e-3),
+        ] {
+            assert_eq!(Rate::parse(&r.label()).unwrap(), r);
+        }
+        for bad in ["q=0", "q=101", "q=9.5", "bits=-1", "x=1", "q", "q=abc"] {
+            assert!(Rate::parse(bad).is_err(), "{bad}");
+        }
+        assert!(Rate::parse("q=101")
+            .unwrap_err()
+            .to_string()
+            .contains("1..=100"));
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use tensorjpeg_models::hooks::{parse_rate, CodecHook, EmbedHook, NoiseHook};
+use tensorjpeg_models::hooks::{parse_spec_rate, CodecHook, EmbedHook, NoiseHook};
 use tensorjpeg_models::lm::LanguageModel;
 use tensorjpeg_models::weights::WeightOptions;
 
@@ -60,10 +60,8 @@ impl ModelArgs {
         let codec = match &self.weight_codec {
             None => None,
             Some(s) => {
-                let (spec, rate) = match s.split_once('@') {
-                    None => (s.as_str(), tensorjpeg::Rate::Default),
-                    Some((spec, r)) => (spec, parse_rate(r)?),
-                };
+                let (spec, rate) =
+                    parse_spec_rate(s).with_context(|| format!("--weight-codec {s}"))?;
                 tensorjpeg_io::registry()
                     .build(spec)
                     .with_context(|| format!("--weight-codec {s}"))?;

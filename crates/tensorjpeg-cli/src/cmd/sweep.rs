@@ -71,35 +71,8 @@ fn parse_rates(s: &str) -> Result<Vec<Rate>> {
         format!("rate list '{s}': expected bits=..., q=..., snr=... or maxerr=...")
     })?;
     vals.split('/')
-        .map(|v| {
-            let x: f64 = v
-                .trim()
-                .parse()
-                .with_context(|| format!("rate '{v}' in '{s}' is not a number"))?;
-            Ok(match k.trim() {
-                "bits" => Rate::Bits(x),
-                "q" | "quality" => {
-                    if !(1.0..=100.0).contains(&x) || x.fract() != 0.0 {
-                        bail!("quality {x} in '{s}' (expected an integer 1..=100)");
-                    }
-                    Rate::Quality(x as u8)
-                }
-                "snr" => Rate::Snr(x),
-                "maxerr" | "max-error" => Rate::MaxError(x),
-                other => bail!("rate kind '{other}' in '{s}' (expected bits, q, snr or maxerr)"),
-            })
-        })
+        .map(|v| Rate::parse(&format!("{k}={v}")).with_context(|| format!("rate list '{s}'")))
         .collect()
-}
-
-fn rate_label(r: &Rate) -> String {
-    match r {
-        Rate::Default => "default".into(),
-        Rate::Quality(q) => format!("q={q}"),
-        Rate::Bits(b) => format!("bits={b}"),
-        Rate::Snr(s) => format!("snr={s}"),
-        Rate::MaxError(e) => format!("maxerr={e}"),
-    }
 }
 
 fn parse_points(list: &str) -> Result<Vec<Point>> {
@@ -112,7 +85,7 @@ fn parse_points(list: &str) -> Result<Vec<Point>> {
         for rate in rates {
             rate.validate().with_context(|| format!("codec '{spec}'"))?;
             out.push(Point {
-                label: rate_label(&rate),
+                label: rate.label(),
                 spec: spec.clone(),
                 rate,
             });
