@@ -124,6 +124,9 @@ enum Command {
     Generate(cmd::generate::GenerateArgs),
     /// Sentence embeddings (MiniLM), one sentence per line, into an .npy file.
     Embed(cmd::embed::EmbedArgs),
+    /// Seed 003 as an experiment: a codec on a language model's input embeddings at each
+    /// quality, with controls; perplexity, KL, top-1 and sampled-text statistics; a report.
+    Probe(cmd::probe::ProbeArgs),
 }
 
 fn main() -> ExitCode {
@@ -149,6 +152,7 @@ fn main() -> ExitCode {
         Command::Perplexity(args) => cmd::perplexity::run(&args),
         Command::Generate(args) => cmd::generate::run(&args),
         Command::Embed(args) => cmd::embed::run(&args),
+        Command::Probe(args) => cmd::probe::run(&args),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -155,3 +155,122 @@ pub fn rate_distortion(path: &Path, title: &str, series: &[Series]) -> Result<()
         .map_err(|e| anyhow!("{}: {e}", path.display()))?;
     Ok(())
 }
+
+/// One named series of (x, y, error) points; the error is drawn as a bar of ± error.
+pub struct ErrSeries {
+    /// Legend label.
+    pub label: String,
+    /// Points `(x, y, err)`, in drawing order.
+    pub points: Vec<(f64, f64, f64)>,
+}
+
+/// A line chart with error bars and an optional horizontal reference line (e.g. the clean
+/// model), for quantities measured against a codec setting such as JPEG quality.
+pub fn lines(
+    path: &Path,
+    title: &str,
+    (x_desc, y_desc): (&str, &str),
+    series: &[ErrSeries],
+    reference: Option<(&str, f64)>,
+) -> Result<()> {
+    let text = font_loaded();
+    let finite = |p: &&(f64, f64, f64)| p.0.is_finite() && p.1.is_finite();
+    let (mut xmin, mut xmax) = (f64::INFINITY, f64::NEG_INFINITY);
+    let (mut ymin, mut ymax) = (f64::INFINITY, f64::NEG_INFINITY);
+    for &(x, y, e) in series.iter().flat_map(|s| s.points.iter()).filter(finite) {
+        let e = if e.is_finite() { e.abs() } else { 0.0 };
+        xmin = xmin.min(x);
+        xmax = xmax.max(x);
+        ymin = ymin.min(y - e);
+        ymax = ymax.max(y + e);
+    }
+    if let Some((_, y)) = reference.filter(|r| r.1.is_finite()) {
+        ymin = ymin.min(y);
+        ymax = ymax.max(y);
+    }
+    if !xmin.is_finite() {
+        (xmin, xmax, ymin, ymax) = (0.0, 1.0, 0.0, 1.0);
+    }
+    let (dx, dy) = (
+        (xmax - xmin).max(1e-9) * 0.04,
+        (ymax - ymin).max(1e-9) * 0.08,
+    );
+    let root = BitMapBackend::new(path, (1000, 650)).into_drawing_area();
+    root.fill(&WHITE)
+        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let mut b = ChartBuilder::on(&root);
+    b.margin(20);
+    if text {
+        b.caption(title, ("sans-serif", 22))
+            .x_label_area_size(45)
+            .y_label_area_size(70);
+    } else {
+        b.x_label_area_size(5).y_label_area_size(5);
+    }
+    let mut chart = b
+        .build_cartesian_2d((xmin - dx)..(xmax + dx), (ymin - dy)..(ymax + dy))
+        .map_err(|e| anyhow!("plot: {e}"))?;
+    let mut mesh = chart.configure_mesh();
+    if text {
+        mesh.x_desc(x_desc).y_desc(y_desc);
+    } else {
+        mesh.disable_x_mesh().disable_y_mesh();
+    }
+    mesh.draw().map_err(|e| anyhow!("plot: {e}"))?;
+    if let Some((label, y)) = reference.filter(|r| r.1.is_finite()) {
+        let grey = RGBColor(90, 90, 90);
+        let s = chart
+            .draw_series(DashedLineSeries::new(
+                [(xmin - dx, y), (xmax + dx, y)],
+                8,
+                5,
+                grey.stroke_width(2),
+            ))
+            .map_err(|e| anyhow!("plot: {e}"))?;
+        if text {
+            s.label(label.to_string())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], grey));
+        }
+    }
+    for (i, se) in series.iter().enumerate() {
+        let c = COLORS[i % COLORS.len()];
+        let p: Vec<(f64, f64, f64)> = se.points.iter().filter(finite).copied().collect();
+        chart
+            .draw_series(LineSeries::new(
+                p.iter().map(|&(x, y, _)| (x, y)),
+                c.stroke_width(2),
+            ))
+            .map_err(|e| anyhow!("plot: {e}"))?;
+        chart
+            .draw_series(
+                p.iter()
+                    .filter(|q| q.2.is_finite() && q.2 > 0.0)
+                    .map(|&(x, y, e)| {
+                        ErrorBar::new_vertical(x, y - e, y, y + e, c.stroke_width(1), 8)
+                    }),
+            )
+            .map_err(|e| anyhow!("plot: {e}"))?;
+        let s = chart
+            .draw_series(
+                p.iter()
+                    .map(|&(x, y, _)| Circle::new((x, y), 4, c.filled())),
+            )
+            .map_err(|e| anyhow!("plot: {e}"))?;
+        if text {
+            s.label(se.label.clone())
+                .legend(move |(x, y)| Circle::new((x + 10, y), 4, c.filled()));
+        }
+    }
+    if text {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| anyhow!("plot: {e}"))?;
+    }
+    root.present()
+        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    Ok(())
+}

@@ -248,7 +248,8 @@ pub fn kl_row(a: &[f32], b: &[f32]) -> f64 {
         .max(0.0)
 }
 
-fn argmax(row: &[f32]) -> usize {
+/// Index of the largest logit (the last one on ties).
+pub fn argmax(row: &[f32]) -> usize {
     row.iter()
         .enumerate()
         .max_by(|a, b| a.1.total_cmp(b.1))

@@ -22,10 +22,12 @@ use candle_core::Tensor;
 use regex::Regex;
 use serde_json::Value;
 
+use crate::attention::attend_one;
 use crate::hooks::EmbedHook;
 use crate::linear::Linear;
 use crate::lm::{
-    begin_step, causal_mask, embed_tokens, tail_logits, Cache, LanguageModel, LmConfig,
+    begin_embeds_step, begin_step, causal_mask, embed_tokens, tail_logits, Cache, LanguageModel,
+    LmConfig,
 };
 use crate::tokenizer::Tokenizer;
 use crate::weights::{WeightOptions, WeightReport, Weights};
@@ -471,13 +473,20 @@ impl Gpt2 {
 
     /// Final hidden states `(batch, t, dim)` (after `ln_f`), extending `cache`.
     fn hidden(&self, tokens: &[u32], batch: usize, cache: &mut Cache) -> Result<Tensor> {
-        let gc = &self.gc;
         let t = begin_step(&self.cfg, tokens, batch, cache)?;
-        let (d, heads, hd) = (gc.dim, gc.heads, gc.head_dim());
         let tok_emb = embed_tokens(&self.wte, tokens, self.hook.as_ref())?;
+        self.blocks_forward(&tok_emb.reshape((batch, t, self.gc.dim))?, cache)
+    }
+
+    /// Position embeddings, the blocks and `ln_f` on token embeddings `(batch, t, dim)`,
+    /// extending `cache` (already checked by `begin_step` / `begin_embeds_step`).
+    fn blocks_forward(&self, tok_emb: &Tensor, cache: &mut Cache) -> Result<Tensor> {
+        let gc = &self.gc;
+        let (batch, t, _) = tok_emb.dims3()?;
+        let (d, heads, hd) = (gc.dim, gc.heads, gc.head_dim());
         let pos = cache.len;
         let pos_emb = self.wpe.narrow(0, pos, t)?;
-        let mut x = tok_emb.reshape((batch, t, d))?.broadcast_add(&pos_emb)?;
+        let mut x = tok_emb.broadcast_add(&pos_emb)?;
         let mask = causal_mask(t, pos, 1)?;
         let eps = gc.eps as f32;
         for (i, b) in self.blocks.iter().enumerate() {
@@ -499,17 +508,20 @@ impl Gpt2 {
             if gc.scale_attn_by_inverse_layer_idx {
                 scale /= (i + 1) as f64;
             }
-            let att = (q.matmul(&k.t()?)? * scale)?;
-            let att = match &mask {
-                Some(m) => att.broadcast_add(m)?,
-                None => att,
+            let y = if t == 1 {
+                attend_one(&q, &k, &v, scale)?
+            } else {
+                let att = (q.matmul(&k.t()?)? * scale)?;
+                let att = match &mask {
+                    Some(m) => att.broadcast_add(m)?,
+                    None => att,
+                };
+                let att = candle_nn::ops::softmax_last_dim(&att)?;
+                att.matmul(&v)?
+                    .transpose(1, 2)?
+                    .contiguous()?
+                    .reshape((batch, t, d))?
             };
-            let att = candle_nn::ops::softmax_last_dim(&att)?;
-            let y = att
-                .matmul(&v)?
-                .transpose(1, 2)?
-                .contiguous()?
-                .reshape((batch, t, d))?;
             x = (x + b.attn_proj.forward(&y)?)?;
             let h = layer_norm(&x, &b.ln_2, eps)?;
             let m = gc.activation.apply(&b.c_fc.forward(&h)?)?;
@@ -597,6 +609,12 @@ impl LanguageModel for Gpt2 {
         keep: usize,
     ) -> Result<Tensor> {
         self.forward_tail(tokens, batch, cache, keep)
+    }
+
+    fn forward_embeds(&self, x: &Tensor, cache: &mut Cache, keep: usize) -> Result<Tensor> {
+        begin_embeds_step(&self.cfg, x, cache)?;
+        let h = self.blocks_forward(x, cache)?;
+        tail_logits(&h, &self.head, keep)
     }
 
     fn set_embed_hook(&mut self, hook: Option<Arc<dyn EmbedHook>>) {

@@ -11,8 +11,12 @@
 //!   Gaussian noise at a chosen SNR); [`weights`] loads weights through a codec or from a
 //!   tensorjpeg container; [`linear`] is the matmul seam a compressed-domain kernel plugs into.
 //! * [`eval`]: perplexity, next-token distribution comparisons (KL, top-1), generation.
+//! * [`probe`]: the seed-003 experiment (altered embedding tables scored and sampled in
+//!   one batch).
+//! * [`attention`]: the single-position attention step of batched sampling.
 //! * [`lm`]: one entry point, [`lm::load`], for any supported `--model` path.
 
+pub mod attention;
 pub mod bert;
 pub mod error;
 pub mod eval;
@@ -21,6 +25,7 @@ pub mod hooks;
 pub mod linear;
 pub mod llama;
 pub mod lm;
+pub mod probe;
 pub mod text;
 pub mod textstats;
 pub mod tokenizer;

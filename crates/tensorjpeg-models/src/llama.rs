@@ -16,10 +16,12 @@ use std::sync::Arc;
 use candle_core::quantized::{gguf_file, QTensor};
 use candle_core::{Device, Tensor};
 
+use crate::attention::attend_one;
 use crate::hooks::EmbedHook;
 use crate::linear::Linear;
 use crate::lm::{
-    begin_step, causal_mask, embed_tokens, tail_logits, Cache, LanguageModel, LmConfig,
+    begin_embeds_step, begin_step, causal_mask, embed_tokens, tail_logits, Cache, LanguageModel,
+    LmConfig,
 };
 use crate::tokenizer::Tokenizer;
 use crate::weights::{Replacements, WeightOptions, WeightReport};
@@ -300,10 +302,16 @@ impl Llama {
     }
 
     fn hidden(&self, tokens: &[u32], batch: usize, cache: &mut Cache) -> Result<Tensor> {
-        let lc = &self.lc;
         let t = begin_step(&self.cfg, tokens, batch, cache)?;
         let x = embed_tokens(&self.embed, tokens, self.hook.as_ref())?;
-        let mut x = x.reshape((batch, t, lc.dim))?;
+        self.blocks_forward(x.reshape((batch, t, self.lc.dim))?, cache)
+    }
+
+    /// The blocks and the final norm on input embeddings `(batch, t, dim)`, extending
+    /// `cache` (already checked by `begin_step` / `begin_embeds_step`).
+    fn blocks_forward(&self, mut x: Tensor, cache: &mut Cache) -> Result<Tensor> {
+        let lc = &self.lc;
+        let (batch, t, _) = x.dims3()?;
         let pos = cache.len;
         let cos = self.cos.narrow(0, pos, t)?;
         let sin = self.sin.narrow(0, pos, t)?;
@@ -327,23 +335,26 @@ impl Llama {
                     .reshape((batch, t, lc.kv_heads, lc.head_dim))?
                     .transpose(1, 2)?
                     .contiguous()?;
-            let q = (candle_nn::rotary_emb::rope_i(&q, &cos, &sin)? * scale)?;
+            let q = candle_nn::rotary_emb::rope_i(&q, &cos, &sin)?;
             let k = candle_nn::rotary_emb::rope_i(&k, &cos, &sin)?;
             let (k, v) = cache.append(i, k, v)?;
-            // Grouped-query attention without copying keys: the `rep` query heads of a
-            // kv head are consecutive, so fold them into the query length.
-            let q = q.reshape((batch, lc.kv_heads, rep * t, lc.head_dim))?;
-            let att = q.matmul(&k.t()?)?;
-            let att = match &mask {
-                Some(m) => att.broadcast_add(m)?,
-                None => att,
+            let y = if t == 1 {
+                attend_one(&q, &k, &v, scale)?
+            } else {
+                // Grouped-query attention without copying keys: the `rep` query heads of a
+                // kv head are consecutive, so fold them into the query length.
+                let q = (q * scale)?.reshape((batch, lc.kv_heads, rep * t, lc.head_dim))?;
+                let att = q.matmul(&k.t()?)?;
+                let att = match &mask {
+                    Some(m) => att.broadcast_add(m)?,
+                    None => att,
+                };
+                let att = candle_nn::ops::softmax_last_dim(&att)?;
+                att.matmul(&v)?
+                    .reshape((batch, lc.heads, t, lc.head_dim))?
+                    .transpose(1, 2)?
+                    .reshape((batch, t, lc.dim))?
             };
-            let att = candle_nn::ops::softmax_last_dim(&att)?;
-            let y = att
-                .matmul(&v)?
-                .reshape((batch, lc.heads, t, lc.head_dim))?
-                .transpose(1, 2)?
-                .reshape((batch, t, lc.dim))?;
             x = (x + b.wo.forward(&y)?)?;
             let h = candle_nn::ops::rms_norm(&x, &b.ffn_norm, lc.eps as f32)?;
             let g = candle_nn::ops::silu(&b.gate.forward(&h)?)?;
@@ -398,6 +409,12 @@ impl LanguageModel for Llama {
         keep: usize,
     ) -> Result<Tensor> {
         self.forward_tail(tokens, batch, cache, keep)
+    }
+
+    fn forward_embeds(&self, x: &Tensor, cache: &mut Cache, keep: usize) -> Result<Tensor> {
+        begin_embeds_step(&self.cfg, x, cache)?;
+        let h = self.blocks_forward(x.clone(), cache)?;
+        tail_logits(&h, &self.head, keep)
     }
 
     fn set_embed_hook(&mut self, hook: Option<Arc<dyn EmbedHook>>) {

@@ -70,6 +70,23 @@ impl Cache {
         }
     }
 
+    /// Keeps only the sequences `keep` (indices into the batch, in the new order), e.g. to
+    /// drop finished samples from a batch.
+    pub fn retain(&mut self, keep: &[usize]) -> Result<()> {
+        let ids: Vec<u32> = keep.iter().map(|&i| i as u32).collect();
+        let ids = Tensor::from_vec(ids, (keep.len(),), &candle_core::Device::Cpu)?;
+        for l in self.layers.iter_mut().flatten() {
+            let b = l.0.dim(0)?;
+            if let Some(&bad) = keep.iter().find(|&&i| i >= b) {
+                return Err(Error::Input(format!(
+                    "cache retain: sequence {bad} of a batch of {b}"
+                )));
+            }
+            *l = (l.0.index_select(&ids, 0)?, l.1.index_select(&ids, 0)?);
+        }
+        Ok(())
+    }
+
     /// Appends `k`, `v` (`(b, h, t, d)`) after the `len` cached positions of layer `i` and
     /// returns views of all `len + t` keys and values. The caller increments `len` once all
     /// layers have appended.
@@ -136,6 +153,11 @@ pub trait LanguageModel: Send + Sync {
         let keep = keep.clamp(1, t);
         Ok(l.narrow(1, t - keep, keep)?)
     }
+    /// Logits `(batch, keep, vocab)` of the last `keep` positions for input embeddings `x`
+    /// (`(batch, t, dim)`: token-embedding rows, before any position embedding), continuing
+    /// the sequences in `cache`. No hook is applied: the caller chose the rows (the probe
+    /// feeds each sequence rows of its own codec-altered table).
+    fn forward_embeds(&self, x: &Tensor, cache: &mut Cache, keep: usize) -> Result<Tensor>;
     /// Sets (or clears) the hook applied to token embeddings before the first block.
     fn set_embed_hook(&mut self, hook: Option<Arc<dyn EmbedHook>>);
     /// The input embedding table `(vocab, dim)`, f32, as stored (before any hook).
@@ -147,33 +169,6 @@ pub trait LanguageModel: Send + Sync {
     /// A fresh KV cache.
     fn new_cache(&self) -> Cache {
         Cache::new(self.config().layers)
-    }
-}
-
-/// Placeholder while the loaders are written (never constructed).
-pub enum UnimplementedModel {}
-
-impl LanguageModel for UnimplementedModel {
-    fn config(&self) -> &LmConfig {
-        match *self {}
-    }
-    fn tokenizer(&self) -> &Tokenizer {
-        match *self {}
-    }
-    fn forward(&self, _: &[u32], _: usize, _: &mut Cache) -> Result<Tensor> {
-        match *self {}
-    }
-    fn set_embed_hook(&mut self, _: Option<Arc<dyn EmbedHook>>) {
-        match *self {}
-    }
-    fn embeddings(&self) -> &Tensor {
-        match *self {}
-    }
-    fn weight_reports(&self) -> &[WeightReport] {
-        match *self {}
-    }
-    fn describe(&self) -> String {
-        match *self {}
     }
 }
 
@@ -194,6 +189,40 @@ pub fn begin_step(
         )));
     }
     let t = tokens.len() / batch;
+    if let Some(&bad) = tokens.iter().find(|&&id| id as usize >= cfg.vocab) {
+        return Err(Error::Input(format!(
+            "token id {bad} outside the vocabulary of {}",
+            cfg.vocab
+        )));
+    }
+    ready_cache(cfg, batch, t, cache)?;
+    Ok(t)
+}
+
+/// Like [`begin_step`] for input embeddings `x` `(batch, t, dim)`: checks the width and
+/// readies the cache. Returns `(batch, t)`.
+pub fn begin_embeds_step(cfg: &LmConfig, x: &Tensor, cache: &mut Cache) -> Result<(usize, usize)> {
+    let (batch, t, dim) = x.dims3().map_err(|_| {
+        Error::Input(format!(
+            "input embeddings of shape {:?}, expected (batch, tokens, {})",
+            x.dims(),
+            cfg.dim
+        ))
+    })?;
+    if dim != cfg.dim || batch == 0 || t == 0 {
+        return Err(Error::Input(format!(
+            "input embeddings of shape {:?}, expected (batch ≥ 1, tokens ≥ 1, {})",
+            x.dims(),
+            cfg.dim
+        )));
+    }
+    ready_cache(cfg, batch, t, cache)?;
+    Ok((batch, t))
+}
+
+/// A non-empty cache must hold this model's blocks and `batch` sequences, and `t` more
+/// positions must fit the context.
+fn ready_cache(cfg: &LmConfig, batch: usize, t: usize, cache: &mut Cache) -> Result<()> {
     if cache.layers.len() != cfg.layers {
         if cache.len != 0 {
             return Err(Error::Input(format!(
@@ -212,14 +241,7 @@ pub fn begin_step(
             )));
         }
     }
-    check_context(cache.len, t, cfg.context)?;
-    if let Some(&bad) = tokens.iter().find(|&&id| id as usize >= cfg.vocab) {
-        return Err(Error::Input(format!(
-            "token id {bad} outside the vocabulary of {}",
-            cfg.vocab
-        )));
-    }
-    Ok(t)
+    check_context(cache.len, t, cfg.context)
 }
 
 /// The rows of `table` (`(vocab, dim)`) for `tokens`, as `(tokens, dim)`, passed through

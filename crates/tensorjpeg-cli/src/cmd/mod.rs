@@ -8,6 +8,8 @@ pub mod generate;
 pub mod inspect;
 pub mod model;
 pub mod perplexity;
+pub mod probe;
+pub mod probe_report;
 pub mod sweep;
 
 use std::path::Path;
