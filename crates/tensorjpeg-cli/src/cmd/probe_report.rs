@@ -119,14 +119,17 @@ fn csv(rows: &[Value]) -> String {
     out
 }
 
+/// A quality and the relative perplexity rise it causes.
+type QualityRise = Option<(u8, f64)>;
+
 /// The 5 % finding: the lowest quality down to which every tested quality keeps
 /// perplexity within 5 % of clean, and the first quality below it that does not.
-fn threshold(codec: &[&Measured], clean_ppl: f64) -> (Option<(u8, f64)>, Option<(u8, f64)>) {
+fn threshold(codec: &[&Measured], clean_ppl: f64) -> (QualityRise, QualityRise) {
     let mut by_q: Vec<(u8, f64)> = codec
         .iter()
         .filter_map(|m| Some((m.setting.quality?, m.text.perplexity() / clean_ppl - 1.0)))
         .collect();
-    by_q.sort_by(|a, b| b.0.cmp(&a.0));
+    by_q.sort_by_key(|x| std::cmp::Reverse(x.0));
     let mut last_ok = None;
     for &(q, rise) in &by_q {
         if rise > 0.05 {
