@@ -42,6 +42,7 @@ pub mod pipeline;
 pub mod quant;
 pub mod tensor;
 pub mod transform;
+pub mod vectors;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

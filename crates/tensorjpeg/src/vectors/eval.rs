@@ -1,0 +1,488 @@
+//! Retrieval metrics for embedding collections, with no ML dependency.
+//!
+//! - exact float32 search: [`brute_force_topk`] / [`BruteForce`] (blocked four queries at a
+//!   time so every database row is loaded once per block, rayon over query blocks) beside
+//!   [`brute_force_topk_reference`] (one query, one row, one sum at a time);
+//! - [`top_k`]: the `k` best indices of a score vector (descending score, ties to the lower
+//!   index), in `O(n + k log k)`, beside [`top_k_reference`] (a full sort);
+//! - [`search`]: top-`k` of a compressed [`VectorIndex`] for many queries (its own
+//!   [`VectorIndex::scores`]);
+//! - quality: [`recall_at_k`] and [`mrr`] for one relevant document per query,
+//!   [`neighbour_recall`] (overlap of a top-`k` with the exact top-`k`, divided by `k`),
+//!   [`spearman`] (rank correlation with tied ranks averaged).
+//!
+//! Scores are inner products; for L2-normalised embeddings that is cosine similarity.
+
+use super::{check_query, check_rows, VectorIndex};
+use crate::{Error, Result};
+use rayon::prelude::*;
+use std::cmp::Ordering;
+
+/// Lanes of the partial sums in [`dot`] and the blocked kernel (two SSE / one AVX register).
+const LANES: usize = 8;
+/// Queries scored together against each database row in [`brute_force_topk`].
+const QBLOCK: usize = 4;
+
+/// `Σ a_i b_i` with eight independent partial sums (vectorisable; the order of additions
+/// differs from a left-to-right sum, so results agree with it to rounding only).
+#[inline]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0.0f32; LANES];
+    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for l in 0..LANES {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (x, y) in ra.iter().zip(rb) {
+        s += x * y;
+    }
+    s
+}
+
+/// Orders `(score, index)` pairs best first: higher score, then lower index. NaN sorts as
+/// `f32::total_cmp` does (positive NaN first), so the order is total and deterministic.
+#[inline]
+fn better(scores: &[f32], i: u32, j: u32) -> Ordering {
+    scores[j as usize]
+        .total_cmp(&scores[i as usize])
+        .then(i.cmp(&j))
+}
+
+/// The indices of the `min(k, len)` largest scores, best first (ties: lower index first).
+pub fn top_k(scores: &[f32], k: usize) -> Vec<u32> {
+    let k = k.min(scores.len());
+    if k == 0 {
+        return Vec::new();
+    }
+    if k <= 64 && scores.len() > 16 * k {
+        return top_k_small(scores, k);
+    }
+    // Quickselect puts the k best first (in any order), then only those k are sorted.
+    let mut idx: Vec<u32> = (0..scores.len() as u32).collect();
+    if k < idx.len() {
+        idx.select_nth_unstable_by(k - 1, |&i, &j| better(scores, i, j));
+        idx.truncate(k);
+    }
+    idx.sort_unstable_by(|&i, &j| better(scores, i, j));
+    idx
+}
+
+/// [`top_k`] for small `k`: one pass keeping the best `k` sorted; most scores fail the
+/// comparison with the current `k`-th best and cost one compare.
+fn top_k_small(scores: &[f32], k: usize) -> Vec<u32> {
+    let mut best: Vec<u32> = Vec::with_capacity(k + 1);
+    for (i, &s) in scores.iter().enumerate() {
+        let i = i as u32;
+        if best.len() == k {
+            let last = *best.last().unwrap();
+            // Later indices lose ties, so only a strictly better score enters.
+            if s.total_cmp(&scores[last as usize]) != Ordering::Greater {
+                continue;
+            }
+        }
+        let pos = best.partition_point(|&j| better(scores, j, i) == Ordering::Less);
+        best.insert(pos, i);
+        best.truncate(k);
+    }
+    best
+}
+
+/// [`top_k`] by sorting every index (the reference the fast path is tested against).
+pub fn top_k_reference(scores: &[f32], k: usize) -> Vec<u32> {
+    let mut idx: Vec<u32> = (0..scores.len() as u32).collect();
+    idx.sort_by(|&i, &j| better(scores, i, j));
+    idx.truncate(k);
+    idx
+}
+
+/// Exact top-`k` by inner product of every query (rows of `queries`) against every row of
+/// `base` (both row-major, `dim` wide): per query, the indices of the `k` best rows, best
+/// first. Four queries share each pass over the database (a 4 × 8 register block), query
+/// blocks run in parallel. Errors on empty inputs, ragged rows or non-finite values.
+pub fn brute_force_topk(
+    base: &[f32],
+    queries: &[f32],
+    dim: usize,
+    k: usize,
+) -> Result<Vec<Vec<u32>>> {
+    BruteForce::new(base, dim)?.topk(queries, k)
+}
+
+/// A float32 collection checked once (shape, finite values), searched exactly many times:
+/// the float32 brute-force baseline without re-validating the collection per query.
+#[derive(Debug, Clone, Copy)]
+pub struct BruteForce<'a> {
+    base: &'a [f32],
+    dim: usize,
+    n: usize,
+}
+
+impl<'a> BruteForce<'a> {
+    /// Checks `base` (row-major, `dim` wide): whole rows, at least one, finite values.
+    pub fn new(base: &'a [f32], dim: usize) -> Result<Self> {
+        let n = check_rows(base, dim, "collection")?;
+        Ok(BruteForce { base, dim, n })
+    }
+
+    /// Exact top-`k` of each query (see [`brute_force_topk`]); checks the queries.
+    pub fn topk(&self, queries: &[f32], k: usize) -> Result<Vec<Vec<u32>>> {
+        let (base, dim, n) = (self.base, self.dim, self.n);
+        check_rows(queries, dim, "queries")?;
+        let blocks: Vec<Vec<Vec<u32>>> = queries
+            .par_chunks(QBLOCK * dim)
+            .map_init(
+                || vec![0.0f32; QBLOCK * n],
+                |scores, qb| {
+                    let g = qb.len() / dim;
+                    score_block(base, qb, dim, scores);
+                    (0..g)
+                        .map(|t| top_k(&scores[t * n..(t + 1) * n], k))
+                        .collect()
+                },
+            )
+            .collect();
+        Ok(blocks.into_iter().flatten().collect())
+    }
+}
+
+/// Scores of up to [`QBLOCK`] queries (`qb`, row-major) against every base row, into
+/// `out[t·n + r]`. A short block is scored one query at a time ([`dot`]), so a single
+/// query costs one pass of single-query work.
+fn score_block(base: &[f32], qb: &[f32], dim: usize, out: &mut [f32]) {
+    let n = base.len() / dim;
+    let g = qb.len() / dim;
+    if g < QBLOCK {
+        for (t, q) in qb.chunks_exact(dim).enumerate() {
+            for (o, x) in out[t * n..(t + 1) * n]
+                .iter_mut()
+                .zip(base.chunks_exact(dim))
+            {
+                *o = dot(q, x);
+            }
+        }
+        return;
+    }
+    let mut q = vec![0.0f32; QBLOCK * dim];
+    q[..qb.len()].copy_from_slice(qb);
+    let qs: [&[f32]; QBLOCK] = std::array::from_fn(|t| &q[t * dim..(t + 1) * dim]);
+    let m = dim - dim % LANES;
+    for (r, x) in base.chunks_exact(dim).enumerate() {
+        let mut acc = [[0.0f32; LANES]; QBLOCK];
+        for o in (0..m).step_by(LANES) {
+            let xv: &[f32; LANES] = x[o..o + LANES].try_into().unwrap();
+            for (a, qt) in acc.iter_mut().zip(&qs) {
+                let qv: &[f32; LANES] = qt[o..o + LANES].try_into().unwrap();
+                for l in 0..LANES {
+                    a[l] += qv[l] * xv[l];
+                }
+            }
+        }
+        for (t, a) in acc.iter().enumerate().take(g) {
+            let mut s = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+            for i in m..dim {
+                s += qs[t][i] * x[i];
+            }
+            out[t * n + r] = s;
+        }
+    }
+}
+
+/// [`brute_force_topk`] one query and one row at a time with a plain left-to-right sum and a
+/// full sort (the scalar reference).
+pub fn brute_force_topk_reference(
+    base: &[f32],
+    queries: &[f32],
+    dim: usize,
+    k: usize,
+) -> Result<Vec<Vec<u32>>> {
+    check_rows(base, dim, "collection")?;
+    check_rows(queries, dim, "queries")?;
+    Ok(queries
+        .chunks_exact(dim)
+        .map(|q| {
+            let scores: Vec<f32> = base
+                .chunks_exact(dim)
+                .map(|x| q.iter().zip(x).map(|(a, b)| a * b).sum())
+                .collect();
+            top_k_reference(&scores, k)
+        })
+        .collect())
+}
+
+/// Top-`k` of every query against a compressed index, from its own
+/// [`VectorIndex::scores`] (queries in parallel). Errors on a dimension mismatch or a
+/// non-finite query value.
+pub fn search(index: &dyn VectorIndex, queries: &[f32], k: usize) -> Result<Vec<Vec<u32>>> {
+    let dim = index.dim();
+    if dim == 0 || queries.len() % dim != 0 {
+        return Err(Error::BadTensor {
+            tensor: "queries".into(),
+            msg: format!(
+                "{} values do not split into queries of the collection's dimension {dim}",
+                queries.len()
+            ),
+        });
+    }
+    let n = index.len();
+    queries
+        .par_chunks(dim)
+        .map_init(
+            || vec![0.0f32; n],
+            |scores, q| {
+                check_query(q, dim)?;
+                index.scores(q, scores)?;
+                Ok(top_k(scores, k))
+            },
+        )
+        .collect()
+}
+
+/// The 1-based rank of document `relevant` in `scores` under [`top_k`]'s order (higher
+/// score first, ties to the lower index). `None` if `relevant` is out of range.
+pub fn rank_of(scores: &[f32], relevant: usize) -> Option<usize> {
+    let s = *scores.get(relevant)?;
+    let before = scores
+        .iter()
+        .enumerate()
+        .filter(|&(j, v)| v.total_cmp(&s) == Ordering::Greater || (*v == s && j < relevant))
+        .count();
+    Some(before + 1)
+}
+
+/// Fraction of queries whose one relevant document (`relevant[q]`) is among the first `k`
+/// results of `results[q]`. 0 for no queries.
+pub fn recall_at_k(results: &[Vec<u32>], relevant: &[u32], k: usize) -> f64 {
+    let hits = results
+        .iter()
+        .zip(relevant)
+        .filter(|(r, &rel)| r.iter().take(k).any(|&i| i == rel))
+        .count();
+    hits as f64 / results.len().max(1) as f64
+}
+
+/// Mean reciprocal rank from 1-based ranks (`None`: not retrieved, counts 0). 0 for no
+/// queries. With ranks from a top-`k` list this is MRR@k; with [`rank_of`], the full MRR.
+pub fn mrr(ranks: &[Option<usize>]) -> f64 {
+    let s: f64 = ranks
+        .iter()
+        .map(|r| r.map_or(0.0, |r| 1.0 / r.max(1) as f64))
+        .sum();
+    s / ranks.len().max(1) as f64
+}
+
+/// 1-based rank of `relevant` within a result list, `None` when absent.
+pub fn rank_in(result: &[u32], relevant: u32) -> Option<usize> {
+    result.iter().position(|&i| i == relevant).map(|p| p + 1)
+}
+
+/// Neighbour recall@k: mean over queries of `|approx_q[..k] ∩ exact_q[..k]| / k`.
+/// 0 for no queries.
+pub fn neighbour_recall(approx: &[Vec<u32>], exact: &[Vec<u32>], k: usize) -> f64 {
+    if k == 0 {
+        return 0.0;
+    }
+    let mut total = 0.0;
+    for (a, e) in approx.iter().zip(exact) {
+        let e = &e[..k.min(e.len())];
+        let hit = a.iter().take(k).filter(|i| e.contains(i)).count();
+        total += hit as f64 / k as f64;
+    }
+    total / approx.len().max(1) as f64
+}
+
+/// Ranks `1..=n` of `v` in increasing order, tied values sharing the mean of their ranks.
+pub fn average_ranks(v: &[f64]) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..v.len()).collect();
+    idx.sort_by(|&i, &j| v[i].total_cmp(&v[j]));
+    let mut ranks = vec![0.0; v.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i + 1;
+        while j < idx.len() && v[idx[j]] == v[idx[i]] {
+            j += 1;
+        }
+        // Positions i..j (0-based) share ranks i+1..=j: mean (i + 1 + j) / 2.
+        let r = (i + 1 + j) as f64 / 2.0;
+        for &t in &idx[i..j] {
+            ranks[t] = r;
+        }
+        i = j;
+    }
+    ranks
+}
+
+/// Spearman rank correlation of two paired lists (Pearson correlation of their
+/// [`average_ranks`]). Errors when the lengths differ, fewer than two pairs are given, a
+/// value is not finite, or either list is constant (the correlation is undefined).
+pub fn spearman(a: &[f64], b: &[f64]) -> Result<f64> {
+    if a.len() != b.len() || a.len() < 2 {
+        return Err(Error::param(
+            "spearman input lengths",
+            format!("{} and {}", a.len(), b.len()),
+            "two equal lengths ≥ 2",
+        ));
+    }
+    if !a.iter().chain(b).all(|v| v.is_finite()) {
+        return Err(Error::param(
+            "spearman input",
+            "a non-finite value",
+            "finite values",
+        ));
+    }
+    let (ra, rb) = (average_ranks(a), average_ranks(b));
+    let n = a.len() as f64;
+    let mean = (n + 1.0) / 2.0;
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (x, y) in ra.iter().zip(&rb) {
+        let (dx, dy) = (x - mean, y - mean);
+        sab += dx * dy;
+        saa += dx * dx;
+        sbb += dy * dy;
+    }
+    if saa == 0.0 || sbb == 0.0 {
+        return Err(Error::param(
+            "spearman input",
+            "a constant list",
+            "at least two distinct values in each list",
+        ));
+    }
+    Ok(sab / (saa * sbb).sqrt())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic values in [-1, 1) (SplitMix64).
+    fn synth(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                let mut z = s;
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                z ^= z >> 31;
+                (z >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn dot_matches_plain_sum() {
+        for n in [0usize, 1, 7, 8, 9, 384, 385] {
+            let (a, b) = (synth(n, 1), synth(n, 2));
+            let want: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();
+            assert!((dot(&a, &b) as f64 - want).abs() < 1e-4, "n={n}");
+        }
+    }
+
+    #[test]
+    fn top_k_orders_and_breaks_ties_by_index() {
+        let s = [0.5, 2.0, -1.0, 2.0, 0.5, 3.0];
+        assert_eq!(top_k(&s, 3), vec![5, 1, 3]);
+        assert_eq!(top_k(&s, 5), vec![5, 1, 3, 0, 4]);
+        assert_eq!(top_k(&s, 10), vec![5, 1, 3, 0, 4, 2]);
+        assert!(top_k(&s, 0).is_empty());
+        assert!(top_k(&[], 3).is_empty());
+        for seed in 0..20 {
+            // Many ties: values on a coarse grid.
+            let v: Vec<f32> = synth(300, seed).iter().map(|x| (x * 8.0).round()).collect();
+            for k in [1usize, 10, 299, 300] {
+                assert_eq!(top_k(&v, k), top_k_reference(&v, k), "seed {seed} k {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn brute_force_matches_reference_and_hand_case() {
+        // Hand case: dim 2, base rows (1,0), (0,1), (1,1), (-1,0).
+        let base = [1.0, 0.0, 0.0, 1.0, 1.0, 1.0, -1.0, 0.0];
+        let q = [2.0, 1.0, 0.0, -1.0];
+        let got = brute_force_topk(&base, &q, 2, 2).unwrap();
+        assert_eq!(got, vec![vec![2, 0], vec![0, 3]]);
+        assert_eq!(got, brute_force_topk_reference(&base, &q, 2, 2).unwrap());
+        // Random shapes, including partial query blocks and dims that are not multiples
+        // of the lane width. Values on a grid of 1/64 so every sum is exact in f32 and the
+        // two summation orders agree bit for bit.
+        for (n, nq, dim) in [(50usize, 9usize, 13usize), (200, 4, 384), (7, 1, 1)] {
+            let g =
+                |v: Vec<f32>| -> Vec<f32> { v.iter().map(|x| (x * 64.0).round() / 64.0).collect() };
+            let base = g(synth(n * dim, n as u64));
+            let qs = g(synth(nq * dim, 99));
+            for k in [1usize, 10, n] {
+                assert_eq!(
+                    brute_force_topk(&base, &qs, dim, k).unwrap(),
+                    brute_force_topk_reference(&base, &qs, dim, k).unwrap(),
+                    "n {n} nq {nq} dim {dim} k {k}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn brute_force_rejects_bad_input() {
+        let base = [1.0f32, 0.0, 0.0, 1.0];
+        assert!(brute_force_topk(&[], &[1.0, 0.0], 2, 1).is_err());
+        assert!(brute_force_topk(&base, &[1.0, 0.0, 3.0], 2, 1).is_err());
+        assert!(brute_force_topk(&base, &[f32::NAN, 0.0], 2, 1).is_err());
+        assert!(brute_force_topk(&base, &[1.0, 0.0], 0, 1).is_err());
+        let e = brute_force_topk(&[1.0, f32::INFINITY], &[1.0, 0.0], 2, 1).unwrap_err();
+        assert!(e.to_string().contains("non-finite"), "{e}");
+    }
+
+    #[test]
+    fn recall_mrr_and_neighbour_recall_by_hand() {
+        let results = vec![vec![3, 1, 2], vec![0, 4, 5], vec![7, 8, 9]];
+        let relevant = [1u32, 0, 6];
+        assert_eq!(recall_at_k(&results, &relevant, 1), 1.0 / 3.0);
+        assert_eq!(recall_at_k(&results, &relevant, 2), 2.0 / 3.0);
+        let ranks: Vec<_> = results
+            .iter()
+            .zip(&relevant)
+            .map(|(r, &rel)| rank_in(r, rel))
+            .collect();
+        assert_eq!(ranks, vec![Some(2), Some(1), None]);
+        assert!((mrr(&ranks) - (0.5 + 1.0) / 3.0).abs() < 1e-12);
+        // rank_of on scores, ties to the lower index.
+        let s = [0.1f32, 0.9, 0.5, 0.9];
+        assert_eq!(rank_of(&s, 1), Some(1));
+        assert_eq!(rank_of(&s, 3), Some(2));
+        assert_eq!(rank_of(&s, 0), Some(4));
+        assert_eq!(rank_of(&s, 4), None);
+        // Neighbour recall: 2 of 3 and 3 of 3 → 5/6.
+        let exact = vec![vec![1, 2, 3], vec![4, 5, 6]];
+        let approx = vec![vec![3, 9, 1], vec![6, 5, 4]];
+        assert!((neighbour_recall(&approx, &exact, 3) - 5.0 / 6.0).abs() < 1e-12);
+        assert_eq!(neighbour_recall(&approx, &exact, 1), 0.0);
+        assert_eq!(recall_at_k(&[], &[], 10), 0.0);
+    }
+
+    #[test]
+    fn spearman_by_hand() {
+        // Monotone → 1, reversed → −1.
+        let a = [1.0, 2.0, 3.0, 4.0];
+        assert!((spearman(&a, &[10.0, 20.0, 30.0, 40.0]).unwrap() - 1.0).abs() < 1e-12);
+        assert!((spearman(&a, &[4.0, 3.0, 2.0, 1.0]).unwrap() + 1.0).abs() < 1e-12);
+        // Ties averaged: b ranks (1.5, 1.5, 3, 4). Centred: a (−1.5, −0.5, 0.5, 1.5),
+        // b (−1, −1, 0.5, 1.5): Σab = 4.5, Σa² = 5, Σb² = 4.5 → 4.5 / sqrt(5 · 4.5).
+        let r = spearman(&a, &[5.0, 5.0, 6.0, 7.0]).unwrap();
+        assert!((r - 4.5 / (5.0f64 * 4.5).sqrt()).abs() < 1e-12, "{r}");
+        assert_eq!(
+            average_ranks(&[3.0, 1.0, 3.0, 2.0]),
+            vec![3.5, 1.0, 3.5, 2.0]
+        );
+        // Classic textbook case: d² = 0+1+1+4+0+... → ρ = 1 − 6Σd²/(n(n²−1)).
+        let x = [1.0, 2.0, 3.0, 4.0, 5.0];
+        let y = [2.0, 1.0, 4.0, 3.0, 5.0];
+        assert!((spearman(&x, &y).unwrap() - (1.0 - 6.0 * 4.0 / 120.0)).abs() < 1e-12);
+        assert!(spearman(&a, &[1.0; 4]).is_err());
+        assert!(spearman(&a, &a[..3]).is_err());
+        assert!(spearman(&[1.0, f64::NAN], &[1.0, 2.0]).is_err());
+    }
+}

@@ -1,0 +1,363 @@
+//! Search in the compressed domain.
+//!
+//! A query `q` is rotated once: `q' = B̂q` (`k` values) and `s₀ = q·μ̂`; then for a stored
+//! vector `x̂ = μ̂ + Σ_j ĉ_j b̂_j`, `q·x̂ = s₀ + Σ_j q'_j ĉ_j` exactly — no inverse
+//! transform. Three ways to use that:
+//!
+//! - [`KltIndex::scores_full`] (the [`crate::vectors::VectorIndex::scores`] of the index): decodes every
+//!   vector's indices and sums `q'_j ĉ_j` (the reference);
+//! - [`KltIndex::search`]: *coarse pass* — each coarse byte `t` of a vector holds whole
+//!   fields, so `T_t[v] = Σ_{fields in byte t} q'_j · ĉ_j(cell)` is a 256-entry table
+//!   (`ĉ_j(cell)`: the cell's reconstruction centroid) and a vector's coarse score is
+//!   `Σ_t T_t[byte_t]`;
+//!   then the `shortlist` best are decoded and rescored exactly, and the top `k` of those
+//!   are returned; [`KltIndex::search_reference`] does the same with a field-by-field
+//!   coarse score (no tables);
+//! - [`KltIndex::search_exact_batch`]: decodes every vector once into coefficients and
+//!   searches them with all queries (for evaluating many queries).
+
+use super::code::{decode_group, field, GROUP};
+use super::KltIndex;
+use crate::vectors::check_query;
+use crate::vectors::eval::{dot, top_k, BruteForce};
+use crate::{Error, Result};
+use rayon::prelude::*;
+
+/// How [`KltIndex::search`] narrows the collection down to the vectors it decodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchOptions {
+    /// Candidates rescored exactly (their streams decoded) after the coarse pass.
+    pub shortlist: usize,
+    /// Coarse bytes scored for every vector in a first stage (0: one stage, all bytes).
+    pub prefilter_bytes: usize,
+    /// Candidates the first stage keeps for the full coarse score.
+    pub prefilter_keep: usize,
+}
+
+impl SearchOptions {
+    /// One coarse stage, then `shortlist` candidates rescored.
+    pub fn shortlist(shortlist: usize) -> Self {
+        SearchOptions {
+            shortlist,
+            prefilter_bytes: 0,
+            prefilter_keep: 0,
+        }
+    }
+}
+
+/// `Σ_t tables[t][codes[t]]` with four independent sums.
+#[inline]
+fn lookup_sum(tables: &[[f32; 256]], codes: &[u8]) -> f32 {
+    let full = codes.len() - codes.len() % 4;
+    let (c4, cr) = codes.split_at(full);
+    let (t4, tr) = tables.split_at(full);
+    let mut acc = [0.0f32; 4];
+    for (c, t) in c4.chunks_exact(4).zip(t4.chunks_exact(4)) {
+        acc[0] += t[0][c[0] as usize];
+        acc[1] += t[1][c[1] as usize];
+        acc[2] += t[2][c[2] as usize];
+        acc[3] += t[3][c[3] as usize];
+    }
+    for (&c, t) in cr.iter().zip(tr) {
+        acc[0] += t[c as usize];
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
+}
+
+/// A query rotated into the index's basis.
+pub(super) struct Rotated {
+    /// `q·μ̂`.
+    pub s0: f32,
+    /// `B̂q`.
+    pub qr: Vec<f32>,
+}
+
+impl KltIndex {
+    pub(super) fn rotate(&self, query: &[f32]) -> Result<Rotated> {
+        check_query(query, self.dim)?;
+        let s0 = dot(query, &self.mean);
+        let qr = self
+            .basis
+            .rows
+            .chunks_exact(self.dim)
+            .map(|b| dot(query, b))
+            .collect::<Vec<f32>>();
+        Ok(Rotated { s0, qr })
+    }
+
+    /// The score of one vector from its indices `q`: `q·μ̂ + Σ_j q'_j ĉ_j`, divided by
+    /// `‖x̂‖ = sqrt(‖μ̂‖² + Σ_j ĉ_j (ĉ_j + 2 (B̂μ̂)_j))` for a unit-norm index. Branch-free:
+    /// `ĉ_j = v·Δ_j + sign(v)·offset_j[min(|v|, 3)]`.
+    #[inline]
+    fn score_indices(&self, rot: &Rotated, q: &[i32]) -> f32 {
+        let (mut s, mut nn) = ([0.0f32; 2], [0.0f32; 2]);
+        for (t, (((&v, r), &w), &m)) in q
+            .iter()
+            .zip(&self.recon)
+            .zip(&rot.qr)
+            .zip(&self.mean_rot)
+            .enumerate()
+        {
+            let a = v.unsigned_abs().min(3) as usize;
+            let c = v as f32 * r[0] + (v.signum() as f32) * r[a];
+            s[t & 1] += w * c;
+            nn[t & 1] += c * (c + 2.0 * m);
+        }
+        let dot = rot.s0 + (s[0] + s[1]);
+        if self.unit {
+            let n2 = self.mean_sq + (nn[0] + nn[1]);
+            if n2 > 0.0 {
+                return dot / n2.sqrt();
+            }
+        }
+        dot
+    }
+
+    /// Quantization indices of the vectors `idx` (at most [`GROUP`]) into `q`
+    /// (`idx.len() × k`), decoded in lockstep.
+    pub(super) fn indices_group(&self, idx: &[usize], q: &mut [i32]) -> Result<()> {
+        let cb = self.params.coarse_bytes;
+        let mut items: [(&[u8], &[u8]); GROUP] = [(&[], &[]); GROUP];
+        for (it, &i) in items.iter_mut().zip(idx) {
+            *it = (
+                &self.coarse[i * cb..(i + 1) * cb],
+                &self.payload[self.offsets[i]..self.offsets[i + 1]],
+            );
+        }
+        decode_group(&self.params, &items[..idx.len()], q)
+    }
+
+    /// Exact compressed-domain scores of the vectors `idx` into `out` (groups of
+    /// [`GROUP`] decoded in lockstep).
+    fn score_many(&self, rot: &Rotated, idx: &[usize], out: &mut [f32]) -> Result<()> {
+        let k = self.params.k();
+        let mut q = vec![0i32; GROUP * k];
+        for (ig, og) in idx.chunks(GROUP).zip(out.chunks_mut(GROUP)) {
+            let qg = &mut q[..ig.len() * k];
+            self.indices_group(ig, qg)?;
+            for (o, qi) in og.iter_mut().zip(qg.chunks_exact(k)) {
+                *o = self.score_indices(rot, qi);
+            }
+        }
+        Ok(())
+    }
+
+    /// `q·x̂ᵢ` for every stored vector, from the compressed representation (every stream
+    /// decoded, no vector reconstructed). `out` must hold `len()` values.
+    pub fn scores_full(&self, query: &[f32], out: &mut [f32]) -> Result<()> {
+        if out.len() != self.n {
+            return Err(Error::param("klt scores output length", out.len(), self.n));
+        }
+        let rot = self.rotate(query)?;
+        out.par_chunks_mut(256)
+            .enumerate()
+            .try_for_each(|(c, chunk)| {
+                let idx: Vec<usize> = (c * 256..c * 256 + chunk.len()).collect();
+                self.score_many(&rot, &idx, chunk)
+            })
+    }
+
+    /// Per-query coarse tables: for each coarse byte, the partial dot product of each of
+    /// its 256 values.
+    pub(super) fn coarse_tables(&self, qr: &[f32]) -> Vec<[f32; 256]> {
+        let p = &self.params;
+        let mut t = vec![[0.0f32; 256]; p.coarse_bytes];
+        for &(j, b, s) in &p.fields {
+            // Contribution of each cell u, spread over the 256 byte values whose bits
+            // s..s+w hold u.
+            let vals: Vec<f32> = p.centroids[j].iter().map(|&c| qr[j] * c).collect();
+            let mask = vals.len() - 1;
+            for (byte, slot) in t[b].iter_mut().enumerate() {
+                *slot += vals[(byte >> s) & mask];
+            }
+        }
+        t
+    }
+
+    /// Coarse scores of every vector from the tables: one lookup per coarse byte, four
+    /// independent sums (byte-indexed tables need no bounds checks).
+    pub(super) fn coarse_scan(&self, tables: &[[f32; 256]], s0: f32, out: &mut [f32]) {
+        let cb = self.params.coarse_bytes;
+        if cb == 0 {
+            out.fill(s0);
+            return;
+        }
+        for (o, codes) in out.iter_mut().zip(self.coarse.chunks_exact(cb)) {
+            *o = s0 + lookup_sum(tables, codes);
+        }
+    }
+
+    /// Top-`k` by a coarse pass over every vector and exact rescoring of the
+    /// `opts.shortlist` best (single-threaded: one query's latency). With
+    /// `opts.prefilter_bytes > 0` the coarse pass runs in two stages: the first
+    /// `prefilter_bytes` coarse bytes (the widest fields: the leading components) for every
+    /// vector, then the rest for the `prefilter_keep` best only. A shortlist of `len()`
+    /// (and no prefilter) rescores everything: exact compressed-domain search, which is
+    /// also what an index without a coarse code does.
+    pub fn search(&self, query: &[f32], k: usize, opts: &SearchOptions) -> Result<Vec<u32>> {
+        let rot = self.rotate(query)?;
+        let cb = self.params.coarse_bytes;
+        if cb == 0 {
+            // No coarse code to prune with: every vector is rescored.
+            return self.rescore(&rot, &vec![rot.s0; self.n], k, self.n);
+        }
+        let tables = self.coarse_tables(&rot.qr);
+        let b1 = opts.prefilter_bytes.min(cb);
+        let keep = opts.prefilter_keep.max(opts.shortlist).max(k);
+        if b1 == 0 || b1 == cb || keep >= self.n {
+            let mut coarse = vec![0.0f32; self.n];
+            self.coarse_scan(&tables, rot.s0, &mut coarse);
+            return self.rescore(&rot, &coarse, k, opts.shortlist);
+        }
+        let (t1, t2) = tables.split_at(b1);
+        let partial: Vec<f32> = self
+            .coarse
+            .chunks_exact(cb)
+            .map(|codes| lookup_sum(t1, &codes[..b1]))
+            .collect();
+        let kept = top_k(&partial, keep);
+        // Full coarse scores of the kept vectors; the others can no longer be chosen.
+        let mut coarse = vec![f32::NEG_INFINITY; self.n];
+        for &i in &kept {
+            let i = i as usize;
+            coarse[i] =
+                rot.s0 + partial[i] + lookup_sum(t2, &self.coarse[i * cb + b1..(i + 1) * cb]);
+        }
+        self.rescore(&rot, &coarse, k, opts.shortlist)
+    }
+
+    /// Rescores the `shortlist` best coarse candidates exactly and returns the top `k`
+    /// (ties to the lower index).
+    pub(super) fn rescore(
+        &self,
+        rot: &Rotated,
+        coarse: &[f32],
+        k: usize,
+        shortlist: usize,
+    ) -> Result<Vec<u32>> {
+        let mut cand: Vec<usize> = top_k(coarse, shortlist.max(k))
+            .into_iter()
+            .map(|i| i as usize)
+            .filter(|&i| coarse[i] > f32::NEG_INFINITY)
+            .collect();
+        // Ascending positions: the streams are read front to back.
+        cand.sort_unstable();
+        let mut s = vec![0.0f32; cand.len()];
+        self.score_many(rot, &cand, &mut s)?;
+        let mut scored: Vec<(f32, u32)> =
+            s.into_iter().zip(cand.iter().map(|&i| i as u32)).collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        Ok(scored.into_iter().take(k).map(|(_, i)| i).collect())
+    }
+
+    /// [`KltIndex::search`] with the coarse score computed field by field from the cell
+    /// centroids (no tables): the scalar reference of the coarse pass.
+    pub fn search_reference(&self, query: &[f32], k: usize, shortlist: usize) -> Result<Vec<u32>> {
+        let rot = self.rotate(query)?;
+        let p = &self.params;
+        let cb = p.coarse_bytes;
+        let mut coarse = vec![0.0f32; self.n];
+        for (i, o) in coarse.iter_mut().enumerate() {
+            let codes = &self.coarse[i * cb..(i + 1) * cb];
+            let mut s = rot.s0;
+            for (f, &(j, _, _)) in p.fields.iter().enumerate() {
+                s += rot.qr[j] * p.centroids[j][field(p, f, codes)];
+            }
+            *o = s;
+        }
+        self.rescore(&rot, &coarse, k, shortlist)
+    }
+
+    /// [`KltIndex::search`] for many queries (row-major, `dim` wide), in parallel.
+    pub fn search_batch(
+        &self,
+        queries: &[f32],
+        k: usize,
+        opts: &SearchOptions,
+    ) -> Result<Vec<Vec<u32>>> {
+        self.check_queries(queries)?;
+        queries
+            .par_chunks(self.dim)
+            .map(|q| self.search(q, k, opts))
+            .collect()
+    }
+
+    fn check_queries(&self, queries: &[f32]) -> Result<()> {
+        if queries.len() % self.dim != 0 {
+            return Err(Error::BadTensor {
+                tensor: "queries".into(),
+                msg: format!(
+                    "{} values do not split into queries of dimension {}",
+                    queries.len(),
+                    self.dim
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// All decoded coefficients, `len() × k` row-major.
+    pub fn decode_coefficients(&self) -> Result<Vec<f32>> {
+        let k = self.params.k();
+        let rho = self.params.rho;
+        let mut c = vec![0.0f32; self.n * k];
+        c.par_chunks_mut(GROUP * k).enumerate().try_for_each_init(
+            || vec![0i32; GROUP * k],
+            |q, (g, rows)| {
+                let idx: Vec<usize> = (g * GROUP..g * GROUP + rows.len() / k).collect();
+                let q = &mut q[..rows.len()];
+                self.indices_group(&idx, q)?;
+                for (o, (&v, cq)) in rows
+                    .iter_mut()
+                    .zip(q.iter().zip(self.params.comps.iter().cycle()))
+                {
+                    let r = cq.recon(v.unsigned_abs(), rho);
+                    *o = if v < 0 { -r } else { r };
+                }
+                Ok(())
+            },
+        )?;
+        Ok(c)
+    }
+
+    /// Exact compressed-domain search for many queries: every vector decoded once into its
+    /// coefficients `ĉᵢ`, every query rotated once, then `q'·ĉᵢ` by the blocked float32
+    /// kernel of [`crate::vectors::eval::BruteForce`] (the constant `q·μ̂` does not change a
+    /// ranking). The same ranking as [`crate::vectors::VectorIndex::scores`] followed by
+    /// top-`k`, up to rounding (sums in another order).
+    pub fn search_exact_batch(&self, queries: &[f32], k: usize) -> Result<Vec<Vec<u32>>> {
+        self.check_queries(queries)?;
+        let c = self.decode_coefficients()?;
+        let kc = self.params.k();
+        // Vectors [1, ĉᵢ]/‖x̂ᵢ‖ (or [1, ĉᵢ]) against queries [q·μ̂, q'].
+        let z: Vec<f32> = c
+            .par_chunks(kc)
+            .flat_map_iter(|ci| {
+                let mut nrm = 1.0f32;
+                if self.unit {
+                    let n2 = self.mean_sq
+                        + ci.iter()
+                            .zip(&self.mean_rot)
+                            .map(|(&c, &m)| c * (c + 2.0 * m))
+                            .sum::<f32>();
+                    if n2 > 0.0 {
+                        nrm = n2.sqrt();
+                    }
+                }
+                std::iter::once(1.0 / nrm).chain(ci.iter().map(move |&c| c / nrm))
+            })
+            .collect();
+        let rots: Vec<f32> = queries
+            .par_chunks(self.dim)
+            .map(|q| {
+                self.rotate(q)
+                    .map(|r| std::iter::once(r.s0).chain(r.qr).collect::<Vec<_>>())
+            })
+            .collect::<Result<Vec<_>>>()?
+            .concat();
+        if rots.is_empty() {
+            return Ok(Vec::new());
+        }
+        BruteForce::new(&z, kc + 1)?.topk(&rots, k)
+    }
+}
