@@ -427,13 +427,9 @@ pub struct Generation {
     pub tokens_per_s: f64,
 }
 
-/// Generates `samples` continuations of `prompt` as one batch with a KV cache.
-pub fn generate(
-    m: &dyn LanguageModel,
-    prompt: &[u32],
-    samples: usize,
-    s: &Sampling,
-) -> Result<Generation> {
+/// Checks sampling settings and that `prompt` is non-empty and leaves room in the model's
+/// context for `s.max_tokens` new tokens.
+pub fn check_prompt(m: &dyn LanguageModel, prompt: &[u32], s: &Sampling) -> Result<()> {
     s.validate()?;
     if prompt.is_empty() {
         return Err(Error::Input("the prompt is empty (no tokens)".into()));
@@ -446,6 +442,17 @@ pub fn generate(
             s.max_tokens
         )));
     }
+    Ok(())
+}
+
+/// Generates `samples` continuations of `prompt` as one batch with a KV cache.
+pub fn generate(
+    m: &dyn LanguageModel,
+    prompt: &[u32],
+    samples: usize,
+    s: &Sampling,
+) -> Result<Generation> {
+    check_prompt(m, prompt, s)?;
     let b = samples.max(1);
     let t0 = Instant::now();
     let mut rngs: Vec<_> = (0..b).map(|i| sample_rng(s.seed, i)).collect();

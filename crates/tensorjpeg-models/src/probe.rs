@@ -18,7 +18,7 @@ use candle_core::{Device, Tensor};
 use rayon::prelude::*;
 use tensorjpeg::Rate;
 
-use crate::eval::{argmax, sample_rng, sample_token, Sampling, Window};
+use crate::eval::{argmax, check_prompt, sample_rng, sample_token, Sampling, Window};
 use crate::hooks::{row_cosines, EmbedHook, NoiseHook};
 use crate::lm::LanguageModel;
 use crate::textstats;
@@ -293,18 +293,7 @@ pub fn sample_tables(
     samples: usize,
     s: &Sampling,
 ) -> Result<Vec<Vec<Vec<u32>>>> {
-    s.validate()?;
-    if prompt.is_empty() {
-        return Err(Error::Input("the prompt is empty (no tokens)".into()));
-    }
-    let ctx = m.config().context;
-    if prompt.len() + s.max_tokens > ctx {
-        return Err(Error::Input(format!(
-            "prompt of {} tokens + {} new tokens exceeds the model's context of {ctx}",
-            prompt.len(),
-            s.max_tokens
-        )));
-    }
+    check_prompt(m, prompt, s)?;
     let b = tables.len() * samples;
     if b == 0 {
         return Ok(vec![Vec::new(); tables.len()]);
