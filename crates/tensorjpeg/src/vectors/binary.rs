@@ -230,6 +230,9 @@ impl VectorIndex for BinaryIndex {
         let int8 = self.int8.as_ref().map_or(0, |x| x.total_bytes());
         self.len() * self.dim.div_ceil(8) + int8
     }
+    fn side_bytes(&self) -> usize {
+        self.int8.as_ref().map_or(0, |x| x.side_bytes())
+    }
     /// The int8 copy when stored, else the unit sign vector `sᵢ/√dim`.
     fn decode(&self, i: usize, out: &mut [f32]) -> Result<()> {
         check_row(i, self.len(), out.len(), self.dim)?;

@@ -129,6 +129,15 @@ impl<'a> BruteForce<'a> {
         Ok(BruteForce { base, dim, n })
     }
 
+    /// For a collection already checked (e.g. when it was stored): no pass over it.
+    pub(crate) fn new_checked(base: &'a [f32], dim: usize) -> Self {
+        BruteForce {
+            base,
+            dim,
+            n: base.len() / dim.max(1),
+        }
+    }
+
     /// Exact top-`k` of each query (see [`brute_force_topk`]); checks the queries.
     pub fn topk(&self, queries: &[f32], k: usize) -> Result<Vec<Vec<u32>>> {
         let (base, dim, n) = (self.base, self.dim, self.n);
@@ -217,7 +226,11 @@ pub fn brute_force_topk_reference(
 /// Top-`k` of every query against a compressed index, from its own
 /// [`VectorIndex::scores`] (queries in parallel). Errors on a dimension mismatch or a
 /// non-finite query value.
-pub fn search(index: &dyn VectorIndex, queries: &[f32], k: usize) -> Result<Vec<Vec<u32>>> {
+pub fn search<I: VectorIndex + ?Sized>(
+    index: &I,
+    queries: &[f32],
+    k: usize,
+) -> Result<Vec<Vec<u32>>> {
     let dim = index.dim();
     if dim == 0 || queries.len() % dim != 0 {
         return Err(Error::BadTensor {

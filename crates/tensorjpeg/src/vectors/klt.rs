@@ -136,6 +136,9 @@ impl Default for KltOptions {
 pub struct KltCodec {
     /// Options.
     pub opts: KltOptions,
+    /// Shortlist of the two-stage search ([`SearchOptions::shortlist`]); 0 takes
+    /// [`SearchOptions::DEFAULT_SHORTLIST`].
+    pub shortlist: usize,
 }
 
 impl KltCodec {
@@ -147,6 +150,7 @@ impl KltCodec {
                 bytes_per_vector: Some(bytes_per_vector),
                 ..KltOptions::default()
             },
+            shortlist: 0,
         }
     }
 
@@ -161,16 +165,29 @@ impl KltCodec {
 
 impl VectorCodec for KltCodec {
     fn name(&self) -> String {
-        if self.opts.coarse_components > 0 {
-            format!("klt:coarse={}", self.opts.coarse_components)
-        } else {
-            "klt".into()
+        let mut s = String::from("klt");
+        if let Some(b) = self.opts.bytes_per_vector {
+            s.push_str(&format!(":bytes={b}"));
         }
+        if self.opts.coarse_components > 0 {
+            s.push_str(":search");
+        }
+        if self.shortlist > 0 {
+            s.push_str(&format!(":shortlist={}", self.shortlist));
+        }
+        s
     }
 
     fn fit_encode(&self, train: &[f32], base: &[f32], dim: usize) -> Result<Box<dyn VectorIndex>> {
         let fit = KltFit::fit(train, dim)?;
-        Ok(Box::new(fit.encode(base, dim, &self.opts)?))
+        let search = match self.shortlist {
+            0 => SearchOptions::default(),
+            s => SearchOptions::shortlist(s),
+        };
+        Ok(Box::new(
+            fit.encode(base, dim, &self.opts)?
+                .with_search_options(search),
+        ))
     }
 }
 
@@ -262,6 +279,8 @@ pub struct KltIndex {
     payload: Vec<u8>,
     /// Serialized size.
     total: usize,
+    /// How [`VectorIndex::search`] prunes (not stored: a query-time choice).
+    search_opts: SearchOptions,
 }
 
 impl KltIndex {
@@ -286,6 +305,13 @@ impl KltIndex {
             .map(|b| super::eval::dot(b, &self.mean))
             .collect();
         self.mean_sq = super::eval::dot(&self.mean, &self.mean);
+    }
+
+    /// Sets how [`VectorIndex::search`] prunes (the shortlist rescored after the coarse
+    /// pass); it has no effect without a coarse code.
+    pub fn with_search_options(mut self, opts: SearchOptions) -> Self {
+        self.search_opts = opts;
+        self
     }
 
     /// Number of coarse (fixed-rate) components `m`.
@@ -368,5 +394,44 @@ impl VectorIndex for KltIndex {
 
     fn scores(&self, query: &[f32], out: &mut [f32]) -> Result<()> {
         self.scores_full(query, out)
+    }
+
+    fn report(&self) -> Vec<(String, f64)> {
+        let mut r = vec![
+            ("components".to_string(), self.components() as f64),
+            ("coarse_components".to_string(), self.coarse_components() as f64),
+            ("coarse_bytes".to_string(), self.params.coarse_bytes as f64),
+        ];
+        if let Ok(st) = self.stats() {
+            r.push(("ideal_bits_per_vector".into(), st.ideal_bits_per_vector));
+            r.push(("coded_bits_per_vector".into(), st.coded_bits_per_vector));
+            r.push(("basis_bytes".into(), st.basis_bytes as f64));
+        }
+        r
+    }
+
+    fn side_bytes(&self) -> usize {
+        let st = self.stats().map(|s| s.side_bytes + s.basis_bytes + s.length_bytes);
+        st.unwrap_or(0)
+    }
+
+    /// With a coarse code: the two-stage search ([`KltIndex::search`] with the index's
+    /// search options); without: every stream decoded and scored.
+    fn search(&self, query: &[f32], k: usize) -> Result<Vec<u32>> {
+        KltIndex::search(self, query, k, &self.search_opts)
+    }
+
+    /// With a coarse code: [`KltIndex::search`] per query, in parallel; without: every
+    /// vector decoded once for all queries ([`KltIndex::search_exact_batch`]).
+    fn search_batch(&self, queries: &[f32], k: usize) -> Result<Vec<Vec<u32>>> {
+        if self.coarse_components() > 0 {
+            KltIndex::search_batch(self, queries, k, &self.search_opts)
+        } else {
+            self.search_exact_batch(queries, k)
+        }
+    }
+
+    fn exact_search_batch(&self, queries: &[f32], k: usize) -> Result<Vec<Vec<u32>>> {
+        self.search_exact_batch(queries, k)
     }
 }

@@ -11,10 +11,13 @@
 
 pub mod binary;
 pub mod eval;
+pub mod evaluate;
+pub mod jpeg;
 pub mod klt;
 pub mod kmeans;
 pub mod pca;
 pub mod pq;
+pub mod registry;
 pub mod scalar;
 
 use crate::{Error, Result};
@@ -40,6 +43,40 @@ pub trait VectorIndex: Send + Sync {
     /// Approximate inner products `query · xᵢ` for every stored vector, computed from the
     /// compressed representation (no full decode), into `out` (`len()` values).
     fn scores(&self, query: &[f32], out: &mut [f32]) -> Result<()>;
+    /// Bytes of side information (codebooks, basis, calibration ranges, model tables)
+    /// included in [`VectorIndex::total_bytes`]; the rest are per-vector codes.
+    fn side_bytes(&self) -> usize {
+        0
+    }
+    /// Codec-specific figures for reports, e.g. `("jpeg_quality", 75.0)` or
+    /// `("components", 120.0)`.
+    fn report(&self) -> Vec<(String, f64)> {
+        Vec::new()
+    }
+    /// The index's own single-query search: the `k` best vectors, best first. Default:
+    /// [`VectorIndex::scores`] then top-`k`; indices with a faster path (a coarse pass and
+    /// a shortlist) override it.
+    fn search(&self, query: &[f32], k: usize) -> Result<Vec<u32>> {
+        check_query(query, self.dim())?;
+        let mut s = vec![0.0f32; self.len()];
+        self.scores(query, &mut s)?;
+        Ok(eval::top_k(&s, k))
+    }
+    /// [`VectorIndex::search`] for many queries (row-major), in parallel.
+    fn search_batch(&self, queries: &[f32], k: usize) -> Result<Vec<Vec<u32>>> {
+        use rayon::prelude::*;
+        check_rows(queries, self.dim(), "queries")?;
+        queries
+            .par_chunks(self.dim())
+            .map(|q| self.search(q, k))
+            .collect()
+    }
+    /// Search with every stored vector scored from its full compressed representation
+    /// (no shortlist): the reference that [`VectorIndex::search`]'s pruning is measured
+    /// against. Default: [`eval::search`] over [`VectorIndex::scores`].
+    fn exact_search_batch(&self, queries: &[f32], k: usize) -> Result<Vec<Vec<u32>>> {
+        eval::search(self, queries, k)
+    }
 }
 
 /// A method that fits on training vectors and encodes a collection.

@@ -106,6 +106,9 @@ impl VectorIndex for PcaIndex {
             + 4 * (self.klt.mean.len() + self.klt.basis.len())
             + self.quantizer.side_bytes()
     }
+    fn side_bytes(&self) -> usize {
+        self.total_bytes() - self.codes.len()
+    }
     fn decode(&self, i: usize, out: &mut [f32]) -> Result<()> {
         check_row(i, self.len(), out.len(), self.dim)?;
         let mut coef = vec![0f32; self.k()];

@@ -321,6 +321,9 @@ impl VectorIndex for PqIndex {
         let rotation = self.rotation.as_ref().map_or(0, |r| 4 * r.len());
         self.codes.len() + 4 * self.centroids.len() + rotation
     }
+    fn side_bytes(&self) -> usize {
+        self.total_bytes() - self.codes.len()
+    }
     fn decode(&self, i: usize, out: &mut [f32]) -> Result<()> {
         check_row(i, self.len(), out.len(), self.dim)?;
         let y = decode_all(

@@ -11,6 +11,7 @@
 //! Scoring without decoding: `q·x̂ = Σ_d q_d (min_d + step_d c_d) = q·min + Σ_d w_d c_d` with
 //! `w_d = q_d·step_d` computed once per query, then one multiply-add per stored code.
 
+use super::eval::{dot, BruteForce};
 use super::kmeans::{check_out, check_row, par_scores};
 use super::{check_query, check_rows, VectorCodec, VectorIndex};
 use crate::{Error, Result};
@@ -110,6 +111,65 @@ pub struct QueryTerms {
     pub int_weights: Vec<i16>,
     /// The value of one integer weight unit.
     pub unit: f32,
+}
+
+/// float32 storage (`float32`): the uncompressed reference, searched by
+/// [`BruteForce`] (the same kernel as the exact ground truth).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct F32Codec;
+
+/// A collection stored as float32.
+#[derive(Debug, Clone)]
+pub struct F32Index {
+    dim: usize,
+    data: Vec<f32>,
+}
+
+impl VectorCodec for F32Codec {
+    fn name(&self) -> String {
+        "float32".into()
+    }
+    fn fit_encode(&self, train: &[f32], base: &[f32], dim: usize) -> Result<Box<dyn VectorIndex>> {
+        check_rows(train, dim, "training set")?;
+        check_rows(base, dim, "collection")?;
+        Ok(Box::new(F32Index {
+            dim,
+            data: base.to_vec(),
+        }))
+    }
+}
+
+impl VectorIndex for F32Index {
+    fn len(&self) -> usize {
+        self.data.len() / self.dim
+    }
+    fn dim(&self) -> usize {
+        self.dim
+    }
+    fn total_bytes(&self) -> usize {
+        4 * self.data.len()
+    }
+    fn decode(&self, i: usize, out: &mut [f32]) -> Result<()> {
+        check_row(i, self.len(), out.len(), self.dim)?;
+        out.copy_from_slice(&self.data[i * self.dim..(i + 1) * self.dim]);
+        Ok(())
+    }
+    fn scores(&self, query: &[f32], out: &mut [f32]) -> Result<()> {
+        check_query(query, self.dim)?;
+        check_out(out.len(), self.len())?;
+        for (o, x) in out.iter_mut().zip(self.data.chunks_exact(self.dim)) {
+            *o = dot(query, x);
+        }
+        Ok(())
+    }
+    fn search(&self, query: &[f32], k: usize) -> Result<Vec<u32>> {
+        check_query(query, self.dim)?;
+        let mut r = BruteForce::new_checked(&self.data, self.dim).topk(query, k)?;
+        Ok(r.pop().unwrap_or_default())
+    }
+    fn search_batch(&self, queries: &[f32], k: usize) -> Result<Vec<Vec<u32>>> {
+        BruteForce::new_checked(&self.data, self.dim).topk(queries, k)
+    }
 }
 
 /// float16 storage (`f16`): 2 bytes per value, scored by converting a row at a time.
@@ -406,6 +466,9 @@ impl VectorIndex for ScalarIndex {
     fn total_bytes(&self) -> usize {
         self.codes.len() + self.quantizer.side_bytes()
     }
+    fn side_bytes(&self) -> usize {
+        self.quantizer.side_bytes()
+    }
     fn decode(&self, i: usize, out: &mut [f32]) -> Result<()> {
         check_row(i, self.len(), out.len(), self.dim())?;
         self.quantizer.decode_row(self.row(i), out);
@@ -424,10 +487,11 @@ impl VectorIndex for ScalarIndex {
     }
 }
 
-/// Parses `f16`, `int8`, `int4`.
+/// Parses `float32` (`f32`), `f16` (`float16`), `int8`, `int4`.
 pub fn parse(spec: &str) -> Option<Box<dyn VectorCodec>> {
     match spec.trim() {
-        "f16" => Some(Box::new(F16Codec)),
+        "float32" | "f32" => Some(Box::new(F32Codec)),
+        "f16" | "float16" => Some(Box::new(F16Codec)),
         "int8" => Some(Box::new(ScalarCodec::int8())),
         "int4" => Some(Box::new(ScalarCodec::int4())),
         _ => None,

@@ -2,6 +2,7 @@
 //! orthonormalised basis, quantization, parameters, streams; and the bisection on the
 //! global step that meets a bytes-per-vector target (see the parent module).
 
+use super::search::SearchOptions;
 use super::quant::{BuildOpts, CompQuant, Params};
 use super::{code, vrans, KltFit, KltIndex, KltOptions};
 use crate::transform::klt::Klt;
@@ -386,6 +387,7 @@ impl KltIndex {
             recon: Vec::new(),
             mean_rot: Vec::new(),
             mean_sq: 0.0,
+            search_opts: SearchOptions::default(),
             total: 0,
         };
         ix.derive();

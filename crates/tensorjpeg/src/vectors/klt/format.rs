@@ -25,6 +25,7 @@
 //! A reader checks the magic, the version and the CRC before parsing anything, so damaged
 //! bytes are reported, never decoded into wrong numbers.
 
+use super::search::SearchOptions;
 use super::encode::{basis_from_ints, Basis};
 use super::quant::{Params, NCTX};
 use super::{code, KltIndex};
@@ -219,6 +220,7 @@ impl KltIndex {
             recon: Vec::new(),
             mean_rot: Vec::new(),
             mean_sq: 0.0,
+            search_opts: SearchOptions::default(),
             total: bytes.len(),
         };
         ix.derive();

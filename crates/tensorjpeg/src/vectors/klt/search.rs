@@ -34,7 +34,18 @@ pub struct SearchOptions {
     pub prefilter_keep: usize,
 }
 
+impl Default for SearchOptions {
+    /// One coarse stage, [`SearchOptions::DEFAULT_SHORTLIST`] candidates rescored.
+    fn default() -> Self {
+        Self::shortlist(Self::DEFAULT_SHORTLIST)
+    }
+}
+
 impl SearchOptions {
+    /// Candidates rescored by default: measured on MiniLM (enwiki, 4,500 vectors, 96 B),
+    /// recall@10 within 0.01 of exact compressed search.
+    pub const DEFAULT_SHORTLIST: usize = 100;
+
     /// One coarse stage, then `shortlist` candidates rescored.
     pub fn shortlist(shortlist: usize) -> Self {
         SearchOptions {

@@ -334,7 +334,7 @@ fn rdo_quantization_round_trips_and_saves_bits() {
     rdo.validate().unwrap();
     assert_eq!(KltIndex::from_bytes(&rdo.to_bytes()).unwrap(), rdo);
     assert!(rdo.total_bytes() < plain.total_bytes());
-    assert_eq!(KltCodec::searchable(32.0).name(), "klt:coarse=200");
+    assert_eq!(KltCodec::searchable(32.0).name(), "klt:bytes=32:search");
     // Without a coarse code, search decodes everything: exact compressed-domain top-k.
     let q = &embeddings(1, DIM, 15)[..];
     let mut s = vec![0.0f32; plain.len()];
@@ -343,5 +343,5 @@ fn rdo_quantization_round_trips_and_saves_bits() {
         plain.search(q, 5, &SearchOptions::shortlist(3)).unwrap(),
         top_k(&s, 5)
     );
-    assert_eq!(KltCodec::with_target(32.0).name(), "klt");
+    assert_eq!(KltCodec::with_target(32.0).name(), "klt:bytes=32");
 }
