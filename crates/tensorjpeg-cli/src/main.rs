@@ -124,6 +124,9 @@ enum Command {
     Generate(cmd::generate::GenerateArgs),
     /// Sentence embeddings (MiniLM), one sentence per line, into an .npy file.
     Embed(cmd::embed::EmbedArgs),
+    /// Embedding-collection codecs at equal bytes per vector, judged by retrieval on real
+    /// sentence embeddings (enwiki neighbours, Bible paraphrases); seed 000 reproduced.
+    EmbedEval(cmd::embed_eval::EmbedEvalArgs),
     /// Seed 003 as an experiment: a codec on a language model's input embeddings at each
     /// quality, with controls; perplexity, KL, top-1 and sampled-text statistics; a report.
     Probe(cmd::probe::ProbeArgs),
@@ -152,6 +155,7 @@ fn main() -> ExitCode {
         Command::Perplexity(args) => cmd::perplexity::run(&args),
         Command::Generate(args) => cmd::generate::run(&args),
         Command::Embed(args) => cmd::embed::run(&args),
+        Command::EmbedEval(args) => cmd::embed_eval::run(&args),
         Command::Probe(args) => cmd::probe::run(&args),
     };
     match r {

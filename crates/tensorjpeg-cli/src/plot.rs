@@ -274,3 +274,86 @@ pub fn lines(
         .map_err(|e| anyhow!("{}: {e}", path.display()))?;
     Ok(())
 }
+
+/// A quality measure (e.g. recall@10) against all-in bytes per vector, log-scaled x axis,
+/// one line per codec family (points joined in x order).
+pub fn quality_vs_bytes(path: &Path, title: &str, y_desc: &str, series: &[Series]) -> Result<()> {
+    let text = font_loaded();
+    let ok = |p: &&(f64, f64)| p.0.is_finite() && p.0 > 0.0 && p.1.is_finite();
+    let (mut xmin, mut xmax) = (f64::INFINITY, f64::NEG_INFINITY);
+    let (mut ymin, mut ymax) = (f64::INFINITY, f64::NEG_INFINITY);
+    for &(x, y) in series.iter().flat_map(|s| s.points.iter()).filter(ok) {
+        xmin = xmin.min(x);
+        xmax = xmax.max(x);
+        ymin = ymin.min(y);
+        ymax = ymax.max(y);
+    }
+    if !xmin.is_finite() {
+        (xmin, xmax, ymin, ymax) = (1.0, 2.0, 0.0, 1.0);
+    }
+    let (xmin, xmax) = (xmin / 1.15, xmax * 1.15);
+    let dy = (ymax - ymin).max(1e-3) * 0.05;
+    let root = BitMapBackend::new(path, (1100, 700)).into_drawing_area();
+    root.fill(&WHITE)
+        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let mut b = ChartBuilder::on(&root);
+    b.margin(20);
+    if text {
+        b.caption(title, ("sans-serif", 22))
+            .x_label_area_size(45)
+            .y_label_area_size(60);
+    } else {
+        b.x_label_area_size(5).y_label_area_size(5);
+    }
+    let mut chart = b
+        .build_cartesian_2d((xmin..xmax).log_scale(), (ymin - dy)..(ymax + dy))
+        .map_err(|e| anyhow!("plot: {e}"))?;
+    let mut mesh = chart.configure_mesh();
+    if text {
+        mesh.x_desc("all-in bytes per vector (log scale)")
+            .y_desc(y_desc)
+            .x_label_formatter(&|x| format!("{x:.0}"));
+    } else {
+        mesh.disable_x_mesh().disable_y_mesh();
+    }
+    mesh.draw().map_err(|e| anyhow!("plot: {e}"))?;
+    for (i, se) in series.iter().enumerate() {
+        let c = COLORS[i % COLORS.len()];
+        let mut p: Vec<(f64, f64)> = se.points.iter().filter(ok).copied().collect();
+        p.sort_by(|a, b| a.0.total_cmp(&b.0));
+        // Beyond ten series the markers change shape as well as colour.
+        let square = i >= COLORS.len();
+        chart
+            .draw_series(LineSeries::new(p.clone(), c.stroke_width(2)))
+            .map_err(|e| anyhow!("plot: {e}"))?;
+        let s =
+            if square {
+                chart.draw_series(p.iter().map(|&xy| {
+                    EmptyElement::at(xy) + Rectangle::new([(-4, -4), (4, 4)], c.filled())
+                }))
+            } else {
+                chart.draw_series(
+                    p.iter()
+                        .map(|&xy| EmptyElement::at(xy) + Circle::new((0, 0), 4, c.filled())),
+                )
+            }
+            .map_err(|e| anyhow!("plot: {e}"))?;
+        if text {
+            s.label(se.label.clone()).legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3))
+            });
+        }
+    }
+    if text {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| anyhow!("plot: {e}"))?;
+    }
+    root.present()
+        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    Ok(())
+}

@@ -4,6 +4,8 @@ pub mod compare;
 pub mod compress;
 pub mod decompress;
 pub mod embed;
+pub mod embed_eval;
+pub mod embed_eval_report;
 pub mod generate;
 pub mod inspect;
 pub mod model;

@@ -168,7 +168,11 @@ pub fn evaluate(
         .collect();
     let (recall_at_1, recall_at_10, mrr_v) = match split.relevant {
         Some(rel) => {
-            let ranks: Vec<_> = results.iter().zip(rel).map(|(r, &t)| rank_in(r, t)).collect();
+            let ranks: Vec<_> = results
+                .iter()
+                .zip(rel)
+                .map(|(r, &t)| rank_in(r, t))
+                .collect();
             (
                 Some(recall_at_k(&results, rel, 1)),
                 Some(recall_at_k(&results, rel, 10)),

@@ -399,7 +399,10 @@ impl VectorIndex for KltIndex {
     fn report(&self) -> Vec<(String, f64)> {
         let mut r = vec![
             ("components".to_string(), self.components() as f64),
-            ("coarse_components".to_string(), self.coarse_components() as f64),
+            (
+                "coarse_components".to_string(),
+                self.coarse_components() as f64,
+            ),
             ("coarse_bytes".to_string(), self.params.coarse_bytes as f64),
         ];
         if let Ok(st) = self.stats() {
@@ -411,7 +414,9 @@ impl VectorIndex for KltIndex {
     }
 
     fn side_bytes(&self) -> usize {
-        let st = self.stats().map(|s| s.side_bytes + s.basis_bytes + s.length_bytes);
+        let st = self
+            .stats()
+            .map(|s| s.side_bytes + s.basis_bytes + s.length_bytes);
         st.unwrap_or(0)
     }
 

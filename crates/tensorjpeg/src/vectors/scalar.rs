@@ -113,8 +113,9 @@ pub struct QueryTerms {
     pub unit: f32,
 }
 
-/// float32 storage (`float32`): the uncompressed reference, searched by
-/// [`BruteForce`] (the same kernel as the exact ground truth).
+/// float32 storage (`float32`): the uncompressed reference. A single query is one pass of
+/// [`dot`] over the rows (the default [`VectorIndex::search`]); batches use [`BruteForce`]
+/// (the kernel of the exact ground truth).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct F32Codec;
 
@@ -162,11 +163,7 @@ impl VectorIndex for F32Index {
         }
         Ok(())
     }
-    fn search(&self, query: &[f32], k: usize) -> Result<Vec<u32>> {
-        check_query(query, self.dim)?;
-        let mut r = BruteForce::new_checked(&self.data, self.dim).topk(query, k)?;
-        Ok(r.pop().unwrap_or_default())
-    }
+    /// Many queries: the blocked kernel (four queries per pass over the collection).
     fn search_batch(&self, queries: &[f32], k: usize) -> Result<Vec<Vec<u32>>> {
         BruteForce::new_checked(&self.data, self.dim).topk(queries, k)
     }
