@@ -367,6 +367,9 @@ fn dataset_section(ds: &str, rows: &[Row], cmp: &[Value]) -> String {
     md
 }
 
+/// A measure of a row, for a plot's y axis.
+type Measure = Box<dyn Fn(&Row) -> Option<f64>>;
+
 fn plots(out: &Path, ds: &str, rows: &[Row]) -> Result<()> {
     let rs: Vec<&Row> = rows.iter().filter(|r| r.dataset == ds).collect();
     let mut fams: Vec<&str> = Vec::new();
@@ -388,7 +391,7 @@ fn plots(out: &Path, ds: &str, rows: &[Row]) -> Result<()> {
             .filter(|s| !s.points.is_empty())
             .collect()
     };
-    let mut figs: Vec<(&str, &str, Box<dyn Fn(&Row) -> Option<f64>>)> = vec![(
+    let mut figs: Vec<(&str, &str, Measure)> = vec![(
         "neighbour_recall_at_10",
         "neighbour recall@10 (vs float32 top-10)",
         Box::new(|r: &Row| Some(r.m.neighbour_recall_at_10)),

@@ -47,7 +47,7 @@ mod rdo;
 mod search;
 mod vrans;
 
-/// Measurements on real MiniLM embeddings (out/vec/*.npy, made from the assets): a
+/// Option sweeps on real MiniLM embeddings (the arrays `embed-eval` caches): a
 /// harness, not tests — `--features real-data-bench` compiles it.
 #[cfg(all(test, feature = "real-data-bench"))]
 mod bench;
@@ -136,9 +136,8 @@ impl Default for KltOptions {
 pub struct KltCodec {
     /// Options.
     pub opts: KltOptions,
-    /// Shortlist of the two-stage search ([`SearchOptions::shortlist`]); 0 takes
-    /// [`SearchOptions::DEFAULT_SHORTLIST`].
-    pub shortlist: usize,
+    /// How the index's [`VectorIndex::search`] prunes.
+    pub search: SearchOptions,
 }
 
 impl KltCodec {
@@ -150,7 +149,7 @@ impl KltCodec {
                 bytes_per_vector: Some(bytes_per_vector),
                 ..KltOptions::default()
             },
-            shortlist: 0,
+            search: SearchOptions::default(),
         }
     }
 
@@ -172,21 +171,23 @@ impl VectorCodec for KltCodec {
         if self.opts.coarse_components > 0 {
             s.push_str(":search");
         }
-        if self.shortlist > 0 {
-            s.push_str(&format!(":shortlist={}", self.shortlist));
+        if self.search != SearchOptions::default() {
+            s.push_str(&format!(":shortlist={}", self.search.shortlist));
+            if self.search.prefilter_bytes > 0 {
+                s.push_str(&format!(
+                    ":prefilter={}:keep={}",
+                    self.search.prefilter_bytes, self.search.prefilter_keep
+                ));
+            }
         }
         s
     }
 
     fn fit_encode(&self, train: &[f32], base: &[f32], dim: usize) -> Result<Box<dyn VectorIndex>> {
         let fit = KltFit::fit(train, dim)?;
-        let search = match self.shortlist {
-            0 => SearchOptions::default(),
-            s => SearchOptions::shortlist(s),
-        };
         Ok(Box::new(
             fit.encode(base, dim, &self.opts)?
-                .with_search_options(search),
+                .with_search_options(self.search),
         ))
     }
 }

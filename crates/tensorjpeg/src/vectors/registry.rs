@@ -2,7 +2,7 @@
 //!
 //! A spec names one configured codec: `float32`, `f16`, `int8`, `int4`, `binary`,
 //! `binary+rescore[:shortlist=N]`, `binary+int8[:shortlist=N]`, `pq:m=M`, `opq:m=M`,
-//! `pca:k=K+int8`, `klt:bytes=B[:search][:shortlist=N]`, `jpeg[:matrix][:trunc]:q=Q`,
+//! `pca:k=K+int8`, `klt:bytes=B[:search][:shortlist=N][:prefilter=BYTES:keep=N]`, `jpeg[:matrix][:trunc]:q=Q`,
 //! `jpeg:matrix:bytes=B`.
 //!
 //! A family is what a comparison at equal bytes asks for ([`expand`]): `pq`, `opq` (one
@@ -44,16 +44,17 @@ pub fn parse(spec: &str) -> Result<Box<dyn VectorCodec>> {
         })
 }
 
-/// `klt:bytes=B[:search][:shortlist=N]`.
+/// `klt:bytes=B[:search][:shortlist=N][:prefilter=BYTES:keep=N]`.
 fn parse_klt(spec: &str) -> Option<Result<Box<dyn VectorCodec>>> {
     let rest = spec.strip_prefix("klt:")?;
-    let (mut bytes, mut search, mut shortlist) = (None, false, None);
+    let (mut bytes, mut search) = (None, false);
+    let mut so = klt::SearchOptions::default();
     for p in rest.split(':') {
         let bad = || {
             Error::param(
                 "klt option",
                 p,
-                "bytes=B (all-in bytes per vector), search, shortlist=N",
+                "bytes=B (all-in bytes per vector), search, shortlist=N, prefilter=BYTES, keep=N",
             )
         };
         match p.split_once('=') {
@@ -63,8 +64,16 @@ fn parse_klt(spec: &str) -> Option<Result<Box<dyn VectorCodec>>> {
                 _ => return Some(Err(Error::param("klt bytes per vector", v, "> 0"))),
             },
             Some(("shortlist", v)) => match v.parse::<usize>() {
-                Ok(s) if s > 0 => shortlist = Some(s),
+                Ok(s) if s > 0 => so.shortlist = s,
                 _ => return Some(Err(Error::param("klt shortlist", v, "≥ 1"))),
+            },
+            Some(("prefilter", v)) => match v.parse::<usize>() {
+                Ok(s) => so.prefilter_bytes = s,
+                _ => return Some(Err(Error::param("klt prefilter bytes", v, "≥ 0"))),
+            },
+            Some(("keep", v)) => match v.parse::<usize>() {
+                Ok(s) if s > 0 => so.prefilter_keep = s,
+                _ => return Some(Err(Error::param("klt prefilter keep", v, "≥ 1"))),
             },
             _ => return Some(Err(bad())),
         }
@@ -81,9 +90,7 @@ fn parse_klt(spec: &str) -> Option<Result<Box<dyn VectorCodec>>> {
     } else {
         klt::KltCodec::with_target(bytes)
     };
-    if let Some(s) = shortlist {
-        c.shortlist = s;
-    }
+    c.search = so;
     Some(Ok(Box::new(c)))
 }
 

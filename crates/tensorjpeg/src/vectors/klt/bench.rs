@@ -1,15 +1,19 @@
-//! Measurements on real MiniLM embeddings (`out/vec/*.npy`, written by
-//! `tensorjpeg embed`). A measurement harness, compiled only with the `real-data-bench`
-//! feature (the `embed-eval` command is to replace it):
+//! Exploration harness for the KLT codec's options on real MiniLM embeddings — the arrays
+//! that `tensorjpeg embed-eval` caches (`OUT/embeddings/enwiki-6000x384-*.npy`,
+//! `bible-web-*.npy`, `bible-kjv-*.npy`; directory `TJ_VEC_DIR`, default
+//! `out/ee-enwiki/embeddings`). The measurement of record is `embed-eval`; this harness,
+//! compiled only with the `real-data-bench` feature, sweeps options and times decoding:
 //!
 //! ```text
+//! tensorjpeg embed-eval --dataset enwiki,bible --codecs float32 --out out/ee-enwiki
 //! cargo test --release -p tensorjpeg --features real-data-bench --lib vectors::klt::bench -- --nocapture
 //! ```
 //!
-//! Splits (deterministic): enwiki, 6,000 sentences: row `i` is a query when `i % 12 == 0`
-//! (500), fits the KLT when `i % 12 ∈ {1, 2}` (1,000), else is in the database (4,500).
-//! Bible, 31,092 verse pairs: 2,000 evenly spaced pairs (`⌊t·N/2000⌋`) fit the KLT (their
-//! KJV and WEB vectors), the other 29,092 are the evaluation: WEB query → KJV database.
+//! Splits (deterministic, as `embed-eval`'s): enwiki, 6,000 sentences: row `i` is a query
+//! when `i % 12 == 0` (500), fits the KLT when `i % 12 ∈ {1, 2}` (1,000), else is in the
+//! database (4,500). Bible, 31,092 verse pairs: 2,000 evenly spaced pairs (`⌊t·N/2000⌋`) fit
+//! the KLT (their KJV and WEB vectors), the other 29,092 are the evaluation: WEB query →
+//! KJV database.
 //!
 //! `TJ_KLT_*` variables override options for exploration (`BUDGETS`, `EXPONENT`,
 //! `ROUNDING`, `MIN_RATIO`, `BASIS`, `COARSE`, `SHORTLIST`); they exist only in this test.
@@ -22,12 +26,25 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 fn data_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../out/vec")
+    std::env::var_os("TJ_VEC_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../out/ee-enwiki/embeddings"),
+        PathBuf::from,
+    )
 }
 
-/// Reads a little-endian f32 2-D .npy file: `(values, rows, cols)`.
-fn read_npy(name: &str) -> Option<(Vec<f32>, usize, usize)> {
-    let b = std::fs::read(data_dir().join(name)).ok()?;
+/// Reads the cached array whose file name starts with `prefix` (a little-endian f32 2-D
+/// .npy file): `(values, rows, cols)`.
+fn read_npy(prefix: &str) -> Option<(Vec<f32>, usize, usize)> {
+    let path = std::fs::read_dir(data_dir())
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(prefix) && n.ends_with(".npy"))
+        })?;
+    let name = path.display().to_string();
+    let b = std::fs::read(&path).ok()?;
     assert_eq!(&b[..6], b"\x93NUMPY", "{name}: not .npy");
     let (hlen, start) = if b[6] == 1 {
         (u16::from_le_bytes([b[8], b[9]]) as usize, 10)
@@ -123,9 +140,9 @@ fn cpu_time<T>(reps: usize, mut f: impl FnMut() -> T) -> f64 {
 
 #[test]
 fn enwiki_neighbour_recall() {
-    let Some((x, n, d)) = read_npy("enwiki_sentences.npy") else {
+    let Some((x, n, d)) = read_npy("enwiki-6000x") else {
         eprintln!(
-            "skipped: {}/enwiki_sentences.npy missing",
+            "skipped: {}/enwiki-6000x*.npy missing (run embed-eval first)",
             data_dir().display()
         );
         return;
@@ -241,11 +258,10 @@ fn enwiki_neighbour_recall() {
 
 #[test]
 fn bible_paraphrase_recall() {
-    let (Some((web, n, d)), Some((kjv, n2, _))) =
-        (read_npy("bible_web.npy"), read_npy("bible_kjv.npy"))
+    let (Some((web, n, d)), Some((kjv, n2, _))) = (read_npy("bible-web-"), read_npy("bible-kjv-"))
     else {
         eprintln!(
-            "skipped: {}/bible_{{web,kjv}}.npy missing",
+            "skipped: {}/bible-{{web,kjv}}-*.npy missing (run embed-eval first)",
             data_dir().display()
         );
         return;
@@ -326,7 +342,7 @@ fn bible_paraphrase_recall() {
 
 #[test]
 fn enwiki_decode_loop() {
-    let Some((x, n, d)) = read_npy("enwiki_sentences.npy") else {
+    let Some((x, n, d)) = read_npy("enwiki-6000x") else {
         return;
     };
     let train = rows(&x, d, (0..n).filter(|i| matches!(i % 12, 1 | 2)));
