@@ -29,6 +29,7 @@ pub mod dct;
 pub mod hadamard;
 pub mod klt;
 pub mod wavelet;
+pub mod wpt;
 
 use crate::bytes::{ByteReader, ByteWriter};
 use crate::error::{Error, Result};
