@@ -54,6 +54,20 @@ const COLORS: [RGBColor; 10] = [
     RGBColor(23, 190, 207),
 ];
 
+/// Ten more colours for charts with many series (drawn with square markers).
+const MORE_COLORS: [RGBColor; 10] = [
+    RGBColor(0, 0, 0),
+    RGBColor(178, 0, 0),
+    RGBColor(0, 0, 160),
+    RGBColor(0, 110, 0),
+    RGBColor(120, 0, 140),
+    RGBColor(190, 110, 0),
+    RGBColor(0, 120, 120),
+    RGBColor(90, 90, 90),
+    RGBColor(160, 0, 90),
+    RGBColor(90, 60, 0),
+];
+
 /// Draws SNR (dB) against bits per value, with the Gaussian Shannon bound `6.02·R` and the
 /// entropy-coded scalar quantizer line `6.02·R − 1.53`.
 pub fn rate_distortion(path: &Path, title: &str, series: &[Series]) -> Result<()> {
@@ -318,7 +332,11 @@ pub fn quality_vs_bytes(path: &Path, title: &str, y_desc: &str, series: &[Series
     }
     mesh.draw().map_err(|e| anyhow!("plot: {e}"))?;
     for (i, se) in series.iter().enumerate() {
-        let c = COLORS[i % COLORS.len()];
+        let c = if i < COLORS.len() {
+            COLORS[i]
+        } else {
+            MORE_COLORS[(i - COLORS.len()) % MORE_COLORS.len()]
+        };
         let mut p: Vec<(f64, f64)> = se.points.iter().filter(ok).copied().collect();
         p.sort_by(|a, b| a.0.total_cmp(&b.0));
         // Beyond ten series the markers change shape as well as colour.
@@ -340,7 +358,13 @@ pub fn quality_vs_bytes(path: &Path, title: &str, y_desc: &str, series: &[Series
             .map_err(|e| anyhow!("plot: {e}"))?;
         if text {
             s.label(se.label.clone()).legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3))
+                let line = PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3));
+                let mark: DynElement<BitMapBackend, (i32, i32)> = if square {
+                    Rectangle::new([(x + 6, y - 4), (x + 14, y + 4)], c.filled()).into_dyn()
+                } else {
+                    Circle::new((x + 10, y), 4, c.filled()).into_dyn()
+                };
+                EmptyElement::at((0, 0)) + line + mark
             });
         }
     }
