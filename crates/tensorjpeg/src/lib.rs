@@ -12,7 +12,7 @@
 //! JPEG backend ([`backends::jpeg`]) and the baselines people already use ([`baselines`]:
 //! fp16/bf16 casts, GGUF Q8_0/Q4_0/Q4_1 blocks, SVD, zstd) are codecs behind the same
 //! [`Codec`] trait, so every comparison runs through one container and one set of
-//! [`metrics`].
+//! [`metrics`]; image-quality metrics (PSNR, SSIM, MS-SSIM) are in [`ssim`].
 //!
 //! ```
 //! use tensorjpeg::{compress, decompress, Options, Rate, Tensor};
@@ -40,6 +40,7 @@ pub mod metrics;
 pub mod native;
 pub mod pipeline;
 pub mod quant;
+pub mod ssim;
 pub mod tensor;
 pub mod transform;
 pub mod vectors;
