@@ -40,6 +40,7 @@ pub mod metrics;
 pub mod native;
 pub mod pipeline;
 pub mod quant;
+pub mod signal;
 pub mod ssim;
 pub mod tensor;
 pub mod transform;

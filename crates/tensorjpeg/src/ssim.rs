@@ -23,8 +23,8 @@
 //!
 //! Images are channel-major `[C, H, W]` slices of `f32`; all arithmetic is in `f64` (the
 //! reference runs in `f32`, so the two agree to about 1e-6). The fast path filters whole
-//! contiguous rows (horizontal pass, then vertical pass, for the five maps μx, μy, E[x²],
-//! E[y²], E[xy]); [`ssim_reference`] and [`ms_ssim_reference`] compute the same numbers with a
+//! contiguous rows (horizontal pass, then vertical pass, for the five maps μx, μy, E\[x²\],
+//! E\[y²\], E\[xy\]); [`ssim_reference`] and [`ms_ssim_reference`] compute the same numbers with a
 //! direct 11×11 window per output pixel and exist to check it.
 
 use crate::error::{Error, Result};

@@ -21,9 +21,9 @@
 //!    (coarse rows for coarsely quantized components), entropy-coded, and orthonormalised
 //!    by Gram–Schmidt in encoder and decoder alike (`encode::basis_from_ints`), so the
 //!    quantized basis `B̃` is exactly orthonormal and scores are exactly `q·x̂`.
-//! 4. Coefficients `c = B̃(x − μ̂)` are quantized ([`quant`]), the leading ones optionally
-//!    given a fixed-rate coarse field ([`coarse`]), and every vector is written as its
-//!    coarse bytes plus one rANS stream ([`code`], [`vrans`]); stream lengths are stored
+//! 4. Coefficients `c = B̃(x − μ̂)` are quantized (`quant`), the leading ones optionally
+//!    given a fixed-rate coarse field (`coarse`), and every vector is written as its
+//!    coarse bytes plus one rANS stream (`code`, `vrans`); stream lengths are stored
 //!    (entropy-coded) for random access.
 //! 5. With [`KltOptions::bytes_per_vector`], steps 1–4 are repeated in a bisection on `Δ`
 //!    until the serialized size (everything, the basis amortised) meets the target.

@@ -1,0 +1,22 @@
+//! The machine-oriented signal codec of seed 002, after WaLLoC (Jacobellis & Yoon):
+//!
+//! ```text
+//! signal [C, spatial…] ──► WPT (J levels) ──► projection ──► compander ──► lossless coding
+//!                          C·2^(J·D) bands     k channels     int8
+//! ```
+//!
+//! 1. [`crate::transform::wpt`] splits every one of the `C` channels of a `D`-dimensional
+//!    signal into `2^(J·D)` sub-bands (the full packet tree), giving `C·2^(J·D)` channels at
+//!    `1/2^J` the resolution per axis.
+//! 2. [`projection`] maps those channels, at every spatial position, to `k` latent channels
+//!    with a linear map fitted by PCA (WaLLoC trains a 1×1 convolution; PCA is its
+//!    closed-form, MSE-optimal linear counterpart) and back with the transpose plus mean.
+//! 3. [`compander`] turns each latent value into an `i8` in `[−127, 127]` through WaLLoC's
+//!    Gaussian-CDF compander (or a plain uniform quantizer), with a gain as the rate knob.
+//! 4. The int8 latents are then coded losslessly.
+//!
+//! This module holds the projection and the compander; the codec that ties the stages
+//! together comes next.
+
+pub mod compander;
+pub mod projection;
