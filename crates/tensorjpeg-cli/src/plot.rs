@@ -54,6 +54,26 @@ const COLORS: [RGBColor; 10] = [
     RGBColor(23, 190, 207),
 ];
 
+/// A chart builder on `root`: margins, and with text the title and label areas (`y_label`
+/// pixels for the y labels); without a font, no text areas.
+fn builder<'a, 'b>(
+    root: &'a DrawingArea<BitMapBackend<'b>, plotters::coord::Shift>,
+    title: &str,
+    text: bool,
+    y_label: u32,
+) -> ChartBuilder<'a, 'b, BitMapBackend<'b>> {
+    let mut b = ChartBuilder::on(root);
+    b.margin(20);
+    if text {
+        b.caption(title, ("sans-serif", 22))
+            .x_label_area_size(45)
+            .y_label_area_size(y_label);
+    } else {
+        b.x_label_area_size(5).y_label_area_size(5);
+    }
+    b
+}
+
 /// Ten more colours for charts with many series (drawn with square markers).
 const MORE_COLORS: [RGBColor; 10] = [
     RGBColor(0, 0, 0),
@@ -87,16 +107,7 @@ pub fn rate_distortion(path: &Path, title: &str, series: &[Series]) -> Result<()
     let root = BitMapBackend::new(path, (1000, 700)).into_drawing_area();
     root.fill(&WHITE)
         .map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    let mut b = ChartBuilder::on(&root);
-    b.margin(20);
-    if text {
-        b.caption(title, ("sans-serif", 22))
-            .x_label_area_size(45)
-            .y_label_area_size(60);
-    } else {
-        b.x_label_area_size(5).y_label_area_size(5);
-    }
-    let mut chart = b
+    let mut chart = builder(&root, title, text, 60)
         .build_cartesian_2d(0f64..xmax, ymin..ymax)
         .map_err(|e| anyhow!("plot: {e}"))?;
     if text {
@@ -212,16 +223,7 @@ pub fn lines(
     let root = BitMapBackend::new(path, (1000, 650)).into_drawing_area();
     root.fill(&WHITE)
         .map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    let mut b = ChartBuilder::on(&root);
-    b.margin(20);
-    if text {
-        b.caption(title, ("sans-serif", 22))
-            .x_label_area_size(45)
-            .y_label_area_size(70);
-    } else {
-        b.x_label_area_size(5).y_label_area_size(5);
-    }
-    let mut chart = b
+    let mut chart = builder(&root, title, text, 70)
         .build_cartesian_2d((xmin - dx)..(xmax + dx), (ymin - dy)..(ymax + dy))
         .map_err(|e| anyhow!("plot: {e}"))?;
     let mut mesh = chart.configure_mesh();
@@ -310,16 +312,7 @@ pub fn quality_vs_bytes(path: &Path, title: &str, y_desc: &str, series: &[Series
     let root = BitMapBackend::new(path, (1100, 700)).into_drawing_area();
     root.fill(&WHITE)
         .map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    let mut b = ChartBuilder::on(&root);
-    b.margin(20);
-    if text {
-        b.caption(title, ("sans-serif", 22))
-            .x_label_area_size(45)
-            .y_label_area_size(60);
-    } else {
-        b.x_label_area_size(5).y_label_area_size(5);
-    }
-    let mut chart = b
+    let mut chart = builder(&root, title, text, 60)
         .build_cartesian_2d((xmin..xmax).log_scale(), (ymin - dy)..(ymax + dy))
         .map_err(|e| anyhow!("plot: {e}"))?;
     let mut mesh = chart.configure_mesh();

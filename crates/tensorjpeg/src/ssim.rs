@@ -412,20 +412,14 @@ fn avg_pool2(x: &[f64], h: usize, w: usize) -> (Vec<f64>, usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vectors::kmeans::SplitMix64;
 
     /// SplitMix64, for deterministic test data.
-    struct Rng(u64);
+    struct Rng(SplitMix64);
     impl Rng {
-        fn next_u64(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
         /// Uniform in [0, 1).
         fn uniform(&mut self) -> f64 {
-            (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+            self.0.uniform()
         }
         /// Approximately standard normal (Irwin–Hall, 12 uniforms).
         fn gauss(&mut self) -> f64 {
@@ -434,7 +428,7 @@ mod tests {
     }
 
     fn random_image(shape: [usize; 3], seed: u64, range: f64) -> Vec<f32> {
-        let mut rng = Rng(seed);
+        let mut rng = Rng(SplitMix64(seed));
         (0..shape.iter().product::<usize>())
             .map(|_| (rng.uniform() * range) as f32)
             .collect()
@@ -530,7 +524,7 @@ mod tests {
         // 171×165: odd at the first scale (pads rows and columns), then 86×83, 43×42, 22×21.
         let shape = [1, 171, 165];
         let a = pattern(shape);
-        let mut rng = Rng(7);
+        let mut rng = Rng(SplitMix64(7));
         let b: Vec<f32> = a.iter().map(|&v| v + (6.0 * rng.gauss()) as f32).collect();
         let fast = ms_ssim(&a, &b, shape, 255.0).unwrap();
         let slow = ms_ssim_reference(&a, &b, shape, 255.0).unwrap();
@@ -592,7 +586,7 @@ mod tests {
     fn ssim_and_ms_ssim_are_symmetric() {
         let shape = [2, 161, 170];
         let a = pattern(shape);
-        let mut rng = Rng(11);
+        let mut rng = Rng(SplitMix64(11));
         let b: Vec<f32> = a
             .iter()
             .map(|&v| v + (10.0 * rng.gauss()) as f32 + 3.0)
@@ -614,7 +608,7 @@ mod tests {
     fn ssim_decreases_as_noise_grows() {
         let shape = [2, 176, 192];
         let a = pattern(shape);
-        let mut rng = Rng(12);
+        let mut rng = Rng(SplitMix64(12));
         let noise: Vec<f64> = a.iter().map(|_| rng.gauss()).collect();
         let (mut last_s, mut last_m) = (1.0 + 1e-9, 1.0 + 1e-9);
         for amp in [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0] {

@@ -336,9 +336,14 @@ fn embed_cached(
         let p = model_path.join(f);
         if let Ok(meta) = std::fs::metadata(&p) {
             fnv(&mut h, &meta.len().to_le_bytes());
-            // Weights: length plus the first MiB (the header names every tensor).
-            let bytes = std::fs::read(&p).unwrap_or_default();
-            fnv(&mut h, &bytes[..bytes.len().min(1 << 20)]);
+            // Weights: length plus the first MiB (the header names every tensor); only
+            // that much is read.
+            let mut head = Vec::new();
+            if let Ok(f) = std::fs::File::open(&p) {
+                use std::io::Read;
+                f.take(1 << 20).read_to_end(&mut head).ok();
+            }
+            fnv(&mut h, &head);
         }
     }
     for s in sentences {

@@ -12,7 +12,7 @@ use tensorjpeg::vectors::registry::{self, SEED_QUALITIES};
 use tensorjpeg_models::bert::Embedder;
 
 use super::embed_eval::Row;
-use super::{num, write_atomic};
+use super::{csv, num, write_atomic};
 use crate::plot::{quality_vs_bytes, Series};
 use crate::table::{f, render};
 
@@ -101,23 +101,6 @@ fn row_json(r: &Row, rows: &[Row]) -> Value {
         "fit": r.sizes.2,
         "codec_report": extra,
     })
-}
-
-fn csv(rows: &[Value]) -> String {
-    let mut out = CSV_COLUMNS.join(",") + "\n";
-    for r in rows {
-        let cells: Vec<String> = CSV_COLUMNS
-            .iter()
-            .map(|c| match &r[*c] {
-                Value::Null => String::new(),
-                Value::String(s) => format!("\"{}\"", s.replace('"', "\"\"")),
-                v => v.to_string(),
-            })
-            .collect();
-        out += &cells.join(",");
-        out.push('\n');
-    }
-    out
 }
 
 /// The headline measure of a dataset: recall@1 with relevance labels, else neighbour
@@ -209,7 +192,10 @@ pub fn write(out: &Path, ctx: &Context, rows: &[Row], seed: Option<&Seed000>) ->
         &out.join("results.json"),
         serde_json::to_string_pretty(&json_rows)?.as_bytes(),
     )?;
-    write_atomic(&out.join("results.csv"), csv(&json_rows).as_bytes())?;
+    write_atomic(
+        &out.join("results.csv"),
+        csv(&CSV_COLUMNS, &json_rows).as_bytes(),
+    )?;
     let mut datasets: Vec<&'static str> = rows.iter().map(|r| r.dataset).collect();
     datasets.dedup();
     let comparisons: BTreeMap<&str, Vec<Value>> = datasets

@@ -69,6 +69,25 @@ pub fn stats_json(s: &Stats) -> Value {
     })
 }
 
+/// CSV of JSON rows: a header of `columns`, then one line per row (strings quoted, `null`
+/// empty).
+pub fn csv(columns: &[&str], rows: &[Value]) -> String {
+    let mut out = columns.join(",") + "\n";
+    for r in rows {
+        let cells: Vec<String> = columns
+            .iter()
+            .map(|c| match &r[*c] {
+                Value::Null => String::new(),
+                Value::String(s) => format!("\"{}\"", s.replace('"', "\"\"")),
+                v => v.to_string(),
+            })
+            .collect();
+        out += &cells.join(",");
+        out.push('\n');
+    }
+    out
+}
+
 /// Writes `bytes` to `path` atomically (temp file + rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     tensorjpeg_io::write_atomic(path, bytes).with_context(|| format!("writing {}", path.display()))

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use tensorjpeg_models::probe::{batch_means_se, mean};
 
 use super::probe::{Measured, Plan, ProbeArgs, Role, Timing};
-use super::{num, write_atomic};
+use super::{csv, num, write_atomic};
 use crate::plot::{lines, ErrSeries};
 
 /// Seed 003's reported cosines (GPT-2-large, its prompt, flattened embeddings).
@@ -101,23 +101,6 @@ const CSV_COLUMNS: [&str; 30] = [
     "tokens_before_first_loop_std",
     "loop_share",
 ];
-
-fn csv(rows: &[Value]) -> String {
-    let mut out = CSV_COLUMNS.join(",") + "\n";
-    for r in rows {
-        let cells: Vec<String> = CSV_COLUMNS
-            .iter()
-            .map(|c| match &r[*c] {
-                Value::Null => String::new(),
-                Value::String(s) => format!("\"{}\"", s.replace('"', "\"\"")),
-                v => v.to_string(),
-            })
-            .collect();
-        out += &cells.join(",");
-        out.push('\n');
-    }
-    out
-}
 
 /// A quality and the relative perplexity rise it causes.
 type QualityRise = Option<(u8, f64)>;
@@ -498,7 +481,7 @@ pub fn write(out: &Path, ctx: &Context, ms: &[Measured]) -> Result<()> {
         &out.join("report.json"),
         serde_json::to_string_pretty(&rows)?.as_bytes(),
     )?;
-    write_atomic(&out.join("report.csv"), csv(&rows).as_bytes())?;
+    write_atomic(&out.join("report.csv"), csv(&CSV_COLUMNS, &rows).as_bytes())?;
     let fi = findings(ms, &ctx.args.codec);
     let t = &ctx.timing;
     let run = json!({

@@ -503,14 +503,9 @@ mod tests {
 
     /// SplitMix64 values uniform in [-1, 1).
     fn noise(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed;
+        let mut g = crate::transform::hadamard::SplitMix64(seed);
         (0..n)
-            .map(|_| {
-                s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
-                let mut z = (s ^ (s >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-                ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-            })
+            .map(|_| (g.next_u64() >> 40) as f32 / (1u64 << 23) as f32 - 1.0)
             .collect()
     }
 

@@ -140,14 +140,6 @@ pub struct Measured {
     pub report: Vec<(String, f64)>,
 }
 
-/// Whether an index prunes (its search is not exhaustive): the KLT index with a coarse
-/// code reports its coarse components.
-fn prunes(report: &[(String, f64)]) -> bool {
-    report
-        .iter()
-        .any(|(k, v)| k == "coarse_components" && *v > 0.0)
-}
-
 /// Fits, encodes and measures `codec` on `split` (see the module documentation).
 pub fn evaluate(
     codec: &dyn VectorCodec,
@@ -166,7 +158,7 @@ pub fn evaluate(
     let results = index.search_batch(split.queries, k)?;
     // A pruning search's shortlist grows with `k`: its top 10 is measured with `k = 10`,
     // as it is timed.
-    let top10: Vec<Vec<u32>> = if k != 10 && prunes(&report) {
+    let top10: Vec<Vec<u32>> = if k != 10 && index.prunes() {
         index.search_batch(split.queries, 10)?
     } else {
         results
@@ -189,7 +181,7 @@ pub fn evaluate(
         }
         None => (None, None, None),
     };
-    let recall_vs_exhaustive_at_10 = if prunes(&report) {
+    let recall_vs_exhaustive_at_10 = if index.prunes() {
         let exact = index.exact_search_batch(split.queries, 10)?;
         Some(neighbour_recall(&top10, &exact, 10))
     } else {

@@ -414,6 +414,10 @@ impl VectorIndex for KltIndex {
         r
     }
 
+    fn prunes(&self) -> bool {
+        self.coarse_components() > 0
+    }
+
     fn side_bytes(&self) -> usize {
         let st = self
             .stats()

@@ -5,23 +5,14 @@
 use crate::{Error, Result};
 use rayon::prelude::*;
 
-/// SplitMix64: a small deterministic generator, so a fixed seed gives the same codebooks
-/// on every machine and every thread count.
-#[derive(Debug, Clone)]
-pub struct SplitMix64(u64);
+/// The transform's SplitMix64 (a small deterministic generator, so a fixed seed gives the
+/// same codebooks on every machine and every thread count), with the draws k-means needs.
+pub use crate::transform::hadamard::SplitMix64;
 
 impl SplitMix64 {
     /// A generator started from `seed`.
     pub fn new(seed: u64) -> Self {
         SplitMix64(seed)
-    }
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
     }
     /// Uniform in `[0, 1)`.
     pub fn uniform(&mut self) -> f64 {

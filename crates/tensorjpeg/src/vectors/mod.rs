@@ -53,6 +53,11 @@ pub trait VectorIndex: Send + Sync {
     fn report(&self) -> Vec<(String, f64)> {
         Vec::new()
     }
+    /// Whether [`VectorIndex::search`] prunes (scores only a shortlist exactly), so that
+    /// it can differ from [`VectorIndex::exact_search_batch`].
+    fn prunes(&self) -> bool {
+        false
+    }
     /// The index's own single-query search: the `k` best vectors, best first. Default:
     /// [`VectorIndex::scores`] then top-`k`; indices with a faster path (a coarse pass and
     /// a shortlist) override it.

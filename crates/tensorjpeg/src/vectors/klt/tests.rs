@@ -1,18 +1,14 @@
 //! Tests of the KLT collection codec on synthetic data (deterministic, fast).
 
 use super::*;
+use crate::transform::hadamard::SplitMix64;
 use crate::vectors::eval::{brute_force_topk, neighbour_recall, top_k};
 
 /// SplitMix64 → standard normal (Box–Muller), deterministic.
-struct Gauss(u64);
+struct Gauss(SplitMix64);
 impl Gauss {
     fn u(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        ((z >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        ((self.0.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
     }
     fn n(&mut self) -> f64 {
         (-2.0 * self.u().ln()).sqrt() * (std::f64::consts::TAU * self.u()).cos()
@@ -23,14 +19,14 @@ impl Gauss {
 /// standard deviation `1/(1+t/4)` mixed by a fixed random matrix) and a common offset, like
 /// sentence embeddings.
 pub(super) fn embeddings(rows: usize, dim: usize, seed: u64) -> Vec<f32> {
-    let mut g = Gauss(0xC0FFEE);
+    let mut g = Gauss(SplitMix64(0xC0FFEE));
     let mix: Vec<f64> = (0..dim * dim)
         .map(|_| g.n() / (dim as f64).sqrt())
         .collect();
     let offset: Vec<f64> = (0..dim)
         .map(|_| 0.5 * g.n() / (dim as f64).sqrt())
         .collect();
-    let mut g = Gauss(seed);
+    let mut g = Gauss(SplitMix64(seed));
     let mut out = Vec::with_capacity(rows * dim);
     for _ in 0..rows {
         let lat: Vec<f64> = (0..dim).map(|t| g.n() / (1.0 + t as f64 / 4.0)).collect();
