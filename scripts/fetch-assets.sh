@@ -18,6 +18,8 @@
 #   assets/audio/    the 9 speech/noise WAVs (48 kHz 16-bit mono) of the Debian package
 #                    alsa-utils, taken from its .deb with apt-get download + dpkg-deb
 #                    (not installed); the .deb used is recorded in audio/SOURCE.txt
+#   assets/volume/   example4d.nii.gz: a 4-D MRI EPI series (NIfTI-1, int16, 128x96x24
+#                    voxels x 2 time points) from the PyPI wheel nibabel 5.4.2
 # Override the destination with TENSORJPEG_ASSETS. Downloads go to a temporary folder
 # inside it, removed on exit; nothing is cached elsewhere.
 set -euo pipefail
@@ -58,6 +60,7 @@ declare -A SHA=(
   [audio/Rear_Right.wav]=12828d125f692faa75c7445d52125dcc2c36f82c4f7a3ef49b8ae6afd74ada9d
   [audio/Side_Left.wav]=03dc7c641d7825417d2a261831715e945e95d87343fb037db910e7ce4f87a2a1
   [audio/Side_Right.wav]=ecdd0329945f355960796a56f8126d5080ed93fdd2437c7eaddbbbd56137d7e9
+  [volume/example4d.nii.gz]=42097dfbab9d2a036b41ae5c97a359591cf2cf5c3f8dc6ca6455c0b8a7f22696
 )
 
 # The scikit-image photos kept (PNG only), and the alsa-utils WAVs.
@@ -308,4 +311,5 @@ fetch_bible
 fetch_wheel scikit-image==0.26.0 "${photo_args[@]}"
 fetch_wheel scikit-learn==1.9.1 sklearn/datasets/data/digits.csv.gz digits/digits.csv.gz
 fetch_alsa_wavs
+fetch_wheel nibabel==5.4.2 nibabel/tests/data/example4d.nii.gz volume/example4d.nii.gz
 echo "assets: ready in $assets"

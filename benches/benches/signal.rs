@@ -1,5 +1,5 @@
 //! Signal-codec stages (issue 7): the N-D wavelet packet transform on a real photo, beside
-//! its scalar reference, and MS-SSIM. Throughput in pixels (megapixels/s = pixels/s ÷ 10⁶,
+//! its scalar reference, MS-SSIM, and the whole codec's encode/decode beside real JPEG. Throughput in pixels (megapixels/s = pixels/s ÷ 10⁶,
 //! all channels of a pixel together, as WaLLoC reports it).
 //!
 //! `cargo bench -p tensorjpeg-bench --bench signal` (run `scripts/fetch-assets.sh` first for
@@ -67,5 +67,64 @@ fn bench_ms_ssim(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_wpt, bench_ms_ssim);
+/// The whole codec (WPT → projection → quantizer → lossless coder) on astronaut, with a
+/// basis fitted on the photo itself (fitting is not timed), beside real JPEG in the same run.
+fn bench_codec(c: &mut Criterion) {
+    use tensorjpeg::signal::basis::SignalBasis;
+    use tensorjpeg::signal::codec::{self, LatentCoder, Quantizer};
+    use tensorjpeg::signal::latent_image::LatentImageCodec;
+    use tensorjpeg::signal::peers;
+    let (x, shape) = photo();
+    let full = SignalBasis::fit(&[(&x, &shape)], 3, 192).expect("fit");
+    let mut g = c.benchmark_group("signal_codec_3x512x512");
+    g.throughput(Throughput::Elements((shape[1] * shape[2]) as u64));
+    g.sample_size(20);
+    let configs = [
+        (
+            "walloc-linear k=12 gaussian webp-lossless",
+            12,
+            Quantizer::Gaussian { gain: 0.05 },
+            LatentCoder::Image(LatentImageCodec::WebpLossless),
+        ),
+        (
+            "k=12 uniform rans",
+            12,
+            Quantizer::Uniform { step: 8.0 },
+            LatentCoder::Rans,
+        ),
+        (
+            "k=48 uniform rans",
+            48,
+            Quantizer::Uniform { step: 8.0 },
+            LatentCoder::Rans,
+        ),
+        (
+            "k=192 uniform rans",
+            192,
+            Quantizer::Uniform { step: 8.0 },
+            LatentCoder::Rans,
+        ),
+    ];
+    for (name, k, q, coder) in configs {
+        let b = full.truncate(k).expect("truncate");
+        let f = codec::encode(&b, &x, &shape, q, coder).expect("encode");
+        g.bench_function(format!("encode/{name}"), |bn| {
+            bn.iter(|| codec::encode(&b, &x, &shape, q, coder).expect("encode"))
+        });
+        g.bench_function(format!("decode/{name}"), |bn| {
+            bn.iter(|| codec::decode(&b, &f).expect("decode"))
+        });
+    }
+    let s3 = [shape[0], shape[1], shape[2]];
+    let j = peers::jpeg_encode(&x, s3, 75).expect("jpeg");
+    g.bench_function("encode/jpeg q75", |bn| {
+        bn.iter(|| peers::jpeg_encode(&x, s3, 75).expect("jpeg"))
+    });
+    g.bench_function("decode/jpeg q75", |bn| {
+        bn.iter(|| peers::jpeg_decode(&j, s3).expect("jpeg"))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_wpt, bench_ms_ssim, bench_codec);
 criterion_main!(benches);

@@ -130,6 +130,13 @@ enum Command {
     /// Seed 003 as an experiment: a codec on a language model's input embeddings at each
     /// quality, with controls; perplexity, KL, top-1 and sampled-text statistics; a report.
     Probe(cmd::probe::ProbeArgs),
+    /// Seed 002's machine-oriented signal codec (wavelet packets + fitted projection +
+    /// int8/uniform latents + lossless coding) for images, audio and volumes: fit, encode,
+    /// decode, inspect, and the evaluation against JPEG, WebP and downsampling.
+    Signal {
+        #[command(subcommand)]
+        cmd: cmd::signal::SignalCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -157,6 +164,7 @@ fn main() -> ExitCode {
         Command::Embed(args) => cmd::embed::run(&args),
         Command::EmbedEval(args) => cmd::embed_eval::run(&args),
         Command::Probe(args) => cmd::probe::run(&args),
+        Command::Signal { cmd } => cmd::signal::run(&cmd),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

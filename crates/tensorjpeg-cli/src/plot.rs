@@ -294,6 +294,22 @@ pub fn lines(
 /// A quality measure (e.g. recall@10) against all-in bytes per vector, log-scaled x axis,
 /// one line per codec family (points joined in x order).
 pub fn quality_vs_bytes(path: &Path, title: &str, y_desc: &str, series: &[Series]) -> Result<()> {
+    log_x(
+        path,
+        title,
+        ("all-in bytes per vector (log scale)", y_desc),
+        series,
+    )
+}
+
+/// A measure against a positive quantity on a log-scaled x axis (e.g. PSNR against bits per
+/// pixel), one line per series (points joined in x order).
+pub fn log_x(
+    path: &Path,
+    title: &str,
+    (x_desc, y_desc): (&str, &str),
+    series: &[Series],
+) -> Result<()> {
     let text = font_loaded();
     let ok = |p: &&(f64, f64)| p.0.is_finite() && p.0 > 0.0 && p.1.is_finite();
     let (mut xmin, mut xmax) = (f64::INFINITY, f64::NEG_INFINITY);
@@ -317,9 +333,13 @@ pub fn quality_vs_bytes(path: &Path, title: &str, y_desc: &str, series: &[Series
         .map_err(|e| anyhow!("plot: {e}"))?;
     let mut mesh = chart.configure_mesh();
     if text {
-        mesh.x_desc("all-in bytes per vector (log scale)")
-            .y_desc(y_desc)
-            .x_label_formatter(&|x| format!("{x:.0}"));
+        mesh.x_desc(x_desc).y_desc(y_desc).x_label_formatter(&|x| {
+            if *x >= 10.0 {
+                format!("{x:.0}")
+            } else {
+                format!("{x:.2}")
+            }
+        });
     } else {
         mesh.disable_x_mesh().disable_y_mesh();
     }

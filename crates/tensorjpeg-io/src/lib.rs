@@ -17,6 +17,7 @@ pub mod gguf;
 pub mod npy;
 pub mod safetensors_io;
 pub mod signal;
+pub mod volume;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -29,8 +30,11 @@ pub use safetensors_io::{
     read_safetensors, read_safetensors_with_metadata, write_safetensors,
     write_safetensors_with_metadata,
 };
-pub use signal::{read_digits, read_image, read_wav, Digits, Signal, DIGIT_SIDE};
+pub use signal::{
+    read_digits, read_image, read_wav, write_png, write_wav, Digits, Signal, DIGIT_SIDE,
+};
 use tensorjpeg::Tensor;
+pub use volume::{read_nifti, Volume};
 
 /// The codec crate's registry plus candle's quantizers: `candle-q8_0`, `candle-q4_0`,
 /// `candle-q4_1`, `q2_k`, `q3_k`, `q4_k`, `q5_k`, `q6_k`.

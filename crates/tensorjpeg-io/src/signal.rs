@@ -4,6 +4,10 @@
 //! * [`read_image`]: a PNG as `[C, H, W]` (C = 1 for gray, 3 for colour), values `0.0..=255.0`.
 //! * [`read_wav`]: a WAV as `[channels, frames]`, values in `[-1, 1)`, with its sample rate.
 //! * [`read_digits`]: `digits.csv.gz` as `[n, 8, 8]` pixel values `0.0..=16.0` plus labels.
+//! * [`write_png`], [`write_wav`]: the reverse of [`read_image`] and [`read_wav`] (8-bit PNG,
+//!   16-bit PCM WAV), written atomically.
+//!
+//! 3-D volumes (NIfTI) are in [`crate::volume`].
 //!
 //! Every error names the file (and for the digits, the line), like the rest of this crate.
 
@@ -306,8 +310,135 @@ fn read_digits_from(path: &Path, mut reader: impl BufRead) -> Result<Digits> {
     Ok(Digits { images, labels })
 }
 
+/// Writes `values` of shape `[C, H, W]` (channel-major, as [`read_image`] returns them) as an
+/// 8-bit PNG: C = 1 gray, 3 RGB, 4 RGBA. Each value is rounded to the nearest integer and
+/// clamped to `0..=255` (NaN gives 0); the channels are interleaved. The file is written
+/// atomically ([`crate::write_atomic`]).
+///
+/// Errors (naming the file) on any other shape, a `values` length that is not the shape's
+/// product, or an empty or too large image.
+pub fn write_png(path: &Path, values: &[f32], shape: &[usize]) -> Result<()> {
+    let bad_shape = |why: &str| {
+        Error::format(
+            path,
+            format!("cannot write a PNG of shape {shape:?}: {why}"),
+        )
+    };
+    let &[c, h, w] = shape else {
+        return Err(bad_shape("expected [C, H, W]"));
+    };
+    let color = match c {
+        1 => png::ColorType::Grayscale,
+        3 => png::ColorType::Rgb,
+        4 => png::ColorType::Rgba,
+        _ => {
+            return Err(bad_shape(
+                "expected C = 1 (gray), 3 (RGB) or 4 (RGBA) channels",
+            ))
+        }
+    };
+    // PNG allows 1..=2^31-1 pixels a side.
+    let side = |n: usize| {
+        u32::try_from(n)
+            .ok()
+            .filter(|&n| (1..=i32::MAX as u32).contains(&n))
+    };
+    let (Some(w32), Some(h32)) = (side(w), side(h)) else {
+        return Err(bad_shape("H and W must be in 1..=2147483647"));
+    };
+    let plane = h
+        .checked_mul(w)
+        .filter(|p| p.checked_mul(c).is_some())
+        .ok_or_else(|| bad_shape("too many pixels"))?;
+    if values.len() != plane * c {
+        return Err(bad_shape(&format!(
+            "{} values given, the shape has {}",
+            values.len(),
+            plane * c
+        )));
+    }
+    let mut pixels = vec![0u8; plane * c];
+    for (ch, src) in values.chunks_exact(plane).enumerate() {
+        for (i, &v) in src.iter().enumerate() {
+            pixels[i * c + ch] = v.round().clamp(0.0, 255.0) as u8; // NaN as u8 is 0
+        }
+    }
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, w32, h32);
+        enc.set_color(color);
+        enc.set_depth(png::BitDepth::Eight);
+        let png_err = |e: png::EncodingError| Error::format(path, format!("PNG encoder: {e}"));
+        let mut writer = enc.write_header().map_err(png_err)?;
+        writer.write_image_data(&pixels).map_err(png_err)?;
+        writer.finish().map_err(png_err)?;
+    }
+    crate::write_atomic(path, &out)
+}
+
+/// Writes `values` of shape `[channels, frames]` (channel-major, as [`read_wav`] returns
+/// them) as a 16-bit PCM WAV at `sample_rate`. Each value is scaled by 32768 (the inverse of
+/// [`read_wav`]), rounded and clamped to `-32768..=32767` (NaN gives 0), so 16-bit sound
+/// read with [`read_wav`] is written back exactly. The file is written atomically
+/// ([`crate::write_atomic`]).
+///
+/// Errors (naming the file) unless the shape is `[channels, frames]` with 1..=65535
+/// channels, `values` has `channels * frames` samples, `sample_rate` is not 0 and the data
+/// fits a WAV file (under 4 GiB).
+pub fn write_wav(path: &Path, values: &[f32], shape: &[usize], sample_rate: u32) -> Result<()> {
+    let bad = |why: String| {
+        Error::format(
+            path,
+            format!("cannot write a WAV of shape {shape:?} at {sample_rate} Hz: {why}"),
+        )
+    };
+    let &[channels, frames] = shape else {
+        return Err(bad("expected [channels, frames]".into()));
+    };
+    let channels16 = u16::try_from(channels)
+        .ok()
+        .filter(|&c| c >= 1)
+        .ok_or_else(|| bad("expected 1..=65535 channels".into()))?;
+    if sample_rate == 0 {
+        return Err(bad("the sample rate must be at least 1 Hz".into()));
+    }
+    let total = channels
+        .checked_mul(frames)
+        .filter(|&n| {
+            n.checked_mul(2)
+                .is_some_and(|b| b <= u32::MAX as usize - 64)
+        })
+        .ok_or_else(|| bad("too many samples for a WAV file (4 GiB at most)".into()))?;
+    if values.len() != total {
+        return Err(bad(format!(
+            "{} values given, the shape has {total}",
+            values.len()
+        )));
+    }
+    let spec = hound::WavSpec {
+        channels: channels16,
+        sample_rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let wav_err = |e: hound::Error| Error::format(path, format!("WAV encoder: {e}"));
+    let mut cur = std::io::Cursor::new(Vec::with_capacity(44 + 2 * total));
+    {
+        let mut w = hound::WavWriter::new(&mut cur, spec).map_err(wav_err)?;
+        for f in 0..frames {
+            for c in 0..channels {
+                let v = (values[c * frames + f] * 32768.0).round();
+                w.write_sample(v.clamp(-32768.0, 32767.0) as i16) // NaN as i16 is 0
+                    .map_err(wav_err)?;
+            }
+        }
+        w.finalize().map_err(wav_err)?;
+    }
+    crate::write_atomic(path, &cur.into_inner())
+}
+
 /// Whether an I/O error reports bad or missing data (as decoders do) rather than an OS failure.
-fn is_data_error(e: &std::io::Error) -> bool {
+pub(crate) fn is_data_error(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;
     matches!(e.kind(), InvalidData | InvalidInput | UnexpectedEof)
 }
@@ -543,6 +674,132 @@ mod tests {
         let p = d.file("head.wav", &full[..20]);
         let msg = err_string(read_wav(&p));
         assert!(msg.contains("head.wav"), "{msg}");
+    }
+
+    /// The names of the files in `dir` (to check no temporary file is left behind).
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn png_round_trips_through_read_image() {
+        let d = TempDir::new("writepng");
+        // Gray 3x2, RGB 2x2: every value an integer in 0..=255 comes back as it was.
+        let gray: Vec<f32> = vec![0.0, 1.0, 2.0, 127.0, 254.0, 255.0];
+        let p = d.0.join("gray.png");
+        write_png(&p, &gray, &[1, 2, 3]).unwrap();
+        let s = read_image(&p).unwrap();
+        assert_eq!((s.shape, s.values), (vec![1, 2, 3], gray));
+        let rgb: Vec<f32> = (0..12).map(|i| (i * 20) as f32).collect();
+        let p = d.0.join("rgb.png");
+        write_png(&p, &rgb, &[3, 2, 2]).unwrap();
+        let s = read_image(&p).unwrap();
+        assert_eq!((s.shape, s.values), (vec![3, 2, 2], rgb.clone()));
+        // RGBA: read_image drops alpha.
+        let mut rgba = rgb.clone();
+        rgba.extend([255.0, 0.0, 9.0, 3.0]);
+        let p = d.0.join("rgba.png");
+        write_png(&p, &rgba, &[4, 2, 2]).unwrap();
+        let s = read_image(&p).unwrap();
+        assert_eq!((s.shape, s.values), (vec![3, 2, 2], rgb));
+        // A real-size photo-like image, overwritten in place.
+        let big: Vec<f32> = (0..3 * 61 * 47).map(|i| (i * 37 % 256) as f32).collect();
+        write_png(&p, &big, &[3, 61, 47]).unwrap();
+        let s = read_image(&p).unwrap();
+        assert_eq!((s.shape, s.values), (vec![3, 61, 47], big));
+        assert_eq!(names(&d.0), ["gray.png", "rgb.png", "rgba.png"]);
+    }
+
+    #[test]
+    fn png_rounds_and_clamps() {
+        let d = TempDir::new("clamppng");
+        let p = d.0.join("c.png");
+        let v = [-5.0, 0.49, 0.5, 1.5, 254.6, 300.0, f32::NAN, f32::INFINITY];
+        write_png(&p, &v, &[1, 1, 8]).unwrap();
+        let s = read_image(&p).unwrap();
+        assert_eq!(s.values, vec![0.0, 0.0, 1.0, 2.0, 255.0, 255.0, 0.0, 255.0]);
+    }
+
+    #[test]
+    fn png_bad_shapes_name_the_file() {
+        let d = TempDir::new("badpng");
+        let p = d.0.join("bad.png");
+        let cases: [(&[usize], usize, &str); 7] = [
+            (&[2, 2, 2], 8, "C = 1 (gray), 3 (RGB) or 4"),
+            (&[1, 4], 4, "expected [C, H, W]"),
+            (&[1, 2, 2, 1], 4, "expected [C, H, W]"),
+            (&[1, 0, 3], 0, "H and W must be"),
+            (&[3, 1 << 40, 2], 0, "H and W must be"),
+            (&[1, 2, 2], 5, "5 values given, the shape has 4"),
+            (&[3, 2, 2], 4, "4 values given, the shape has 12"),
+        ];
+        for (shape, n, want) in cases {
+            let msg = err_string(write_png(&p, &vec![1.0; n], shape));
+            assert!(msg.contains("bad.png"), "{msg}");
+            assert!(msg.contains(want), "{msg} lacks {want}");
+        }
+        assert!(names(&d.0).is_empty(), "{:?}", names(&d.0));
+        // A missing directory: an I/O error naming the file, nothing left behind.
+        let e = write_png(&d.0.join("no/such/dir.png"), &[0.0], &[1, 1, 1]).unwrap_err();
+        assert!(matches!(e, Error::Io { .. }), "{e}");
+        assert!(e.to_string().contains("dir.png"), "{e}");
+        assert!(names(&d.0).is_empty());
+    }
+
+    #[test]
+    fn wav_round_trips_through_read_wav() {
+        let d = TempDir::new("writewav");
+        // Stereo 16-bit sound read back, written, read again: identical.
+        let p = d.0.join("in.wav");
+        std::fs::write(
+            &p,
+            wav_bytes(2, &[-32768, 16384, 0, -16384, 32767, 1, 5, -7]),
+        )
+        .unwrap();
+        let s = read_wav(&p).unwrap();
+        let q = d.0.join("out.wav");
+        write_wav(&q, &s.values, &s.shape, 8000).unwrap();
+        assert_eq!(read_wav(&q).unwrap(), s);
+        assert_eq!(std::fs::read(&q).unwrap(), std::fs::read(&p).unwrap());
+        // Rounding and clamping; another rate; mono; overwrite in place.
+        let v = [0.0, 1.0, -1.5, 0.6 / 32768.0, -0.4 / 32768.0, f32::NAN, 0.5];
+        write_wav(&q, &v, &[1, 7], 44100).unwrap();
+        let s = read_wav(&q).unwrap();
+        assert_eq!(s.shape, vec![1, 7]);
+        assert_eq!(s.sample_rate, Some(44100));
+        let ints: Vec<i32> = s.values.iter().map(|&x| (x * 32768.0) as i32).collect();
+        assert_eq!(ints, vec![0, 32767, -32768, 1, 0, 0, 16384]);
+        // No frames at all is a valid (empty) WAV.
+        write_wav(&q, &[], &[2, 0], 8000).unwrap();
+        assert_eq!(read_wav(&q).unwrap().shape, vec![2, 0]);
+        assert_eq!(names(&d.0), ["in.wav", "out.wav"]);
+    }
+
+    #[test]
+    fn wav_bad_shapes_name_the_file() {
+        let d = TempDir::new("badwav");
+        let p = d.0.join("bad.wav");
+        let cases: [(&[usize], usize, u32, &str); 6] = [
+            (&[4], 4, 8000, "expected [channels, frames]"),
+            (&[1, 2, 2], 4, 8000, "expected [channels, frames]"),
+            (&[0, 4], 0, 8000, "1..=65535 channels"),
+            (&[70000, 1], 70000, 8000, "1..=65535 channels"),
+            (&[1, 4], 4, 0, "at least 1 Hz"),
+            (&[2, 3], 5, 8000, "5 values given, the shape has 6"),
+        ];
+        for (shape, n, rate, want) in cases {
+            let msg = err_string(write_wav(&p, &vec![0.0; n], shape, rate));
+            assert!(msg.contains("bad.wav"), "{msg}");
+            assert!(msg.contains(want), "{msg} lacks {want}");
+        }
+        let msg = err_string(write_wav(&p, &[], &[2, 1 << 31], 8000));
+        assert!(msg.contains("4 GiB"), "{msg}");
+        assert!(names(&d.0).is_empty(), "{:?}", names(&d.0));
     }
 
     #[test]

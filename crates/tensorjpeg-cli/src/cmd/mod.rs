@@ -12,6 +12,11 @@ pub mod model;
 pub mod perplexity;
 pub mod probe;
 pub mod probe_report;
+pub mod signal;
+pub mod signal_digits;
+pub mod signal_eval;
+pub mod signal_report;
+pub mod signal_series;
 pub mod sweep;
 
 use std::path::Path;

@@ -30,7 +30,7 @@ const CODE_MAX: f64 = 127.0;
 /// `L = 2^(bits−1) − 1 + 0.5 − 10⁻³`.
 const LATENT_MAX: f64 = CODE_MAX + 0.5 - 1e-3;
 /// `s = (2^(bits−1) − 1)/1.85`.
-const SCALE: f64 = CODE_MAX / 1.85;
+pub(crate) const SCALE: f64 = CODE_MAX / 1.85;
 
 /// A compander from real values to `i8` codes in `[−127, 127]`.
 #[derive(Debug, Clone, Copy, PartialEq)]

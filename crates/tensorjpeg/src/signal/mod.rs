@@ -15,8 +15,17 @@
 //!    Gaussian-CDF compander (or a plain uniform quantizer), with a gain as the rate knob.
 //! 4. The int8 latents are then coded losslessly.
 //!
-//! This module holds the projection and the compander; the codec that ties the stages
-//! together comes next.
+//! [`basis`] holds the fitted WPT + projection pair, [`codec`] the quantizers, latent coders,
+//! rate control and file format; [`peers`] the codecs we compare against (JPEG, lossy WebP,
+//! plain downsampling) and [`latent_image`] WaLLoC's tiling of int8 latents into a lossless
+//! image.
+//!
+//! The decoder is linear (the projection's transpose and the inverse WPT): WaLLoC's
+//! 57 M-parameter neural decoder is out of scope and cannot be obtained here.
 
+pub mod basis;
+pub mod codec;
 pub mod compander;
+pub mod latent_image;
+pub mod peers;
 pub mod projection;
