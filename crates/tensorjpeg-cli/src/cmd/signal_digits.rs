@@ -13,7 +13,7 @@
 //!   PNG, WebP-lossless — same accuracy, different bits), `wpt-pca-decoded` the pixels
 //!   decoded from them (rANS bits), `pca-float` the unquantized latents (as f32).
 //! - `jpeg`: every digit through JPEG at each quality; bits are the entropy-coded scan
-//!   only (headers, about 150 bytes per 8×8 file, excluded — this favours JPEG; the
+//!   only (headers, about 230 bytes per 8×8 file, excluded — this favours JPEG; the
 //!   with-header rate is in the config).
 //! - `downsample`: 4×4 and 2×2 box averages at 8 bits per kept value.
 //!

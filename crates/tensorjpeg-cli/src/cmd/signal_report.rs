@@ -104,8 +104,11 @@ fn matched(modality: &str, item: &str, rows: &[&Row], peers: &[&str]) -> (String
     for p in peers {
         let _ = write!(md, " {p} |");
     }
-    md += " margin vs best peer |\n|---|---|---|---|---|---|";
-    md += &"---|".repeat(peers.len() + 1);
+    for p in peers {
+        let _ = write!(md, " Δ vs {p} |");
+    }
+    md += "\n|---|---|---|---|---|---|";
+    md += &"---|".repeat(2 * peers.len());
     md.push('\n');
     let mut out = Vec::new();
     for t in targets {
@@ -134,12 +137,6 @@ fn matched(modality: &str, item: &str, rows: &[&Row], peers: &[&str]) -> (String
                 interpolate(&pts, o.bits_per_sample)
             })
             .collect();
-        let best_peer = peer_psnr
-            .iter()
-            .flatten()
-            .copied()
-            .fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.max(v))));
-        let margin = o.psnr_db.zip(best_peer).map(|(a, b)| a - b);
         let _ = write!(
             md,
             "| {t} | {} | {:.3} | {} | {} | {} |",
@@ -152,20 +149,21 @@ fn matched(modality: &str, item: &str, rows: &[&Row], peers: &[&str]) -> (String
         for p in &peer_psnr {
             let _ = write!(md, " {} |", f(*p, 2));
         }
-        let _ = writeln!(
-            md,
-            " {} |",
-            margin.map_or("–".into(), |m| format!("{m:+.2}"))
-        );
+        for p in &peer_psnr {
+            let m = o.psnr_db.zip(*p).map(|(a, b)| a - b);
+            let _ = write!(md, " {} |", m.map_or("–".into(), |m| format!("{m:+.2}")));
+        }
+        md.push('\n');
         let mut j = json!({
             "modality": modality, "item": item, "target_bits": t, "k": o.k,
             "bits_per_sample": o.bits_per_sample, "psnr_db": o.psnr_db.map_or(Value::Null, num),
             "ms_ssim": o.ms_ssim.map_or(Value::Null, num),
             "walloc_linear_psnr_db": walloc.map_or(Value::Null, num),
-            "margin_vs_best_peer_db": margin.map_or(Value::Null, num),
         });
         for (p, v) in peers.iter().zip(&peer_psnr) {
             j[format!("{p}_psnr_db")] = v.map_or(Value::Null, num);
+            j[format!("margin_vs_{p}_db")] =
+                o.psnr_db.zip(*v).map_or(Value::Null, |(a, b)| num(a - b));
         }
         out.push(j);
     }

@@ -5,7 +5,7 @@
 //! magic "TJSIGNAL" · u8 version
 //! u8 D · varint C · varint n_1 … n_D · u8 J · varint k · u32 basis CRC-32
 //! u8 quantizer (0 Gaussian compander, 1 uniform) · f32 gain or step
-//! u8 coder (0 tensorjpeg rANS, 1 PNG, 2 WebP-lossless) · varint sample rate (0 = none)
+//! u8 coder (0 rANS with contexts, 1 PNG, 2 WebP-lossless, 3 plain rANS) · varint sample rate (0 = none)
 //! varint payload length · payload
 //! u32 CRC-32 of everything before
 //! ```
@@ -14,8 +14,9 @@
 //! quantizer gives unbounded integers with the rANS coder (a step of `1/t` is the rate
 //! knob) and is clamped to `±127` when the latents go through an 8-bit image codec.
 //!
-//! **Coders.** rANS: every latent channel is one entropy segment of
-//! [`crate::entropy`] (its own static histogram). PNG / WebP-lossless: the `i8` latents
+//! **Coders.** rANS: context-modelled ([`super::latent_rans`]: channel 0 predicted, the rest
+//! in contexts of neighbour magnitude); rans-plain: every latent channel one entropy segment
+//! of [`crate::entropy`] (its own static histogram). PNG / WebP-lossless: the `i8` latents
 //! tiled into one grayscale image ([`super::latent_image`]), as WaLLoC does.
 //!
 //! Bits per sample count the whole file (header and CRC included) over the signal's spatial
@@ -26,8 +27,9 @@
 use super::basis::SignalBasis;
 use super::compander::Compander;
 use super::latent_image::{self, LatentImageCodec};
+use super::latent_rans;
 use crate::bytes::{ByteReader, ByteWriter};
-use crate::entropy;
+
 use crate::error::{Error, Result};
 use crate::transform::wpt;
 use std::fmt;
@@ -150,26 +152,35 @@ impl Quantizer {
 /// How integer latents are coded losslessly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LatentCoder {
-    /// tensorjpeg's rANS entropy coder, one static model per latent channel.
+    /// tensorjpeg's rANS entropy coder with context modelling ([`super::latent_rans`]).
     Rans,
+    /// tensorjpeg's rANS entropy coder, one static model per latent channel, no context.
+    RansPlain,
     /// Tiled into a grayscale image coded by a lossless image codec.
     Image(LatentImageCodec),
 }
 
 impl LatentCoder {
     /// Every coder, rANS first.
-    pub const ALL: [LatentCoder; 3] = [
+    pub const ALL: [LatentCoder; 4] = [
         LatentCoder::Rans,
+        LatentCoder::RansPlain,
         LatentCoder::Image(LatentImageCodec::Png),
         LatentCoder::Image(LatentImageCodec::WebpLossless),
     ];
 
-    /// `"rans"`, `"png"` or `"webp-lossless"`.
+    /// `"rans"`, `"rans-plain"`, `"png"` or `"webp-lossless"`.
     pub fn name(&self) -> &'static str {
         match self {
             LatentCoder::Rans => "rans",
+            LatentCoder::RansPlain => "rans-plain",
             LatentCoder::Image(c) => c.name(),
         }
+    }
+
+    /// One of tensorjpeg's own coders (which take unbounded integers).
+    pub fn is_rans(&self) -> bool {
+        matches!(self, LatentCoder::Rans | LatentCoder::RansPlain)
     }
 
     fn tag(&self) -> u8 {
@@ -177,6 +188,7 @@ impl LatentCoder {
             LatentCoder::Rans => 0,
             LatentCoder::Image(LatentImageCodec::Png) => 1,
             LatentCoder::Image(LatentImageCodec::WebpLossless) => 2,
+            LatentCoder::RansPlain => 3,
         }
     }
 
@@ -185,6 +197,7 @@ impl LatentCoder {
             0 => LatentCoder::Rans,
             1 => LatentCoder::Image(LatentImageCodec::Png),
             2 => LatentCoder::Image(LatentImageCodec::WebpLossless),
+            3 => LatentCoder::RansPlain,
             _ => return Err(Error::corrupt(format!("signal: unknown latent coder {t}"))),
         })
     }
@@ -199,12 +212,14 @@ impl fmt::Display for LatentCoder {
 impl FromStr for LatentCoder {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        if s == "rans" {
-            return Ok(LatentCoder::Rans);
+        match s {
+            "rans" => return Ok(LatentCoder::Rans),
+            "rans-plain" => return Ok(LatentCoder::RansPlain),
+            _ => {}
         }
         s.parse::<LatentImageCodec>()
             .map(LatentCoder::Image)
-            .map_err(|_| Error::param("latent coder", s, "rans, png or webp-lossless"))
+            .map_err(|_| Error::param("latent coder", s, "rans, rans-plain, png or webp-lossless"))
     }
 }
 
@@ -258,11 +273,12 @@ pub fn code_latents(
     }
     match coder {
         LatentCoder::Rans => {
-            let mut w = ByteWriter::new();
-            for ch in codes.chunks_exact(p.max(1)) {
-                entropy::encode(ch, &mut w);
-            }
-            Ok(w.into_inner())
+            let (h, w) = plane(cshape);
+            latent_rans::encode(codes, k, h, w)
+        }
+        LatentCoder::RansPlain => {
+            let (h, w) = plane(cshape);
+            latent_rans::encode_reference(codes, k, h, w)
         }
         LatentCoder::Image(c) => {
             let bytes: Vec<i8> = codes.iter().map(|&q| q.clamp(-128, 127) as i8).collect();
@@ -279,16 +295,14 @@ pub fn decode_latent_codes(
     k: usize,
     cshape: &[usize],
 ) -> Result<Vec<i32>> {
-    let p: usize = cshape[1..].iter().product();
     match coder {
         LatentCoder::Rans => {
-            let mut r = ByteReader::new(data, "signal latents");
-            let mut out = vec![0i32; k * p];
-            for ch in out.chunks_exact_mut(p.max(1)) {
-                entropy::decode(&mut r, ch)?;
-            }
-            r.finish()?;
-            Ok(out)
+            let (h, w) = plane(cshape);
+            latent_rans::decode(data, k, h, w)
+        }
+        LatentCoder::RansPlain => {
+            let (h, w) = plane(cshape);
+            latent_rans::decode_reference(data, k, h, w)
         }
         LatentCoder::Image(c) => {
             let (h, w) = plane(cshape);
@@ -311,7 +325,7 @@ pub fn encode_from_latents(
     coder: LatentCoder,
     sample_rate: Option<u32>,
 ) -> Result<Vec<u8>> {
-    let wide = coder == LatentCoder::Rans;
+    let wide = coder.is_rans();
     let codes = quantizer.quantize(z, wide)?;
     let payload = code_latents(coder, &codes, basis.k(), cshape)?;
     let mut w = ByteWriter::new();
@@ -579,7 +593,7 @@ mod tests {
                     // Decoding equals quantize → dequantize → synthesize done by hand.
                     let (z, _) = bk.encode_latents(&x, &s).unwrap();
                     let zq = q
-                        .dequantize(&q.quantize(&z, coder == LatentCoder::Rans).unwrap())
+                        .dequantize(&q.quantize(&z, coder.is_rans()).unwrap())
                         .unwrap();
                     let want = bk.decode_latents(&zq, &s).unwrap();
                     assert_eq!(y, want, "{coder} {q:?} k {k}");

@@ -27,5 +27,6 @@ pub mod basis;
 pub mod codec;
 pub mod compander;
 pub mod latent_image;
+pub mod latent_rans;
 pub mod peers;
 pub mod projection;
