@@ -42,9 +42,10 @@ pub struct EvalArgs {
         default_value = "0.1,0.15,0.25,0.35,0.5,0.7,1,1.5,2"
     )]
     pub bpp: Vec<f64>,
-    /// WPT levels for images.
-    #[arg(long, default_value_t = 3)]
-    pub levels: usize,
+    /// WPT levels J tried for images (ours takes the best J and k per rate; WaLLoC's
+    /// configuration uses J = 3 when listed, else the first).
+    #[arg(long, value_delimiter = ',', default_value = "2,3")]
+    pub levels: Vec<usize>,
     /// Latent channel counts k for RGB images (gray images use k/3).
     #[arg(long, value_delimiter = ',', default_value = "12,24,48,96,192")]
     pub channels: Vec<usize>,
@@ -299,13 +300,22 @@ fn images(
         if eval.is_empty() || train.is_empty() {
             continue;
         }
-        let full = fit_images(dir, train, a.levels)?;
-        if full.channels != c {
-            bail!(
-                "training photos {train:?} have {} channels, expected {c}",
-                full.channels
-            );
+        let mut fulls = Vec::new();
+        for &j in &a.levels {
+            let full = fit_images(dir, train, j)?;
+            if full.channels != c {
+                bail!(
+                    "training photos {train:?} have {} channels, expected {c}",
+                    full.channels
+                );
+            }
+            fulls.push(full);
         }
+        let walloc_j = if a.levels.contains(&3) {
+            3
+        } else {
+            a.levels[0]
+        };
         let eval: Vec<&String> = if a.quick {
             eval.iter().take(1).collect()
         } else {
@@ -326,37 +336,40 @@ fn images(
             if !a.quiet {
                 eprintln!("image {item} {shape:?}");
             }
-            // Ours: uniform + rANS at every k.
-            for &k3 in &a.channels {
-                let k = if c == 3 { k3 } else { (k3 / 3).max(1) };
-                if k > full.k() {
-                    continue;
-                }
-                let b = full.truncate(k)?;
-                for &t in &rates {
-                    let (mut r, y, _) = fitted_point(
-                        "image",
-                        &item,
-                        "wpt-pca",
-                        &b,
-                        &s,
-                        QuantizerKind::Uniform,
-                        LatentCoder::Rans,
-                        t,
-                        reps,
-                    )?;
-                    (r.psnr_db, r.ms_ssim) = image_quality(&s.values, &y, shape)?;
-                    if (t - 0.5).abs() < 1e-9 {
-                        kept.push(Decoded {
-                            label: format!("wpt-pca k={k}"),
-                            bpp: r.bits_per_sample,
-                            pixels: y,
-                        });
+            // Ours: uniform + rANS at every J and k.
+            for full in &fulls {
+                for &k3 in &a.channels {
+                    let k = if c == 3 { k3 } else { (k3 / 3).max(1) };
+                    if k > full.k() {
+                        continue;
                     }
-                    rows.push(r);
+                    let b = full.truncate(k)?;
+                    for &t in &rates {
+                        let (mut r, y, _) = fitted_point(
+                            "image",
+                            &item,
+                            "wpt-pca",
+                            &b,
+                            &s,
+                            QuantizerKind::Uniform,
+                            LatentCoder::Rans,
+                            t,
+                            reps,
+                        )?;
+                        (r.psnr_db, r.ms_ssim) = image_quality(&s.values, &y, shape)?;
+                        if (t - 0.5).abs() < 1e-9 && full.levels == walloc_j {
+                            kept.push(Decoded {
+                                label: format!("wpt-pca J={} k={k}", full.levels),
+                                bpp: r.bits_per_sample,
+                                pixels: y,
+                            });
+                        }
+                        rows.push(r);
+                    }
                 }
             }
             // WaLLoC's linear configuration: 16× reduction, Gaussian compander, lossless image.
+            let full = fulls.iter().find(|f| f.levels == walloc_j).expect("fitted");
             let k16 = (full.subbands() / 16).max(1);
             let b = full.truncate(k16.min(full.k()))?;
             for coder in [
@@ -492,6 +505,9 @@ pub fn run(a: &EvalArgs) -> Result<()> {
             "--bpp: every rate must be a finite value > 0 (got {:?})",
             a.bpp
         );
+    }
+    if a.levels.is_empty() || a.levels.iter().any(|&j| !(1..=6).contains(&j)) {
+        bail!("--levels: WPT levels each in 1..=6 (got {:?})", a.levels);
     }
     if a.channels.is_empty() || a.channels.contains(&0) {
         bail!(

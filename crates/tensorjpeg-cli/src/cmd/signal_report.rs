@@ -39,12 +39,25 @@ pub type Crops = (String, Vec<usize>, Vec<f32>, Vec<Decoded>);
 /// The plotted/compared series a row belongs to: the codec, with k for fitted codecs and the
 /// latent coder for WaLLoC's configuration.
 pub fn series_of(r: &Row) -> String {
+    if r.modality == "digits" {
+        // One curve across k per codec (and latent coder).
+        return match r.codec.as_str() {
+            "wpt-pca-latents" => {
+                let coder = r.config.split_whitespace().nth(3).unwrap_or("?");
+                format!("wpt-pca-latents {coder}")
+            }
+            c => c.to_string(),
+        };
+    }
     match (r.codec.as_str(), r.k) {
         ("walloc-linear", Some(k)) => {
             let coder = r.config.split_whitespace().nth(3).unwrap_or("?");
             format!("walloc-linear k={k} {coder}")
         }
-        (c, Some(k)) => format!("{c} k={k}"),
+        (c, Some(k)) => match r.levels {
+            Some(j) => format!("{c} J={j} k={k}"),
+            None => format!("{c} k={k}"),
+        },
         (c, None) => c.to_string(),
     }
 }
@@ -99,7 +112,7 @@ fn matched(modality: &str, item: &str, rows: &[&Row], peers: &[&str]) -> (String
     targets.sort_by(f64::total_cmp);
     targets.dedup();
     let mut md = format!(
-        "\n**{modality} `{item}`** — PSNR (dB) at matched rate; peers interpolated (log rate) at our achieved rate\n\n| target | ours best k | bits | PSNR | MS-SSIM | WaLLoC-linear (webp/rans) |"
+        "\n**{modality} `{item}`** — PSNR (dB) at matched rate; peers interpolated (log rate) at our achieved rate\n\n| target | ours best (J, k) | bits | PSNR | MS-SSIM | WaLLoC-linear (webp/rans) |"
     );
     for p in peers {
         let _ = write!(md, " {p} |");
@@ -139,7 +152,8 @@ fn matched(modality: &str, item: &str, rows: &[&Row], peers: &[&str]) -> (String
             .collect();
         let _ = write!(
             md,
-            "| {t} | {} | {:.3} | {} | {} | {} |",
+            "| {t} | J={} k={} | {:.3} | {} | {} | {} |",
+            o.levels.unwrap_or(0),
             o.k.unwrap_or(0),
             o.bits_per_sample,
             f(o.psnr_db, 2),
@@ -155,7 +169,7 @@ fn matched(modality: &str, item: &str, rows: &[&Row], peers: &[&str]) -> (String
         }
         md.push('\n');
         let mut j = json!({
-            "modality": modality, "item": item, "target_bits": t, "k": o.k,
+            "modality": modality, "item": item, "target_bits": t, "levels": o.levels, "k": o.k,
             "bits_per_sample": o.bits_per_sample, "psnr_db": o.psnr_db.map_or(Value::Null, num),
             "ms_ssim": o.ms_ssim.map_or(Value::Null, num),
             "walloc_linear_psnr_db": walloc.map_or(Value::Null, num),

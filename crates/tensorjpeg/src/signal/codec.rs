@@ -38,6 +38,13 @@ use std::str::FromStr;
 const MAGIC: &[u8; 8] = b"TJSIGNAL";
 const VERSION: u8 = 1;
 
+/// Rounding offset of the unbounded uniform quantizer: `q = sign(v)·⌊|v|/step + 0.4⌋`, a
+/// slightly widened dead zone (plain rounding is 0.5). Latents are peaked around zero, so
+/// values just above half a step cost more bits than they save error: measured on astronaut
+/// and camera at 0.25–0.7 bpp, 0.4 gains 0.2–0.6 dB over 0.5 (0.3 and 0.35 are within
+/// ±0.1 dB of 0.4). Encoder-side only: the decoder reconstructs `q·step`.
+pub const DEADZONE_ROUNDING: f32 = 0.4;
+
 /// How latents become integers.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Quantizer {
@@ -46,7 +53,8 @@ pub enum Quantizer {
         /// Multiplies latents before companding (larger = finer).
         gain: f32,
     },
-    /// Uniform mid-tread quantization with step `step`.
+    /// Uniform quantization with step `step` (dead-zone rounding [`DEADZONE_ROUNDING`] when
+    /// unbounded; plain rounding to `±127` for the image coders).
     Uniform {
         /// Quantization step in latent units.
         step: f32,
@@ -121,7 +129,14 @@ impl Quantizer {
                 self.compander()?;
                 let inv = 1.0 / step;
                 Ok(z.iter()
-                    .map(|&v| (v * inv).round().clamp(-1e9, 1e9) as i32)
+                    .map(|&v| {
+                        let a = ((v * inv).abs() + DEADZONE_ROUNDING).floor().min(1e9) as i32;
+                        if v < 0.0 {
+                            -a
+                        } else {
+                            a
+                        }
+                    })
                     .collect())
             }
             _ => {
