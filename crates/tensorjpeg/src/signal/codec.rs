@@ -442,7 +442,8 @@ pub fn read_header(bytes: &[u8]) -> Result<(SignalHeader, &[u8])> {
     Ok((header, payload))
 }
 
-/// Decodes a signal file with the basis it was encoded with: the values and the shape.
+/// Decodes a signal file with the basis it was encoded with (or the basis it was truncated
+/// from): the values and the shape.
 pub fn decode(basis: &SignalBasis, bytes: &[u8]) -> Result<(Vec<f32>, Vec<usize>)> {
     decode_full(basis, bytes).map(|(x, h)| (x, h.shape))
 }
@@ -450,6 +451,15 @@ pub fn decode(basis: &SignalBasis, bytes: &[u8]) -> Result<(Vec<f32>, Vec<usize>
 /// [`decode`], returning the whole header.
 pub fn decode_full(basis: &SignalBasis, bytes: &[u8]) -> Result<(Vec<f32>, SignalHeader)> {
     let (h, payload) = read_header(bytes)?;
+    // A file encoded with the basis's first k components (`truncate`) decodes with the full
+    // basis file.
+    let truncated;
+    let basis = if h.k < basis.k() && h.basis_crc != basis.checksum() {
+        truncated = basis.truncate(h.k)?;
+        &truncated
+    } else {
+        basis
+    };
     if h.basis_crc != basis.checksum()
         || h.levels != basis.levels
         || h.shape.len() != basis.dims + 1
@@ -700,6 +710,17 @@ mod tests {
             LatentCoder::Rans,
         )
         .unwrap();
+        // Encoded with the first 5 components: the full basis decodes it.
+        let b5 = b.truncate(5).unwrap();
+        let f5 = encode(
+            &b5,
+            &x,
+            &s,
+            Quantizer::Uniform { step: 1.0 },
+            LatentCoder::Rans,
+        )
+        .unwrap();
+        assert_eq!(decode(&b, &f5).unwrap(), decode(&b5, &f5).unwrap());
         let other = basis(11);
         let e = decode(&other, &f).unwrap_err().to_string();
         assert!(e.contains("encoded with"), "{e}");
