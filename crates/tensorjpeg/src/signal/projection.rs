@@ -372,20 +372,50 @@ fn gemm_block(
     p0: usize,
     bl: usize,
 ) {
-    for i0 in (0..m).step_by(4) {
-        let r: [usize; 4] = std::array::from_fn(|q| (i0 + q).min(m - 1));
-        let mut acc: [[f32; BLOCK]; 4] = std::array::from_fn(|q| [init[r[q]]; BLOCK]);
-        for (n, xr) in xin.chunks_exact(BLOCK).enumerate().take(inner) {
-            let wv: [f32; 4] = std::array::from_fn(|q| w[r[q] * inner + n]);
-            for (a, &wq) in acc.iter_mut().zip(&wv) {
-                for (o, &v) in a.iter_mut().zip(xr) {
-                    *o += wq * v;
+    if inner < 32 {
+        // Short sums (the inverse: k latents per output): whole-block rows amortise the
+        // per-tile set-up better than register tiles.
+        for i0 in (0..m).step_by(4) {
+            let r: [usize; 4] = std::array::from_fn(|q| (i0 + q).min(m - 1));
+            let mut acc: [[f32; BLOCK]; 4] = std::array::from_fn(|q| [init[r[q]]; BLOCK]);
+            for (n, xr) in xin.chunks_exact(BLOCK).enumerate().take(inner) {
+                let wv: [f32; 4] = std::array::from_fn(|q| w[r[q] * inner + n]);
+                for (a, &wq) in acc.iter_mut().zip(&wv) {
+                    for (o, &v) in a.iter_mut().zip(xr) {
+                        *o += wq * v;
+                    }
                 }
             }
+            for (q, a) in acc.iter().enumerate().take(m - i0) {
+                let i = i0 + q;
+                out[i * p + p0..i * p + p0 + bl].copy_from_slice(&a[..bl]);
+            }
         }
-        for (q, a) in acc.iter().enumerate().take(m - i0) {
-            let i = i0 + q;
-            out[i * p + p0..i * p + p0 + bl].copy_from_slice(&a[..bl]);
+        return;
+    }
+    // Long sums (the forward projection): micro-tiles of 4 output rows × 8 positions, whose
+    // 32 accumulators stay in registers (SSE2 has 16 of 4 lanes).
+    const TP: usize = 8;
+    for pb in (0..bl).step_by(TP) {
+        for i0 in (0..m).step_by(4) {
+            let r: [usize; 4] = std::array::from_fn(|q| (i0 + q).min(m - 1));
+            let mut acc: [[f32; TP]; 4] = std::array::from_fn(|q| [init[r[q]]; TP]);
+            for n in 0..inner {
+                let xr: &[f32; TP] = xin[n * BLOCK + pb..n * BLOCK + pb + TP]
+                    .try_into()
+                    .expect("BLOCK is a multiple of 8");
+                let wv: [f32; 4] = std::array::from_fn(|q| w[r[q] * inner + n]);
+                for (a, &wq) in acc.iter_mut().zip(&wv) {
+                    for (o, &v) in a.iter_mut().zip(xr) {
+                        *o += wq * v;
+                    }
+                }
+            }
+            let len = TP.min(bl - pb);
+            for (q, a) in acc.iter().enumerate().take(m - i0) {
+                let at = (i0 + q) * p + p0 + pb;
+                out[at..at + len].copy_from_slice(&a[..len]);
+            }
         }
     }
 }
