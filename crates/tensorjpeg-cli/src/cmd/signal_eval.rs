@@ -47,7 +47,11 @@ pub struct EvalArgs {
     #[arg(long, value_delimiter = ',', default_value = "2,3")]
     pub levels: Vec<usize>,
     /// Latent channel counts k for RGB images (gray images use k/3).
-    #[arg(long, value_delimiter = ',', default_value = "12,24,48,96,192")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "12,18,24,36,48,72,96,144,192"
+    )]
     pub channels: Vec<usize>,
     /// RGB training photos (file names under images/).
     #[arg(

