@@ -14,12 +14,17 @@
 //!   the channel's rank class (1, 2–3, 4–7, 8–15, 16+).
 //!
 //! ```text
-//! u64 mask of the non-empty contexts · one segment per non-empty context (in order)
+//! u64 mask of segment starts · one segment per run of contexts (in order)
 //! ```
+//!
+//! A segment holds one context or a run of neighbouring contexts: sparse contexts are merged
+//! into the one before them (each segment costs ~30 bytes of table and rANS state), the
+//! encoder keeping the smallest of a few merge thresholds. Symbols of a merged segment stay
+//! in coding order.
 //!
 //! The decoder reads every segment, then walks the same raster order, computes each
 //! position's context from what it has already decoded, and takes the next symbol of that
-//! context. [`encode_reference`]/[`decode_reference`] (one segment per channel, no context)
+//! context's segment. [`encode_reference`]/[`decode_reference`] (one segment per channel, no context)
 //! are the plain coder it is tested and measured against.
 
 use crate::bytes::{ByteReader, ByteWriter};
@@ -146,33 +151,82 @@ pub fn encode(codes: &[i32], k: usize, h: usize, w: usize) -> Result<Vec<u8>> {
     check(codes.len(), k, h, w)?;
     let walker = Walker { k, h, w };
     let mut res = vec![0i32; h * w];
-    let mut ctx: Vec<Vec<i32>> = vec![Vec::new(); CONTEXTS];
+    // The symbol and the context of every position, in coding order.
+    let mut syms = Vec::with_capacity(codes.len());
+    let mut ctxs = Vec::with_capacity(codes.len());
+    let mut counts = [0usize; CONTEXTS];
     for j in 0..walker.k {
         for i in 0..h {
             for x in 0..w {
                 let v = codes[(j * h + i) * w + x];
                 let (c, pred) = walker.context(codes, &res, j, i, x);
-                if j == 0 {
+                let sym = if j == 0 {
                     let r = v.wrapping_sub(pred);
                     res[i * w + x] = r;
-                    ctx[c].push(r);
+                    r
                 } else {
-                    ctx[c].push(v);
-                }
+                    v
+                };
+                syms.push(sym);
+                ctxs.push(c as u8);
+                counts[c] += 1;
             }
         }
     }
-    let mut out = ByteWriter::new();
-    let mask = ctx
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| !s.is_empty())
-        .fold(0u64, |m, (i, _)| m | 1 << i);
-    out.u64(mask);
-    for s in ctx.iter().filter(|s| !s.is_empty()) {
-        entropy::encode(s, &mut out);
+    // Every segment costs ~30 bytes of table and rANS state: merge sparse contexts into
+    // their neighbours, trying a few thresholds and keeping the smallest stream.
+    let mut best: Option<Vec<u8>> = None;
+    for min in MERGE_THRESHOLDS {
+        let starts = segment_starts(&counts, min);
+        let seg = segment_of(starts);
+        let n_seg = seg[CONTEXTS - 1] + 1;
+        let mut streams: Vec<Vec<i32>> = vec![Vec::new(); n_seg];
+        for (&v, &c) in syms.iter().zip(&ctxs) {
+            streams[seg[c as usize]].push(v);
+        }
+        let mut out = ByteWriter::new();
+        out.u64(starts);
+        for st in &streams {
+            entropy::encode(st, &mut out);
+        }
+        if best.as_ref().is_none_or(|b| out.buf.len() < b.len()) {
+            best = Some(out.into_inner());
+        }
     }
-    Ok(out.into_inner())
+    Ok(best.expect("at least one threshold"))
+}
+
+/// Minimum symbols a context (and the run before it) needs to start its own segment.
+const MERGE_THRESHOLDS: [usize; 4] = [0, 128, 512, 2048];
+
+/// Bit `i` set: context `i` starts a new segment (context 0 always does); a context that does
+/// not joins the segment of the context before it. A context starts one when it and the
+/// current run each hold at least `min` symbols.
+fn segment_starts(counts: &[usize; CONTEXTS], min: usize) -> u64 {
+    let mut starts = 1u64;
+    let mut run = counts[0];
+    for (i, &n) in counts.iter().enumerate().skip(1) {
+        if n > 0 && n >= min && run >= min.max(1) {
+            starts |= 1 << i;
+            run = n;
+        } else {
+            run += n;
+        }
+    }
+    starts
+}
+
+/// Segment index of every context under `starts`.
+fn segment_of(starts: u64) -> [usize; CONTEXTS] {
+    let mut seg = [0usize; CONTEXTS];
+    let mut s = 0usize;
+    for (i, o) in seg.iter_mut().enumerate() {
+        if i > 0 && starts >> i & 1 == 1 {
+            s += 1;
+        }
+        *o = s;
+    }
+    seg
 }
 
 /// Inverse of [`encode`].
@@ -182,30 +236,27 @@ pub fn decode(data: &[u8], k: usize, h: usize, w: usize) -> Result<Vec<i32>> {
         .and_then(|v| v.checked_mul(w))
         .ok_or_else(|| Error::corrupt("latent size overflows"))?;
     let mut r = ByteReader::new(data, "signal latents");
-    let mask = r.u64()?;
-    if mask >> CONTEXTS != 0 {
+    let starts = r.u64()?;
+    if starts >> CONTEXTS != 0 || starts & 1 == 0 {
         return Err(Error::corrupt(format!(
-            "signal latents: context mask {mask:#x} names contexts beyond {CONTEXTS}"
+            "signal latents: segment mask {starts:#x} (bit 0 set, none beyond {CONTEXTS})"
         )));
     }
-    let mut streams = Vec::with_capacity(CONTEXTS);
+    let seg = segment_of(starts);
+    let mut streams = Vec::with_capacity(seg[CONTEXTS - 1] + 1);
     let mut sum = 0usize;
-    for i in 0..CONTEXTS {
-        let mut s = Vec::new();
-        if mask >> i & 1 == 1 {
-            // The segment starts with its symbol count.
-            let c = ByteReader::new(r.rest(), "signal latents")
-                .varint_max("context symbol count", (total - sum) as u64)?
-                as usize;
-            sum += c;
-            s = vec![0i32; c];
-            entropy::decode(&mut r, &mut s)?;
-        }
+    for _ in 0..=seg[CONTEXTS - 1] {
+        // The segment starts with its symbol count.
+        let c = ByteReader::new(r.rest(), "signal latents")
+            .varint_max("segment symbol count", (total - sum) as u64)? as usize;
+        sum += c;
+        let mut s = vec![0i32; c];
+        entropy::decode(&mut r, &mut s)?;
         streams.push(s.into_iter());
     }
     if sum != total {
         return Err(Error::corrupt(format!(
-            "signal latents: contexts hold {sum} symbols, k·h·w = {total}"
+            "signal latents: segments hold {sum} symbols, k·h·w = {total}"
         )));
     }
     r.finish()?;
@@ -216,8 +267,8 @@ pub fn decode(data: &[u8], k: usize, h: usize, w: usize) -> Result<Vec<i32>> {
         for i in 0..h {
             for x in 0..w {
                 let (c, pred) = walker.context(&out, &res, j, i, x);
-                let s = streams[c].next().ok_or_else(|| {
-                    Error::corrupt("signal latents: a context ran out of symbols")
+                let s = streams[seg[c]].next().ok_or_else(|| {
+                    Error::corrupt("signal latents: a segment ran out of symbols")
                 })?;
                 out[(j * h + i) * w + x] = if j == 0 {
                     res[i * w + x] = s;
@@ -303,6 +354,27 @@ mod tests {
         // Extreme values survive (prediction wraps).
         let x = vec![i32::MAX, i32::MIN, 0, -1, i32::MAX, 7];
         assert_eq!(decode(&encode(&x, 1, 2, 3).unwrap(), 1, 2, 3).unwrap(), x);
+    }
+
+    #[test]
+    fn sparse_contexts_merge_into_their_neighbours() {
+        let mut counts = [0usize; CONTEXTS];
+        counts[0] = 1000;
+        counts[1] = 10; // sparse: joins context 0
+        counts[3] = 600; // starts a segment at min 512
+        counts[9] = 5000;
+        assert_eq!(segment_starts(&counts, 0), 1 | 1 << 1 | 1 << 3 | 1 << 9);
+        let s = segment_starts(&counts, 512);
+        assert_eq!(s, 1 | 1 << 3 | 1 << 9);
+        let seg = segment_of(s);
+        assert_eq!(
+            (seg[0], seg[1], seg[2], seg[3], seg[8], seg[9], seg[47]),
+            (0, 0, 0, 1, 1, 2, 2)
+        );
+        // Whatever merge the encoder keeps, the stream round-trips.
+        let v = latents(6, 20, 24, 7);
+        let f = encode(&v, 6, 20, 24).unwrap();
+        assert_eq!(decode(&f, 6, 20, 24).unwrap(), v);
     }
 
     #[test]
