@@ -174,26 +174,60 @@ pub fn encode(codes: &[i32], k: usize, h: usize, w: usize) -> Result<Vec<u8>> {
         }
     }
     // Every segment costs ~30 bytes of table and rANS state: merge sparse contexts into
-    // their neighbours, trying a few thresholds and keeping the smallest stream.
-    let mut best: Option<Vec<u8>> = None;
-    for min in MERGE_THRESHOLDS {
-        let starts = segment_starts(&counts, min);
-        let seg = segment_of(starts);
-        let n_seg = seg[CONTEXTS - 1] + 1;
-        let mut streams: Vec<Vec<i32>> = vec![Vec::new(); n_seg];
-        for (&v, &c) in syms.iter().zip(&ctxs) {
-            streams[seg[c as usize]].push(v);
-        }
-        let mut out = ByteWriter::new();
-        out.u64(starts);
-        for st in &streams {
-            entropy::encode(st, &mut out);
-        }
-        if best.as_ref().is_none_or(|b| out.buf.len() < b.len()) {
-            best = Some(out.into_inner());
+    // their neighbours, with the threshold whose estimated size (order-0 entropy of each
+    // merged histogram plus a table estimate) is smallest; then code once.
+    let mut hists: Vec<std::collections::BTreeMap<i32, u64>> = vec![Default::default(); CONTEXTS];
+    for (&v, &c) in syms.iter().zip(&ctxs) {
+        *hists[c as usize].entry(v).or_insert(0) += 1;
+    }
+    let starts = MERGE_THRESHOLDS
+        .iter()
+        .map(|&min| segment_starts(&counts, min))
+        .min_by(|&a, &b| estimate_bits(&hists, a).total_cmp(&estimate_bits(&hists, b)))
+        .expect("at least one threshold");
+    let seg = segment_of(starts);
+    let mut streams: Vec<Vec<i32>> = vec![Vec::new(); seg[CONTEXTS - 1] + 1];
+    for (&v, &c) in syms.iter().zip(&ctxs) {
+        streams[seg[c as usize]].push(v);
+    }
+    let mut out = ByteWriter::new();
+    out.u64(starts);
+    for st in &streams {
+        entropy::encode(st, &mut out);
+    }
+    Ok(out.into_inner())
+}
+
+/// Estimated coded size in bits of the segments `starts` makes: per segment, the order-0
+/// entropy of its merged histogram plus ~2 bytes per table entry and 24 bytes of fixed cost.
+fn estimate_bits(hists: &[std::collections::BTreeMap<i32, u64>], starts: u64) -> f64 {
+    let seg = segment_of(starts);
+    let mut merged: Vec<std::collections::BTreeMap<i32, u64>> =
+        vec![Default::default(); seg[CONTEXTS - 1] + 1];
+    for (h, &s) in hists.iter().zip(&seg) {
+        for (&v, &c) in h {
+            *merged[s].entry(v).or_insert(0) += c;
         }
     }
-    Ok(best.expect("at least one threshold"))
+    merged
+        .iter()
+        .map(|h| {
+            let n: u64 = h.values().sum();
+            if n == 0 {
+                return 16.0;
+            }
+            let (lo, hi) = (
+                h.keys().next().copied().unwrap_or(0),
+                h.keys().last().copied().unwrap_or(0),
+            );
+            let span = (i64::from(hi) - i64::from(lo) + 1).min(4096) as f64;
+            let ent: f64 = h
+                .values()
+                .map(|&c| -(c as f64) * (c as f64 / n as f64).log2())
+                .sum();
+            ent + 8.0 * (24.0 + 2.0 * span)
+        })
+        .sum()
 }
 
 /// Minimum symbols a context (and the run before it) needs to start its own segment.
