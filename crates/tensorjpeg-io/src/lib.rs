@@ -31,7 +31,7 @@ pub use safetensors_io::{
     write_safetensors_with_metadata,
 };
 pub use signal::{
-    read_digits, read_image, read_wav, write_png, write_wav, Digits, Signal, DIGIT_SIDE,
+    encode_png, read_digits, read_image, read_wav, write_png, write_wav, Digits, Signal, DIGIT_SIDE,
 };
 use tensorjpeg::Tensor;
 pub use volume::{read_nifti, Volume};

@@ -318,6 +318,17 @@ fn read_digits_from(path: &Path, mut reader: impl BufRead) -> Result<Digits> {
 /// Errors (naming the file) on any other shape, a `values` length that is not the shape's
 /// product, or an empty or too large image.
 pub fn write_png(path: &Path, values: &[f32], shape: &[usize]) -> Result<()> {
+    crate::write_atomic(path, &png_encode(path, values, shape)?)
+}
+
+/// The bytes [`write_png`] would write (best for sizes, e.g. an image coded losslessly as a
+/// comparison point); errors name the image as "PNG in memory".
+pub fn encode_png(values: &[f32], shape: &[usize]) -> Result<Vec<u8>> {
+    png_encode(Path::new("PNG in memory"), values, shape)
+}
+
+/// [`write_png`]'s encoder: the PNG file of `values`, errors naming `path`.
+fn png_encode(path: &Path, values: &[f32], shape: &[usize]) -> Result<Vec<u8>> {
     let bad_shape = |why: &str| {
         Error::format(
             path,
@@ -373,7 +384,7 @@ pub fn write_png(path: &Path, values: &[f32], shape: &[usize]) -> Result<()> {
         writer.write_image_data(&pixels).map_err(png_err)?;
         writer.finish().map_err(png_err)?;
     }
-    crate::write_atomic(path, &out)
+    Ok(out)
 }
 
 /// Writes `values` of shape `[channels, frames]` (channel-major, as [`read_wav`] returns

@@ -450,7 +450,7 @@ fn images(
                 let ((small, sshape), te) =
                     timed(reps, || Ok(peers::downsample(&s.values, &s.shape, f)?))?;
                 let small: Vec<f32> = small.iter().map(|v| v.round().clamp(0.0, 255.0)).collect();
-                let png = png_bytes(&small, &sshape)?;
+                let png = tensorjpeg_io::encode_png(&small, &sshape)?;
                 let (y, td) = timed(reps, || Ok(peers::upsample(&small, &sshape, f, &s.shape)?))?;
                 let mut r = Row::new(
                     "image",
@@ -477,23 +477,6 @@ fn images(
         }
     }
     Ok(())
-}
-
-/// PNG bytes of a `[C, H, W]` 0..255 image (C = 1 or 3), best compression.
-pub fn png_bytes(x: &[f32], shape: &[usize]) -> Result<Vec<u8>> {
-    let tmp = tempfile_path("png")?;
-    tensorjpeg_io::write_png(&tmp, x, shape)?;
-    let b = std::fs::read(&tmp).with_context(|| format!("reading {}", tmp.display()))?;
-    let _ = std::fs::remove_file(&tmp);
-    Ok(b)
-}
-
-fn tempfile_path(ext: &str) -> Result<PathBuf> {
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    Ok(std::env::temp_dir().join(format!("tensorjpeg-{}-{n}.{ext}", std::process::id())))
 }
 
 /// Runs `signal eval`.

@@ -45,12 +45,7 @@ const I16: (f32, f32) = (-32768.0, 32767.0);
 
 /// Signal-to-noise ratio `10·log10(Σx² / Σ(x − y)²)` in dB (∞ for an exact copy).
 pub(crate) fn snr_db(x: &[f32], y: &[f32]) -> f64 {
-    let (mut s, mut e) = (0f64, 0f64);
-    for (&a, &b) in x.iter().zip(y) {
-        s += f64::from(a) * f64::from(a);
-        e += (f64::from(a) - f64::from(b)).powi(2);
-    }
-    10.0 * (s / e).log10()
+    tensorjpeg::metrics::compare(x, y, 0).snr_db()
 }
 
 /// Samples rounded and clamped to the 16-bit range.

@@ -11,7 +11,6 @@
 //! `k` ([`SignalBasis::truncate`]): fit once, sweep the dimension reduction.
 
 use super::projection::Projection;
-use crate::bytes::{ByteReader, ByteWriter};
 use crate::error::{Error, Result};
 use crate::transform::wpt;
 
@@ -280,16 +279,12 @@ impl SignalBasis {
 
     /// Serializes the basis (format in the module docs).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut w = ByteWriter::new();
-        w.bytes(MAGIC);
-        w.u8(VERSION);
+        let mut w = super::frame_start(MAGIC, VERSION);
         w.u8(self.dims as u8);
         w.varint(self.channels as u64);
         w.u8(self.levels as u8);
         self.projection.write(&mut w);
-        let crc = crc32fast::hash(&w.buf);
-        w.u32(crc);
-        w.into_inner()
+        super::frame_finish(w)
     }
 
     /// CRC-32 of the serialized basis: encoded signals record it, so a signal is never
@@ -302,24 +297,13 @@ impl SignalBasis {
     /// Reads what [`SignalBasis::to_bytes`] wrote; anything else (another file type, a
     /// truncated or corrupted basis) is an error.
     pub fn from_bytes(bytes: &[u8]) -> Result<SignalBasis> {
-        if bytes.len() < MAGIC.len() + 4 || &bytes[..MAGIC.len()] != MAGIC {
-            return Err(Error::corrupt(
-                "not a tensorjpeg signal basis (magic TJSBASIS missing; make one with `tensorjpeg signal fit`)",
-            ));
-        }
-        let (body, crc) = bytes.split_at(bytes.len() - 4);
-        if crc32fast::hash(body).to_le_bytes() != crc {
-            return Err(Error::corrupt(
-                "signal basis: CRC-32 mismatch (file corrupted)",
-            ));
-        }
-        let mut r = ByteReader::new(&body[MAGIC.len()..], "signal basis");
-        let version = r.u8()?;
-        if version != VERSION {
-            return Err(Error::corrupt(format!(
-                "signal basis: format version {version} (this build reads {VERSION})"
-            )));
-        }
+        let mut r = super::frame_open(
+            bytes,
+            MAGIC,
+            VERSION,
+            "signal basis",
+            "not a tensorjpeg signal basis (magic TJSBASIS missing; make one with `tensorjpeg signal fit`)",
+        )?;
         let dims = r.u8()? as usize;
         let channels = r.varint_max("signal basis channels", MAX_SUBBANDS as u64)? as usize;
         let levels = r.u8()? as usize;

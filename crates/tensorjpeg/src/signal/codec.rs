@@ -28,7 +28,6 @@ use super::basis::SignalBasis;
 use super::compander::Compander;
 use super::latent_image::{self, LatentImageCodec};
 use super::latent_rans;
-use crate::bytes::{ByteReader, ByteWriter};
 
 use crate::error::{Error, Result};
 use crate::transform::wpt;
@@ -358,9 +357,7 @@ pub fn encode_from_latents(
     let wide = coder.is_rans();
     let codes = quantizer.quantize_latents(z, basis.k(), wide)?;
     let payload = code_latents(coder, &codes, basis.k(), cshape)?;
-    let mut w = ByteWriter::new();
-    w.bytes(MAGIC);
-    w.u8(VERSION);
+    let mut w = super::frame_start(MAGIC, VERSION);
     w.u8(basis.dims as u8);
     for &n in shape {
         w.varint(n as u64);
@@ -373,9 +370,7 @@ pub fn encode_from_latents(
     w.u8(coder.tag());
     w.varint(u64::from(sample_rate.unwrap_or(0)));
     w.blob(&payload);
-    let crc = crc32fast::hash(&w.buf);
-    w.u32(crc);
-    Ok(w.into_inner())
+    Ok(super::frame_finish(w))
 }
 
 /// Encodes signal `x` (shape `[C, n_1, …, n_D]`) with `basis`, `quantizer` and `coder`.
@@ -392,24 +387,13 @@ pub fn encode(
 
 /// Reads and checks the header of a signal file; returns it and the payload.
 pub fn read_header(bytes: &[u8]) -> Result<(SignalHeader, &[u8])> {
-    if bytes.len() < MAGIC.len() + 4 || &bytes[..MAGIC.len()] != MAGIC {
-        return Err(Error::corrupt(
-            "not a tensorjpeg signal file (magic TJSIGNAL missing)",
-        ));
-    }
-    let (body, crc) = bytes.split_at(bytes.len() - 4);
-    if crc32fast::hash(body).to_le_bytes() != crc {
-        return Err(Error::corrupt(
-            "signal file: CRC-32 mismatch (file corrupted or truncated)",
-        ));
-    }
-    let mut r = ByteReader::new(&body[MAGIC.len()..], "signal file");
-    let version = r.u8()?;
-    if version != VERSION {
-        return Err(Error::corrupt(format!(
-            "signal file: format version {version} (this build reads {VERSION})"
-        )));
-    }
+    let mut r = super::frame_open(
+        bytes,
+        MAGIC,
+        VERSION,
+        "signal file",
+        "not a tensorjpeg signal file (magic TJSIGNAL missing)",
+    )?;
     let dims = r.u8()? as usize;
     if !(1..=wpt::MAX_DIMS).contains(&dims) {
         return Err(Error::corrupt(format!(
@@ -469,21 +453,20 @@ pub fn decode_full(basis: &SignalBasis, bytes: &[u8]) -> Result<(Vec<f32>, Signa
     // A file encoded with the basis's first k components (`truncate`) decodes with the full
     // basis file.
     let truncated;
-    let basis = if h.k < basis.k() && h.basis_crc != basis.checksum() {
+    let mut crc = basis.checksum();
+    let basis = if h.k < basis.k() && h.basis_crc != crc {
         truncated = basis.truncate(h.k)?;
+        crc = truncated.checksum();
         &truncated
     } else {
         basis
     };
-    if h.basis_crc != basis.checksum()
-        || h.levels != basis.levels
-        || h.shape.len() != basis.dims + 1
-    {
+    if h.basis_crc != crc || h.levels != basis.levels || h.shape.len() != basis.dims + 1 {
         return Err(Error::param(
             "signal basis",
             format!(
                 "basis CRC {:08x} (J = {}, {}-D, k = {})",
-                basis.checksum(),
+                crc,
                 basis.levels,
                 basis.dims,
                 basis.k()

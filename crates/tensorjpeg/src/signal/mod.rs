@@ -30,3 +30,50 @@ pub mod latent_image;
 pub mod latent_rans;
 pub mod peers;
 pub mod projection;
+
+use crate::bytes::{ByteReader, ByteWriter};
+use crate::error::{Error, Result};
+
+/// The framing shared by signal files and bases: `magic · u8 version · body · u32 CRC-32 of
+/// everything before`. Starts a writer with the magic and version.
+pub(crate) fn frame_start(magic: &[u8; 8], version: u8) -> ByteWriter {
+    let mut w = ByteWriter::new();
+    w.bytes(magic);
+    w.u8(version);
+    w
+}
+
+/// Appends the CRC-32 of everything written and returns the bytes.
+pub(crate) fn frame_finish(mut w: ByteWriter) -> Vec<u8> {
+    let crc = crc32fast::hash(&w.buf);
+    w.u32(crc);
+    w.into_inner()
+}
+
+/// Checks the magic (else `not_it`), the CRC-32 and the version of a framed file named
+/// `what`, and returns a reader over its body.
+pub(crate) fn frame_open<'a>(
+    bytes: &'a [u8],
+    magic: &[u8; 8],
+    version: u8,
+    what: &'static str,
+    not_it: &str,
+) -> Result<ByteReader<'a>> {
+    if bytes.len() < magic.len() + 4 || &bytes[..magic.len()] != magic {
+        return Err(Error::corrupt(not_it));
+    }
+    let (body, crc) = bytes.split_at(bytes.len() - 4);
+    if crc32fast::hash(body).to_le_bytes() != crc {
+        return Err(Error::corrupt(format!(
+            "{what}: CRC-32 mismatch (file corrupted or truncated)"
+        )));
+    }
+    let mut r = ByteReader::new(&body[magic.len()..], what);
+    let v = r.u8()?;
+    if v != version {
+        return Err(Error::corrupt(format!(
+            "{what}: format version {v} (this build reads {version})"
+        )));
+    }
+    Ok(r)
+}
