@@ -17,6 +17,14 @@ use clap::{Args, Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     cmd: Command,
+    /// Most values one tensor (or image) of an input file may declare before it is
+    /// decoded; 0 = no cap. See docs/SECURITY.md.
+    #[arg(long, global = true, value_name = "N", default_value_t = tensorjpeg::Limits::default().max_elements)]
+    max_elements: u64,
+    /// Most decoded f32 bytes per byte of an input container, for the whole file (a file may
+    /// always decode to 64 Mi values); 0 = no cap. See docs/SECURITY.md.
+    #[arg(long, global = true, value_name = "R", default_value_t = tensorjpeg::Limits::default().max_ratio)]
+    max_ratio: f64,
 }
 
 /// How hard to compress (at most one; the codec's default otherwise).
@@ -141,6 +149,18 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !(cli.max_ratio.is_finite() && cli.max_ratio >= 0.0) {
+        eprintln!(
+            "error: --max-ratio {}: expected a finite number >= 0 (0 = no cap)",
+            cli.max_ratio
+        );
+        return ExitCode::FAILURE;
+    }
+    tensorjpeg::Limits {
+        max_elements: cli.max_elements,
+        max_ratio: cli.max_ratio,
+    }
+    .install();
     let r = match cli.cmd {
         Command::Compress {
             input,

@@ -50,6 +50,18 @@ impl Signal {
     }
 }
 
+/// Deflate's largest expansion (a 258-byte match coded in 2 bits is about 1032:1).
+const DEFLATE_MAX_RATIO: u64 = 1032;
+
+/// A zeroed byte buffer of `n` bytes, or an error naming the file if it cannot be had.
+fn try_bytes(path: &Path, n: usize) -> Result<Vec<u8>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n)
+        .map_err(|_| Error::format(path, format!("cannot allocate {n} bytes to decode it")))?;
+    v.resize(n, 0);
+    Ok(v)
+}
+
 /// Reads a PNG image as `[C, H, W]` `f32` values in `0.0..=255.0`.
 ///
 /// Gray (and gray + alpha) images give C = 1, RGB, RGBA and palette images give C = 3: alpha
@@ -58,14 +70,46 @@ impl Signal {
 /// de-interlaced; of an animated PNG only the first frame is read.
 pub fn read_image(path: &Path) -> Result<Signal> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut decoder = png::Decoder::new(BufReader::new(file));
+    let mut decoder = png::Decoder::new_with_limits(
+        BufReader::new(file),
+        png::Limits { bytes: usize::MAX },
+    );
     decoder.set_transformations(png::Transformations::EXPAND);
     let png_err = |e: png::DecodingError| match e {
         png::DecodingError::IoError(io) if !is_data_error(&io) => Error::io(path, io),
         other => Error::format(path, format!("not a readable PNG image: {other}")),
     };
     let mut reader = decoder.read_info().map_err(png_err)?;
-    let mut buf = vec![0u8; reader.output_buffer_size()];
+    // The header's size drives the allocation: check it against the bytes present first.
+    // Deflate expands at most 1032:1, so a file of F bytes holds at most ~1032·F bytes of
+    // filtered scanlines; a header that claims more is a lie, refused before allocating.
+    let file_len = std::fs::metadata(path)
+        .map_err(|e| Error::io(path, e))?
+        .len();
+    let (hw, hh) = reader.info().size();
+    let need = reader.output_buffer_size() as u64;
+    let pixels = u64::from(hw) * u64::from(hh);
+    let cap = tensorjpeg::Limits::configured().max_elements;
+    if cap > 0 && pixels > cap {
+        return Err(Error::format(
+            path,
+            format!(
+                "PNG header declares {hw} × {hh} = {pixels} pixels, above the cap of {cap} \
+                 values (raise it with --max-elements N, 0 = no cap)"
+            ),
+        ));
+    }
+    if need > file_len.saturating_mul(DEFLATE_MAX_RATIO) + 4096 {
+        return Err(Error::format(
+            path,
+            format!(
+                "PNG header declares {hw} × {hh} pixels ({need} bytes decoded), but the file's \
+                 {file_len} bytes cannot hold that much (deflate expands at most \
+                 {DEFLATE_MAX_RATIO}:1): a damaged or forged header"
+            ),
+        ));
+    }
+    let mut buf = try_bytes(path, reader.output_buffer_size())?;
     let info = reader.next_frame(&mut buf).map_err(png_err)?;
     let (w, h) = (info.width as usize, info.height as usize);
     // Samples per pixel in the decoded buffer, and how many of them we keep.

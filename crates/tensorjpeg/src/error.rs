@@ -37,6 +37,10 @@ pub enum Error {
         /// The CRC-32 of the bytes read.
         computed: u32,
     },
+    /// A declared size above a decode limit (see [`crate::limits`]), or an allocation that
+    /// failed: refused before the memory is touched.
+    #[error("limit exceeded: {0}")]
+    Limit(String),
     /// A codec name that no registered codec answers to.
     #[error("unknown codec '{0}' (known: {1})")]
     UnknownCodec(String, String),

@@ -14,6 +14,11 @@ use crate::error::{Error, Result};
 /// Rows per plane in the `matrix` layout (a multiple of 8 and of 2^6 for wavelets).
 pub const MATRIX_BAND: usize = 64;
 
+/// Planes any view may have (see [`Layout::check_planes`]).
+pub const MAX_FREE_PLANES: usize = 1 << 16;
+/// Values per plane required of views with more than [`MAX_FREE_PLANES`] planes.
+pub const MIN_VALUES_PER_PLANE: usize = 8;
+
 /// A layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layout {
@@ -74,6 +79,41 @@ impl Layout {
             Layout::Tiles(_) => "tiles",
             Layout::TwoRow => "tworow",
         }
+    }
+
+    /// How many planes [`Layout::planes`] returns for a `rows × cols` view, without
+    /// building them (`None` on overflow).
+    pub fn num_planes(&self, rows: usize, cols: usize) -> Option<usize> {
+        if rows == 0 || cols == 0 {
+            return Some(0);
+        }
+        match *self {
+            Layout::Matrix => Some(rows.div_ceil(MATRIX_BAND)),
+            Layout::Rows | Layout::TwoRow => Some(rows),
+            Layout::Tiles(t) => rows.div_ceil(t).checked_mul(cols.div_ceil(t)),
+        }
+    }
+
+    /// Checks that the plane list of a `rows × cols` view stays small next to the values it
+    /// describes: at most [`MAX_FREE_PLANES`] planes, or one plane per
+    /// [`MIN_VALUES_PER_PLANE`] values. (A plane record is 56 bytes; a file that declares a
+    /// `[4294967295, 1]` tensor in the `rows` layout must not make the decoder build
+    /// billions of them.) The encoder applies the same rule, so every file it writes decodes.
+    pub fn check_planes(&self, rows: usize, cols: usize) -> Result<usize> {
+        let n = rows.saturating_mul(cols);
+        let p = self.num_planes(rows, cols).unwrap_or(usize::MAX);
+        if p > MAX_FREE_PLANES && p > n / MIN_VALUES_PER_PLANE {
+            return Err(Error::unsupported(
+                "native",
+                format!(
+                    "the {} layout cuts a {rows} × {cols} view into {p} planes: at most \
+                     {MAX_FREE_PLANES}, or one per {MIN_VALUES_PER_PLANE} values (use the \
+                     matrix layout, or larger tiles)",
+                    self.name()
+                ),
+            ));
+        }
+        Ok(p)
     }
 
     /// The planes covering a `rows × cols` view, in storage order.

@@ -36,6 +36,7 @@ pub mod container;
 pub mod entropy;
 pub mod error;
 pub mod layout;
+pub mod limits;
 pub mod metrics;
 pub mod native;
 pub mod pipeline;
@@ -53,7 +54,10 @@ pub struct ReadmeDoctests;
 
 pub use codec::{Codec, CodecSpec, Encoded, Rate, Registry};
 pub use error::{Error, Result};
-pub use pipeline::{compress, decompress, decompress_with, CompressReport, Compressed, Options};
+pub use limits::Limits;
+pub use pipeline::{
+    compress, decompress, decompress_limited, decompress_with, CompressReport, Compressed, Options,
+};
 pub use tensor::{DType, Data, Tensor};
 
 /// The registry of every codec this crate implements: `native`, `jpeg`, `f16`, `bf16`,

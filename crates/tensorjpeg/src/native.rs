@@ -412,6 +412,7 @@ impl Codec for Native {
             }
         };
         let layout = self.layout;
+        layout.check_planes(rows, cols)?;
         let planes = layout.planes(rows, cols);
         let groups = group_planes(&planes, &transform, CHUNK_TARGET);
         let per_block = self.per_block && !matches!(rate, Rate::MaxError(_));
@@ -567,6 +568,12 @@ impl Codec for Native {
                 )));
             }
         }
+        // Sizes read from a file are checked before anything is built from them.
+        s.layout
+            .check_planes(rows, cols)
+            .map_err(|e| Error::corrupt(e.to_string()))?;
+        // The output first (fallibly): the plane list is at most 7 bytes per value.
+        let mut out = crate::limits::try_zeroed::<f32>(n, "native output")?;
         let planes = s.layout.planes(rows, cols);
         // Parameters read from a file must fit every plane before a transform runs.
         let mut shapes: Vec<(usize, usize)> = planes.iter().map(|p| p.shape).collect();
@@ -582,7 +589,6 @@ impl Codec for Native {
                 groups.len()
             )));
         }
-        let mut out = vec![0.0f32; n];
         if matches!(s.layout, Layout::Matrix | Layout::Rows) {
             // Each plane is a run of whole rows, so each chunk owns a contiguous slice of
             // the output: decode in place, in parallel, with no copies.

@@ -6,6 +6,7 @@ use rayon::prelude::*;
 use crate::codec::{Codec, Rate, Registry};
 use crate::container::{self, Container, Entry, EntryRef, Exception};
 use crate::error::{Error, Result};
+use crate::limits::Limits;
 use crate::tensor::{DType, Data, Tensor};
 
 /// Bytes per chunk for tensors stored verbatim.
@@ -320,9 +321,16 @@ pub fn decompress(bytes: &[u8]) -> Result<Vec<Tensor>> {
     decompress_with(bytes, &crate::default_registry())
 }
 
-/// Decompresses a container, looking codecs up in `registry`.
+/// Decompresses a container, looking codecs up in `registry`, under
+/// [`Limits::configured`].
 pub fn decompress_with(bytes: &[u8], registry: &Registry) -> Result<Vec<Tensor>> {
-    let c = Container::open(bytes)?;
+    decompress_limited(bytes, registry, &Limits::configured())
+}
+
+/// Decompresses a container, looking codecs up in `registry`; declared shapes are held to
+/// `limits` before anything is allocated (see [`crate::limits`]).
+pub fn decompress_limited(bytes: &[u8], registry: &Registry, limits: &Limits) -> Result<Vec<Tensor>> {
+    let c = Container::open_with(bytes, limits)?;
     c.entries
         .par_iter()
         .map(|e| decode_entry(e, registry))

@@ -233,6 +233,20 @@ impl Region {
     }
 }
 
+/// How many images [`regions`] returns, without building them (`None` on overflow).
+fn region_count(layout: Layout, rows: usize, cols: usize) -> Option<usize> {
+    if rows == 0 || cols == 0 {
+        return Some(0);
+    }
+    match layout {
+        Layout::TwoRow => rows.checked_mul(cols.div_ceil(cols.min(2 * MAX_DIM))),
+        Layout::Matrix | Layout::Tiles(_) => {
+            let t = layout.tile();
+            rows.div_ceil(t).checked_mul(cols.div_ceil(t))
+        }
+    }
+}
+
 /// The images of a `rows × cols` view under `layout`, in storage order.
 fn regions(layout: Layout, rows: usize, cols: usize) -> Vec<Region> {
     let mut out = Vec::new();
@@ -570,7 +584,7 @@ fn reconstruct(
             Ok(dequantize(&decode_jpeg(data, w, h)?, min, max))
         })
         .collect::<Result<Vec<_>>>()?;
-    let mut out = vec![0f32; n];
+    let mut out = crate::limits::try_zeroed::<f32>(n, "jpeg output")?;
     for (reg, px) in regions.iter().zip(&decoded) {
         reg.scatter(&mut out, cols, px);
     }
@@ -730,15 +744,18 @@ impl Codec for JpegCodec {
         }
         r.finish()?;
         let (n, rows, cols) = dims_of(shape).map_err(|e| Error::corrupt(e.to_string()))?;
-        let regions = regions(layout, rows, cols);
-        let mut images: Vec<(f32, f32, &[u8])> = Vec::with_capacity(regions.len());
+        // The image count follows from the shape; every image costs at least 10 bytes
+        // (count, length, range, one byte of JPEG), so the stored images are counted and
+        // compared before the region list or the output is allocated.
+        let n_regions = region_count(layout, rows, cols)
+            .ok_or_else(|| Error::corrupt(format!("jpeg: shape {shape:?} overflows")))?;
+        let mut images: Vec<(f32, f32, &[u8])> = Vec::new();
         for (ci, chunk) in chunks.iter().enumerate() {
             let mut r = ByteReader::new(chunk, "jpeg chunk");
             let count = r.varint_max("image count", GROUP_MAX_IMAGES as u64)? as usize;
-            if count == 0 || images.len() + count > regions.len() {
+            if count == 0 || images.len() + count > n_regions {
                 return Err(Error::corrupt(format!(
-                    "jpeg chunk {ci}: {count} images, but the shape has {} images and {} came before",
-                    regions.len(),
+                    "jpeg chunk {ci}: {count} images, but the shape has {n_regions} images and {} came before",
                     images.len()
                 )));
             }
@@ -755,13 +772,13 @@ impl Codec for JpegCodec {
             }
             r.finish()?;
         }
-        if images.len() != regions.len() {
+        if images.len() != n_regions {
             return Err(Error::corrupt(format!(
-                "jpeg: {} images stored, the shape {shape:?} needs {}",
+                "jpeg: {} images stored, the shape {shape:?} needs {n_regions}",
                 images.len(),
-                regions.len()
             )));
         }
+        let regions = regions(layout, rows, cols);
         reconstruct(&regions, cols, &images, n)
     }
 }

@@ -185,7 +185,7 @@ impl Codec for CastCodec {
         let n = decode_numel(self.name(), shape)?;
         let bpv = self.kind.bytes_per_value();
         check_fixed_chunks(self.name(), chunks, n, bpv)?;
-        let mut out = vec![0f32; n];
+        let mut out = crate::limits::try_zeroed::<f32>(n, "cast output")?;
         out.par_chunks_mut(CHUNK_VALUES)
             .zip(chunks.par_iter())
             .for_each(|(o, c)| self.kind.read(c, o));

@@ -293,7 +293,7 @@ impl Codec for GgmlCodec {
             }
         }
         // Sizes are validated: the output allocation is bounded by the input size.
-        let mut out = vec![0f32; numel];
+        let mut out = crate::limits::try_zeroed::<f32>(numel, "ggml output")?;
         // Decode each chunk into padded rows of blocks, then scatter into `out`.
         let decoded: Vec<Vec<f32>> = chunks
             .par_iter()

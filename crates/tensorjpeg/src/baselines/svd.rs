@@ -496,7 +496,7 @@ impl Codec for SvdCodec {
         let total = (rows + cols) * rank;
         let bpv = if f32_factors { 4 } else { 2 };
         super::check_fixed_chunks("svd", chunks, total, bpv)?;
-        let mut all = vec![0f32; total];
+        let mut all = crate::limits::try_zeroed::<f32>(total, "svd factors")?;
         all.par_chunks_mut(CHUNK_VALUES)
             .zip(chunks.par_iter())
             .for_each(|(o, c)| {

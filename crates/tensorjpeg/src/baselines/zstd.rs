@@ -129,7 +129,7 @@ impl Codec for ZstdCodec {
                 chunks.len()
             )));
         }
-        let mut out = vec![0f32; n];
+        let mut out = crate::limits::try_zeroed::<f32>(n, "zstd output")?;
         out.par_chunks_mut(CHUNK_VALUES)
             .zip(chunks.par_iter())
             .enumerate()

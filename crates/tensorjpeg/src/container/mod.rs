@@ -22,6 +22,7 @@
 
 use crate::bytes::{ByteReader, ByteWriter};
 use crate::error::{Error, Result};
+use crate::limits::Limits;
 use crate::tensor::{numel, DType};
 
 /// File magic.
@@ -186,9 +187,16 @@ pub fn is_container(bytes: &[u8]) -> bool {
 }
 
 impl<'a> Container<'a> {
-    /// Parses and checks the header and table. Chunk CRCs are checked on access
-    /// ([`EntryRef::verified_chunks`]).
+    /// Parses and checks the header and table under [`Limits::configured`]. Chunk CRCs
+    /// are checked on access ([`EntryRef::verified_chunks`]).
     pub fn open(bytes: &'a [u8]) -> Result<Self> {
+        Self::open_with(bytes, &Limits::configured())
+    }
+
+    /// Parses and checks the header and table; every declared shape is held to `limits`
+    /// (per tensor, and for the whole file against its size) before anything is
+    /// allocated for it. Chunk CRCs are checked on access ([`EntryRef::verified_chunks`]).
+    pub fn open_with(bytes: &'a [u8], limits: &Limits) -> Result<Self> {
         let mut r = ByteReader::new(bytes, "container header");
         let magic = r.take(8).map_err(|_| {
             Error::corrupt("not a tensorjpeg container (file shorter than the 8-byte magic)")
@@ -230,6 +238,7 @@ impl<'a> Container<'a> {
         let mut t = ByteReader::new(table, "container table");
         let n = t.len("tensor count")?;
         let mut entries = Vec::with_capacity(n);
+        let mut total = 0u64;
         for _ in 0..n {
             let start = t.pos();
             let name = t.str()?.to_string();
@@ -242,6 +251,9 @@ impl<'a> Container<'a> {
             let count = numel(&shape).ok_or_else(|| {
                 Error::corrupt(format!("tensor '{name}': shape {shape:?} overflows"))
             })?;
+            limits.check_tensor(&name, &shape, count as u64)?;
+            total = total.saturating_add(count as u64);
+            limits.check_total(total, bytes.len())?;
             let codec = t.str()?.to_string();
             let params = t.blob()?;
             let n_exc = t.len("exception count")?;
