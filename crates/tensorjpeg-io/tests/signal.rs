@@ -1,21 +1,9 @@
 //! The signal loaders on the real assets that scripts/fetch-assets.sh fetches: the
 //! scikit-image photos, the alsa-utils WAVs and scikit-learn's digits.
 mod common;
-
-use std::path::PathBuf;
+use common::asset;
 
 use tensorjpeg_io::{read_digits, read_image, read_wav, Signal};
-
-/// The path of a fetched asset; a missing one fails the test (CI fetches them all).
-fn asset(rel: &str) -> PathBuf {
-    let p = common::assets_dir().join(rel);
-    assert!(
-        p.is_file(),
-        "{} missing: run scripts/fetch-assets.sh (or set TENSORJPEG_ASSETS)",
-        p.display()
-    );
-    p
-}
 
 /// The sum of `s` in f64 (exact for 8-bit images of this size).
 fn sum(s: &[f32]) -> f64 {

@@ -8,9 +8,12 @@ use std::path::PathBuf;
 use tensorjpeg_models::bert::Embedder;
 use tensorjpeg_models::weights::WeightOptions;
 
-/// The MiniLM directory, if its weights are present.
-fn minilm() -> Option<PathBuf> {
-    asset("minilm/model.safetensors").map(|p| p.parent().unwrap().to_path_buf())
+/// The MiniLM directory (its weights must be present).
+fn minilm() -> PathBuf {
+    asset("minilm/model.safetensors")
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f64 {
@@ -25,9 +28,9 @@ fn strings(s: &[&str]) -> Vec<String> {
     s.iter().map(|x| x.to_string()).collect()
 }
 
-/// Sentences of 10–40 words from the GPL-3 text, cycled to `n`.
-fn gpl_sentences(n: usize) -> Vec<String> {
-    let text = std::fs::read_to_string("/usr/share/common-licenses/GPL-3").unwrap();
+/// Sentences of 10–40 words from the pinned Wikipedia text (`text/enwiki.txt`), cycled to `n`.
+fn text_sentences(n: usize) -> Vec<String> {
+    let text = std::fs::read_to_string(asset("text/enwiki.txt")).unwrap();
     let all: Vec<String> = text
         .split(['.', ';'])
         .map(|s| s.split_whitespace().collect::<Vec<_>>())
@@ -40,9 +43,7 @@ fn gpl_sentences(n: usize) -> Vec<String> {
 
 #[test]
 fn reference_cosine_matches_sentence_transformers() {
-    let Some(dir) = minilm() else {
-        return;
-    };
+    let dir = minilm();
     let m = Embedder::load(&dir, &WeightOptions::default()).unwrap();
     eprintln!("{}", m.describe());
     assert_eq!(m.dim(), 384);
@@ -61,14 +62,12 @@ fn reference_cosine_matches_sentence_transformers() {
 
 #[test]
 fn unit_norm_and_batching_invariant() {
-    let Some(dir) = minilm() else {
-        return;
-    };
+    let dir = minilm();
     let m = Embedder::load(&dir, &WeightOptions::default()).unwrap();
     let h = m.dim();
     assert!(m.embed(&[]).unwrap().is_empty());
 
-    let mut batch = gpl_sentences(40);
+    let mut batch = text_sentences(40);
     batch.insert(7, "A short one.".to_string());
     batch.push(String::new());
     let many = m.embed(&batch).unwrap();
@@ -91,7 +90,7 @@ fn unit_norm_and_batching_invariant() {
     assert_eq!(m.encode("").unwrap(), vec![101, 102]);
 
     // Truncation keeps [CLS] … [SEP] within max_seq_length.
-    let long = gpl_sentences(30).join(" ");
+    let long = text_sentences(30).join(" ");
     let ids = m.encode(&long).unwrap();
     assert_eq!(ids.len(), 256);
     assert_eq!((ids[0], ids[255]), (101, 102));
@@ -108,9 +107,7 @@ fn unit_norm_and_batching_invariant() {
 
 #[test]
 fn weights_through_a_codec_stay_close() {
-    let Some(dir) = minilm() else {
-        return;
-    };
+    let dir = minilm();
     let sentences = strings(&[
         "AI is transforming the world.",
         "Machine learning is changing technology.",
@@ -139,9 +136,7 @@ fn weights_through_a_codec_stay_close() {
 fn embed_hook_alters_the_word_embeddings() {
     use std::sync::Arc;
     use tensorjpeg_models::hooks::NoiseHook;
-    let Some(dir) = minilm() else {
-        return;
-    };
+    let dir = minilm();
     let mut m = Embedder::load(&dir, &WeightOptions::default()).unwrap();
     let s = strings(&["The quick brown fox jumps over the lazy dog."]);
     let clean = m.embed(&s).unwrap();
@@ -160,9 +155,7 @@ fn embed_hook_alters_the_word_embeddings() {
 
 #[test]
 fn bert_prefixed_tensor_names_load_the_same() {
-    let Some(dir) = minilm() else {
-        return;
-    };
+    let dir = minilm();
     let tmp = tempfile::tempdir().unwrap();
     let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
@@ -182,9 +175,7 @@ fn bert_prefixed_tensor_names_load_the_same() {
 
 #[test]
 fn missing_tokenizer_is_named() {
-    let Some(dir) = minilm() else {
-        return;
-    };
+    let dir = minilm();
     let tmp = tempfile::tempdir().unwrap();
     for f in ["config.json", "model.safetensors"] {
         std::os::unix::fs::symlink(dir.join(f), tmp.path().join(f)).unwrap();

@@ -5,7 +5,7 @@
 //! checkpoints and inputs.
 
 mod common;
-use common::assets;
+use common::asset;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -31,20 +31,9 @@ const TOL: f64 = 2e-5;
 // ---------------------------------------------------------------------------------------
 // Assets and fixtures
 
-/// The real GPT-2 tokenizer files (`encoder.json`, `vocab.bpe`), if fetched.
-fn real_tokenizer_files() -> Option<(PathBuf, PathBuf)> {
-    let dir = assets().join("gpt2");
-    let (v, m) = (dir.join("encoder.json"), dir.join("vocab.bpe"));
-    if v.is_file() && m.is_file() {
-        Some((v, m))
-    } else {
-        eprintln!(
-            "skipping the real-tokenizer checks: {} / {} not found (run scripts/fetch-assets.sh)",
-            v.display(),
-            m.display()
-        );
-        None
-    }
+/// The real GPT-2 tokenizer files (`encoder.json`, `vocab.bpe`); missing ones fail the test.
+fn real_tokenizer_files() -> (PathBuf, PathBuf) {
+    (asset("gpt2/encoder.json"), asset("gpt2/vocab.bpe"))
 }
 
 /// SplitMix64 with Box–Muller normals: deterministic, no dependency.
@@ -189,12 +178,12 @@ fn write_checkpoint(dir: &Path, tensors: &[Named], layout: Layout) {
         std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
     }
     if !layout.no_tokenizer {
-        match real_tokenizer_files().filter(|_| layout.real_tokenizer) {
-            Some((v, m)) => {
-                std::fs::copy(v, dir.join("vocab.json")).unwrap();
-                std::fs::copy(m, dir.join("merges.txt")).unwrap();
-            }
-            None => write_byte_tokenizer(dir),
+        if layout.real_tokenizer {
+            let (v, m) = real_tokenizer_files();
+            std::fs::copy(v, dir.join("vocab.json")).unwrap();
+            std::fs::copy(m, dir.join("merges.txt")).unwrap();
+        } else {
+            write_byte_tokenizer(dir);
         }
     }
 }
@@ -595,9 +584,7 @@ fn untied_head_is_used_when_the_config_says_so() {
 
 #[test]
 fn real_gpt2_tokenizer() {
-    let Some((v, mfile)) = real_tokenizer_files() else {
-        return;
-    };
+    let (v, mfile) = real_tokenizer_files();
     let tok = Tokenizer::from_bpe_files(&v, &mfile).unwrap();
     assert_eq!(tok.vocab_size(), VOCAB);
     assert_eq!(tok.encode("Hello world").unwrap(), vec![15496, 995]);

@@ -29,9 +29,7 @@ fn greedy(m: &dyn LanguageModel, prompt: &str, n: usize) -> String {
 
 #[test]
 fn smollm2_names_paris() {
-    let Some(p) = asset("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf") else {
-        return;
-    };
+    let p = asset("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
     let m = Llama::load(&p, &WeightOptions::default()).unwrap();
     eprintln!("{}", m.describe());
     let text = greedy(&m, "The capital of France is", 8);
@@ -42,10 +40,8 @@ fn smollm2_names_paris() {
 #[test]
 fn perplexity_quantized_and_f32_agree() {
     use tensorjpeg_models::eval::{perplexity, Window};
-    let Some(p) = asset("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf") else {
-        return;
-    };
-    let text = std::fs::read_to_string("/usr/share/common-licenses/GPL-3").unwrap();
+    let p = asset("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let text = std::fs::read_to_string(asset("text/enwiki.txt")).unwrap();
     let q = Llama::load(&p, &WeightOptions::default()).unwrap();
     let f = Llama::load(
         &p,
@@ -55,7 +51,7 @@ fn perplexity_quantized_and_f32_agree() {
         },
     )
     .unwrap();
-    let ids = q.tokenizer().encode(&text).unwrap();
+    let ids = q.tokenizer().encode(&text[..4000]).unwrap();
     // A short text keeps CI fast (candle's quantized CPU kernels are slow at prefill);
     // docs/PERFORMANCE.md has the 20,000-token figures.
     let ids = &ids[..ids.len().min(300)];
@@ -90,9 +86,7 @@ fn load_f32(p: &std::path::Path) -> Llama {
 
 #[test]
 fn gguf_tokenizer_round_trips_and_splits_digits() {
-    let Some(p) = asset("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf") else {
-        return;
-    };
+    let p = asset("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
     let m = load_f32(&p);
     let tok = m.tokenizer();
     let text = "The year 2024 began: naïve café, tabs\tand  spaces — ok? 🚀";
@@ -107,9 +101,7 @@ fn gguf_tokenizer_round_trips_and_splits_digits() {
 
 #[test]
 fn kv_cache_matches_the_full_forward() {
-    let Some(p) = asset("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf") else {
-        return;
-    };
+    let p = asset("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
     let m = load_f32(&p);
     let ids = m
         .tokenizer()
@@ -175,12 +167,8 @@ fn hooks_and_weight_codecs_move_the_model_by_the_expected_amount() {
     use std::sync::Arc;
     use tensorjpeg_models::eval::{compare, compare_hook, Window};
     use tensorjpeg_models::hooks::{CodecHook, NoiseHook};
-    let Some(p) = asset("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf") else {
-        return;
-    };
-    let Some(text) = asset("text/enwiki.txt") else {
-        return;
-    };
+    let p = asset("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let text = asset("text/enwiki.txt");
     let mut m = load_f32(&p);
     let text = std::fs::read_to_string(text).unwrap();
     let ids = m.tokenizer().encode(&text[..4000]).unwrap();

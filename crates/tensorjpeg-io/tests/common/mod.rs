@@ -11,18 +11,15 @@ pub fn assets_dir() -> PathBuf {
     }
 }
 
-/// The path of an asset, or `None` (after printing why the test is skipped) if it is missing.
-pub fn asset(rel: &str) -> Option<PathBuf> {
+/// The path of a fetched asset; a missing one fails the test (CI fetches them all).
+pub fn asset(rel: &str) -> PathBuf {
     let p = assets_dir().join(rel);
-    if p.is_file() {
-        Some(p)
-    } else {
-        println!(
-            "SKIPPED: asset {} is missing (set TENSORJPEG_ASSETS or run the asset fetch script)",
-            p.display()
-        );
-        None
-    }
+    assert!(
+        p.is_file(),
+        "{} missing: run `bash scripts/fetch-assets.sh` (or set TENSORJPEG_ASSETS)",
+        p.display()
+    );
+    p
 }
 
 pub const MINILM: &str = "minilm/model.safetensors";

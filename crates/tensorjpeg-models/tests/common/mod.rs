@@ -10,16 +10,13 @@ pub fn assets() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../assets"))
 }
 
-/// `assets/<rel>` if it exists (a message and `None` otherwise; CI always has it).
-pub fn asset(rel: &str) -> Option<PathBuf> {
+/// `assets/<rel>`; a missing asset fails the test, naming the file (CI fetches them all).
+pub fn asset(rel: &str) -> PathBuf {
     let p = assets().join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!(
-            "skipping: {} not found (run scripts/fetch-assets.sh)",
-            p.display()
-        );
-        None
-    }
+    assert!(
+        p.is_file(),
+        "{} missing: run `bash scripts/fetch-assets.sh` (or set TENSORJPEG_ASSETS)",
+        p.display()
+    );
+    p
 }
