@@ -189,8 +189,28 @@ fn main() -> ExitCode {
     match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_text(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, each cause once: a cause whose text its parent
+/// already shows (an I/O error printed as `path: error`) is not repeated, and a
+/// backtrace captured by a library (candle's, under `RUST_BACKTRACE=1`) is cut off.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        let text = text.split("\nstack backtrace:").next().unwrap_or("").trim_end();
+        let text = text.split("\n   0: ").next().unwrap_or("").trim_end();
+        if text.is_empty() || out.contains(text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(text);
+    }
+    out
 }

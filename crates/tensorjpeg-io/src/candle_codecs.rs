@@ -83,7 +83,7 @@ impl CandleCodec {
 }
 
 fn ext(e: candle_core::Error) -> Error {
-    Error::External(format!("candle: {e}"))
+    Error::External(format!("candle: {}", crate::gguf::candle_message(&e)))
 }
 
 impl Codec for CandleCodec {

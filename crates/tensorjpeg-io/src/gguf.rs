@@ -32,7 +32,7 @@ fn open(path: &Path) -> Result<(BufReader<File>, Content, u64)> {
     let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
     let mut reader = BufReader::new(file);
     let content = Content::read(&mut reader)
-        .map_err(|e| Error::format(path, format!("cannot read the GGUF header: {e}")))?;
+        .map_err(|e| Error::format(path, format!("cannot read the GGUF header: {}", candle_message(&e))))?;
     Ok((reader, content, len))
 }
 
@@ -84,6 +84,7 @@ fn infos(path: &Path, content: &Content, file_len: u64) -> Result<Vec<GgufTensor
 
 /// Lists the tensors of a GGUF file (in file order) without reading their data.
 pub fn gguf_tensor_infos(path: &Path) -> Result<Vec<GgufTensorInfo>> {
+    crate::note_input(path);
     let (_, content, len) = open(path)?;
     infos(path, &content, len)
 }
@@ -95,13 +96,14 @@ pub fn read_gguf(path: &Path) -> Result<Vec<Tensor>> {
 
 /// Reads and dequantizes the tensors of a GGUF file whose names `keep` accepts, in file order.
 pub fn read_gguf_selected(path: &Path, keep: impl Fn(&str) -> bool) -> Result<Vec<Tensor>> {
+    crate::note_input(path);
     let (mut reader, content, len) = open(path)?;
     let mut out = Vec::new();
     for info in infos(path, &content, len)? {
         if !keep(&info.name) {
             continue;
         }
-        let err = |e: candle_core::Error| Error::tensor(path, info.name.as_str(), e.to_string());
+        let err = |e: candle_core::Error| Error::tensor(path, info.name.as_str(), candle_message(&e));
         let q = content
             .tensor(&mut reader, &info.name, &Device::Cpu)
             .map_err(err)?;
@@ -140,6 +142,7 @@ pub const METADATA_STRING_CHARS: usize = 200;
 /// quoted and cut at [`METADATA_STRING_CHARS`] characters; arrays longer than
 /// [`METADATA_ARRAY_ITEMS`] show their first items and their length.
 pub fn gguf_metadata(path: &Path) -> Result<Vec<(String, String)>> {
+    crate::note_input(path);
     let (_, content, _) = open(path)?;
     let mut out: Vec<(String, String)> = content
         .metadata
@@ -183,4 +186,18 @@ fn render(v: &Value) -> String {
             }
         }
     }
+}
+
+/// A candle error's message without the backtrace candle attaches under `RUST_BACKTRACE`.
+pub(crate) fn candle_message(e: &candle_core::Error) -> String {
+    let mut e = e;
+    while let candle_core::Error::WithBacktrace { inner, .. } = e {
+        e = inner;
+    }
+    let s = e.to_string();
+    s.split("\nstack backtrace:")
+        .next()
+        .unwrap_or_default()
+        .trim_end()
+        .to_string()
 }

@@ -4,8 +4,8 @@
 //! * safetensors read/write ([`read_safetensors`], [`write_safetensors`]),
 //! * NumPy `.npy` read/write for float32/float16 ([`read_npy`], [`write_npy`]),
 //! * GGUF read through candle, dequantizing every tensor ([`read_gguf`], [`gguf_metadata`]),
-//! * extension dispatch ([`read_tensors`], [`write_tensors`]) and atomic writes
-//!   ([`write_atomic`]),
+//! * extension dispatch ([`read_tensors`], [`write_tensors`]) and safe writes
+//!   ([`write_atomic`]: atomic, never over an input or a special file; see [`output`]),
 //! * candle's quantizers (Q8_0/Q4_0/Q4_1 and the K-quants) as comparison codecs
 //!   ([`registry`]).
 #![forbid(unsafe_code)]
@@ -15,17 +15,17 @@ pub mod candle_codecs;
 pub mod error;
 pub mod gguf;
 pub mod npy;
+pub mod output;
 pub mod safetensors_io;
 pub mod signal;
 pub mod volume;
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
 pub use error::{Error, Result};
 pub use gguf::{gguf_metadata, gguf_tensor_infos, read_gguf, read_gguf_selected, GgufTensorInfo};
 pub use npy::{read_npy, write_npy};
+pub use output::{check_output, note_input, read_file, write_atomic};
 pub use safetensors_io::{
     read_safetensors, read_safetensors_with_metadata, write_safetensors,
     write_safetensors_with_metadata,
@@ -101,38 +101,3 @@ pub fn write_tensors(path: &Path, tensors: &[Tensor]) -> Result<()> {
     }
 }
 
-/// Writes `bytes` to `path` atomically: to a temporary file in the same directory, flushed
-/// to disk, then renamed over `path`. Readers see the old file or the new one, never a
-/// partial one; on error the temporary file is removed.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| Error::format(path, "not a file path"))?
-        .to_string_lossy()
-        .into_owned();
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let tmp = dir.join(format!(
-        ".{file_name}.tmp-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(path, e));
-    }
-    Ok(())
-}

@@ -40,6 +40,7 @@ pub struct NpyHeader {
 
 /// Reads an `.npy` file as one tensor named after the file stem.
 pub fn read_npy(path: &Path) -> Result<Tensor> {
+    crate::note_input(path);
     let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
     // The prefix (magic, version, header length) is at most 12 bytes; read it, then the

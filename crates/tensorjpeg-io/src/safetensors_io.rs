@@ -28,6 +28,7 @@ pub fn read_safetensors(path: &Path) -> Result<Vec<Tensor>> {
 /// Reads every tensor of a safetensors file (sorted by name) and its `__metadata__` map
 /// (empty if the file has none).
 pub fn read_safetensors_with_metadata(path: &Path) -> Result<(Vec<Tensor>, Metadata)> {
+    crate::note_input(path);
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     parse_safetensors(path, &bytes)
 }

@@ -69,6 +69,7 @@ fn try_bytes(path: &Path, n: usize) -> Result<Vec<u8>> {
 /// scaled to the same range (`v * 255 / 65535`, not rounded). Interlaced images are
 /// de-interlaced; of an animated PNG only the first frame is read.
 pub fn read_image(path: &Path) -> Result<Signal> {
+    crate::note_input(path);
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut decoder = png::Decoder::new_with_limits(
         BufReader::new(file),
@@ -165,6 +166,7 @@ pub fn read_image(path: &Path) -> Result<Signal> {
 /// (`-32768 → -1.0`, `32767 → 0.99997`); 8-bit (unsigned in WAV) is centred first.
 /// 32-bit float samples are returned as they are.
 pub fn read_wav(path: &Path) -> Result<Signal> {
+    crate::note_input(path);
     let wav_err = |e: hound::Error| match e {
         hound::Error::IoError(io) if !is_data_error(&io) => Error::io(path, io),
         other => Error::format(path, format!("not a readable PCM WAV file: {other}")),
@@ -282,6 +284,7 @@ impl Digits {
 /// (`0..=9`). Every line is checked; an error names the file and the line number (from 1).
 /// Blank lines are allowed only at the end.
 pub fn read_digits(path: &Path) -> Result<Digits> {
+    crate::note_input(path);
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     read_digits_from(path, BufReader::new(flate2::read::GzDecoder::new(file)))
 }

@@ -156,6 +156,7 @@ struct Header {
 /// dims, a bad `vox_offset`, a corrupt gzip stream. No input makes it panic, and it never
 /// allocates more than the file's (decompressed) data needs, whatever the header claims.
 pub fn read_nifti(path: &Path) -> Result<Volume> {
+    crate::note_input(path);
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut buffered = BufReader::new(file);
     let gz = {

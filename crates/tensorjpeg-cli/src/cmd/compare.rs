@@ -16,7 +16,7 @@ use crate::SelectArgs;
 
 /// Decoded tensors of OTHER with their stored bytes.
 fn load_other(path: &Path) -> Result<(Vec<Tensor>, HashMap<String, u64>)> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = super::read_file(path)?;
     if is_container(&bytes) {
         let c = Container::open(&bytes).with_context(|| format!("{}", path.display()))?;
         let sizes = c

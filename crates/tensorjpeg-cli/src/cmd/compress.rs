@@ -29,6 +29,7 @@ pub fn run(
     registry
         .build(codec)
         .with_context(|| format!("--codec {codec}"))?;
+    super::check_output(output, &[input])?;
     let tensors = read_tensors(input)?;
     if !tensors.iter().any(|t| sel.selects(t)) {
         bail!(

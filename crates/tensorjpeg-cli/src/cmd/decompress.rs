@@ -18,7 +18,8 @@ pub fn run(input: &Path, output: &Path) -> Result<()> {
             output.display()
         );
     }
-    let bytes = std::fs::read(input).with_context(|| format!("reading {}", input.display()))?;
+    super::check_output(output, &[input])?;
+    let bytes = super::read_file(input)?;
     if !is_container(&bytes) {
         bail!(
             "{}: not a tensorjpeg container (bad magic number)",
@@ -27,8 +28,7 @@ pub fn run(input: &Path, output: &Path) -> Result<()> {
     }
     let tensors = tensorjpeg::decompress_with(&bytes, &tensorjpeg_io::registry())
         .with_context(|| format!("decoding {}", input.display()))?;
-    tensorjpeg_io::write_tensors(output, &tensors)
-        .with_context(|| format!("writing {}", output.display()))?;
+    tensorjpeg_io::write_tensors(output, &tensors)?;
     eprintln!(
         "{} -> {}: {} tensors",
         input.display(),

@@ -28,6 +28,7 @@ pub fn run(a: &EmbedArgs) -> Result<()> {
     if a.output.extension().and_then(|e| e.to_str()) != Some("npy") {
         bail!("{}: the output must be a .npy file", a.output.display());
     }
+    super::check_output(&a.output, &[&a.text])?;
     let lines = tensorjpeg_models::text::read_lines(&a.text)?;
     let path = a
         .model
@@ -39,8 +40,7 @@ pub fn run(a: &EmbedArgs) -> Result<()> {
     let v = m.embed(&lines)?;
     let secs = t0.elapsed().as_secs_f64();
     let t = tensorjpeg::Tensor::from_f32("embeddings", vec![lines.len(), m.dim()], v)?;
-    tensorjpeg_io::write_tensors(&a.output, &[t])
-        .with_context(|| format!("writing {}", a.output.display()))?;
+    tensorjpeg_io::write_tensors(&a.output, &[t])?;
     eprintln!(
         "{} sentences → {} [{} × {}] in {:.2} s ({:.0} sentences/s)",
         lines.len(),

@@ -11,7 +11,7 @@ use crate::table::{self, f};
 
 /// Runs the command.
 pub fn run(file: &Path, json_out: bool) -> Result<()> {
-    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let bytes = super::read_file(file)?;
     if is_container(&bytes) {
         let c = Container::open(&bytes).with_context(|| format!("{}", file.display()))?;
         let damaged: Vec<String> = c

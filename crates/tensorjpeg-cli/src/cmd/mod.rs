@@ -21,7 +21,7 @@ pub mod sweep;
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 use tensorjpeg::metrics::Stats;
@@ -29,7 +29,8 @@ use tensorjpeg::Tensor;
 
 /// Reads a tensor file (.safetensors, .npy, .gguf), naming it in errors.
 pub fn read_tensors(path: &Path) -> Result<Vec<Tensor>> {
-    tensorjpeg_io::read_tensors(path).with_context(|| format!("reading {}", path.display()))
+    // The reader's errors name the file (and tensor) already.
+    Ok(tensorjpeg_io::read_tensors(path)?)
 }
 
 /// A progress bar over `n` tensors, hidden when `quiet` or stderr is not a terminal.
@@ -93,7 +94,20 @@ pub fn csv(columns: &[&str], rows: &[Value]) -> String {
     out
 }
 
-/// Writes `bytes` to `path` atomically (temp file + rename).
+/// Writes `bytes` to `path` atomically (temp file + rename; never over an input or a
+/// special file). The error names the file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    tensorjpeg_io::write_atomic(path, bytes).with_context(|| format!("writing {}", path.display()))
+    Ok(tensorjpeg_io::write_atomic(path, bytes)?)
+}
+
+/// Reads a whole file (recorded as an input: no output may replace it). The error names
+/// the file once.
+pub fn read_file(path: &Path) -> Result<Vec<u8>> {
+    Ok(tensorjpeg_io::read_file(path)?)
+}
+
+/// Refuses, before any work, an output that is one of `inputs` (or any file read so far)
+/// or that exists and is not a regular file.
+pub fn check_output(output: &Path, inputs: &[&Path]) -> Result<()> {
+    Ok(tensorjpeg_io::check_output(output, inputs)?)
 }

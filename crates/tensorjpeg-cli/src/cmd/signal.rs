@@ -153,11 +153,13 @@ pub fn read_signal(path: &Path, frame: usize) -> Result<Signal> {
 }
 
 fn read_basis(path: &Path) -> Result<SignalBasis> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = super::read_file(path)?;
     SignalBasis::from_bytes(&bytes).with_context(|| format!("{}", path.display()))
 }
 
 fn fit(a: &FitArgs) -> Result<()> {
+    let inputs: Vec<&Path> = a.inputs.iter().map(PathBuf::as_path).collect();
+    super::check_output(&a.output, &inputs)?;
     let signals = a
         .inputs
         .iter()
@@ -203,6 +205,7 @@ fn fit(a: &FitArgs) -> Result<()> {
 }
 
 fn encode(a: &EncodeArgs) -> Result<()> {
+    super::check_output(&a.output, &[&a.input, &a.basis])?;
     let mut basis = read_basis(&a.basis)?;
     if let Some(k) = a.channels {
         basis = basis.truncate(k)?;
@@ -267,9 +270,9 @@ fn encode(a: &EncodeArgs) -> Result<()> {
 }
 
 fn decode(a: &DecodeArgs) -> Result<()> {
+    super::check_output(&a.output, &[&a.input, &a.basis])?;
     let basis = read_basis(&a.basis)?;
-    let bytes =
-        std::fs::read(&a.input).with_context(|| format!("reading {}", a.input.display()))?;
+    let bytes = super::read_file(&a.input)?;
     let (x, h) = codec::decode_full(&basis, &bytes).with_context(|| {
         format!(
             "decoding {} with basis {}",
@@ -300,8 +303,7 @@ fn decode(a: &DecodeArgs) -> Result<()> {
         }
         "npy" => {
             let t = tensorjpeg::Tensor::from_f32("signal", h.shape.clone(), x)?;
-            tensorjpeg_io::write_tensors(&a.output, &[t])
-                .with_context(|| format!("writing {}", a.output.display()))?
+            tensorjpeg_io::write_tensors(&a.output, &[t])?
         }
         e => bail!(
             "{}: output type {e:?} unknown (expected .png, .wav or .npy)",
@@ -318,7 +320,7 @@ fn decode(a: &DecodeArgs) -> Result<()> {
 }
 
 fn inspect(file: &Path) -> Result<()> {
-    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let bytes = super::read_file(file)?;
     let (h, payload) = codec::read_header(&bytes).with_context(|| format!("{}", file.display()))?;
     let positions = h.positions();
     println!(
