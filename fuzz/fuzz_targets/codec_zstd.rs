@@ -1,0 +1,10 @@
+//! `Codec::decode` of the `zstd` codec on a framed shape/params/chunks input (`tensorjpeg_fuzz::frame`).
+//! Must return, never panic, abort, hang or allocate without bound.
+//! Run: `bash scripts/fuzz.sh codec_zstd` (or `cargo fuzz run codec_zstd` from the repo root).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    tensorjpeg_fuzz::targets::run("codec_zstd", data);
+});
