@@ -3,21 +3,21 @@
 //! all channels of a pixel together, as WaLLoC reports it).
 //!
 //! `cargo bench -p tensorjpeg-bench --bench signal` (run `scripts/fetch-assets.sh` first for
-//! assets/images/astronaut.png; without it a synthetic 3 × 512 × 512 image is used).
+//! assets/images/astronaut.png; without it the bench stops, unless
+//! `TENSORJPEG_BENCH_SYNTHETIC=1` asks for a synthetic 3 × 512 × 512 image).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tensorjpeg::ssim::ms_ssim;
 use tensorjpeg::transform::wpt;
 
-/// astronaut.png as `[3, 512, 512]` values in 0..=255, or a synthetic image of that shape.
+/// astronaut.png as `[3, 512, 512]` values in 0..=255 (a synthetic image of that shape only
+/// with `TENSORJPEG_BENCH_SYNTHETIC=1`).
 fn photo() -> (Vec<f32>, Vec<usize>) {
-    let dir = std::env::var("TENSORJPEG_ASSETS")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../assets").to_string());
-    let path = std::path::Path::new(&dir).join("images/astronaut.png");
+    let path = tensorjpeg_bench::assets().join("images/astronaut.png");
     match tensorjpeg_io::read_image(&path) {
         Ok(s) => (s.values, s.shape),
         Err(e) => {
-            eprintln!("{e}: using a synthetic 3 × 512 × 512 image");
+            tensorjpeg_bench::missing(&path.display().to_string(), &e.to_string());
             let v = (0..3 * 512 * 512)
                 .map(|i| {
                     let (c, y, x) = (i / (512 * 512), (i / 512) % 512, i % 512);
