@@ -52,9 +52,9 @@ impl Rate {
         match self {
             Rate::Default => "default".into(),
             Rate::Quality(q) => format!("q={q}"),
-            Rate::Bits(b) => format!("bits={b}"),
-            Rate::Snr(s) => format!("snr={s}"),
-            Rate::MaxError(e) => format!("maxerr={e}"),
+            Rate::Bits(b) => format!("bits={}", short(*b)),
+            Rate::Snr(s) => format!("snr={}", short(*s)),
+            Rate::MaxError(e) => format!("maxerr={}", short(*e)),
         }
     }
 
@@ -71,6 +71,15 @@ impl Rate {
             Rate::MaxError(e) if e.is_finite() && e > 0.0 => Ok(()),
             Rate::MaxError(e) => Err(Error::param("max error", e, "a finite number > 0")),
         }
+    }
+}
+
+/// `x` as [`Rate::parse`] reads it, in exponent form when very small or large.
+fn short(x: f64) -> String {
+    if x != 0.0 && (x.abs() < 1e-4 || x.abs() >= 1e6) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
     }
 }
 
@@ -141,16 +150,56 @@ impl CodecSpec {
         for p in parts {
             let p = p.trim();
             if p.is_empty() {
-                continue;
+                return Err(Error::param(
+                    "codec spec",
+                    format!("'{s}' (an empty option between ':')"),
+                    "NAME[:OPTION...]",
+                ));
             }
             match p.split_once('=') {
-                Some((k, v)) => spec
-                    .kv
-                    .push((k.trim().to_ascii_lowercase(), v.trim().to_string())),
-                None => spec.flags.push(p.to_ascii_lowercase()),
+                Some((k, v)) => {
+                    let k = k.trim().to_ascii_lowercase();
+                    if k.is_empty() || v.trim().is_empty() || spec.get(&k).is_some() {
+                        return Err(Error::param(
+                            "codec option",
+                            format!("'{p}' in '{s}'"),
+                            "key=value, each key once",
+                        ));
+                    }
+                    spec.kv.push((k, v.trim().to_string()))
+                }
+                None => {
+                    let f = p.to_ascii_lowercase();
+                    if spec.flags.contains(&f) {
+                        return Err(Error::param(
+                            "codec option",
+                            format!("'{p}' repeated in '{s}'"),
+                            "each option once",
+                        ));
+                    }
+                    spec.flags.push(f)
+                }
             }
         }
         Ok(spec)
+    }
+
+    /// Fails if more than one of the mutually exclusive `group` (e.g. the layouts) is given.
+    pub fn check_exclusive(&self, what: &str, group: &[&str]) -> Result<()> {
+        let given: Vec<&str> = self
+            .flags
+            .iter()
+            .map(String::as_str)
+            .filter(|f| group.contains(f))
+            .collect();
+        if given.len() > 1 {
+            return Err(Error::param(
+                "codec option",
+                format!("{} for codec '{}'", given.join(" and "), self.name),
+                format!("at most one {what} of [{}]", group.join(", ")),
+            ));
+        }
+        Ok(())
     }
     /// The value of `key`, if given.
     pub fn get(&self, key: &str) -> Option<&str> {
@@ -269,6 +318,8 @@ mod rate_tests {
             Rate::Bits(4.5),
             Rate::Snr(30.0),
             Rate::MaxError(1e-3),
+            Rate::MaxError(1e-300),
+            Rate::Bits(1e-5),
         ] {
             assert_eq!(Rate::parse(&r.label()).unwrap(), r);
         }

@@ -96,6 +96,11 @@ impl Native {
                 "deadzone", "recon", "step", "tile", "levels", "seed", "block", "k",
             ],
         )?;
+        spec.check_exclusive("layout", &["matrix", "rows", "tiles", "tworow"])?;
+        spec.check_exclusive(
+            "transform",
+            &["identity", "dct8x8", "dct1d", "hadamard", "wavelet", "klt"],
+        )?;
         let mut n = Native::default();
         let tile: usize = spec
             .get_parsed("tile", "an integer 1..=65536")?
@@ -539,6 +544,7 @@ impl Codec for Native {
                 ))
             }
         };
+        check_step(&chunks, &quant, rate)?;
         let encoded: Vec<Vec<u8>> = chunks
             .par_iter()
             .map(|c| chunk_bytes(c, &transform, &quant, per_block))
@@ -629,6 +635,56 @@ impl Codec for Native {
         }
         Ok(out)
     }
+}
+
+/// Refuses a step the integer indices cannot carry: one that is not a normal positive
+/// `f32` (`--max-error 1e-300`), or one so fine that a coefficient's index would pass
+/// ±[`crate::quant::MAX_INDEX`] and be clamped silently.
+fn check_step(chunks: &[ChunkCoefs], q: &Quantizer, rate: Rate) -> Result<()> {
+    let what = match rate {
+        Rate::MaxError(_) => "max error",
+        Rate::Quality(_) => "quality",
+        Rate::Bits(_) => "bits per value",
+        Rate::Snr(_) => "snr",
+        Rate::Default => "quantizer step",
+    };
+    if !(q.step.is_normal() && q.step > 0.0) {
+        return Err(Error::param(
+            what,
+            rate.label(),
+            format!(
+                "a setting whose quantizer step is a normal f32 ≥ {:e} (it gives {:e})",
+                f32::MIN_POSITIVE,
+                q.step
+            ),
+        ));
+    }
+    let mut worst = 0f64;
+    let mut cmax = 0f32;
+    for c in chunks {
+        for (pi, &(off, len, _)) in c.planes.iter().enumerate() {
+            let m = c.coefs[off..off + len]
+                .iter()
+                .fold(0f32, |a, &v| a.max(v.abs()));
+            let r = f64::from(m) / (f64::from(q.step) * f64::from(scale_of(c.codes[pi])));
+            if r > worst {
+                worst = r;
+                cmax = m;
+            }
+        }
+    }
+    if worst + 1.0 >= f64::from(crate::quant::MAX_INDEX) {
+        return Err(Error::param(
+            what,
+            rate.label(),
+            format!(
+                "a coarser setting: coefficients reach |c| = {cmax:e}, and step {:e} would need \
+                 indices beyond ±2^30 (for an exact copy use --codec raw or zstd)",
+                q.step
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Where a chunk's reconstructed planes go.

@@ -47,6 +47,9 @@ pub struct TensorReport {
     pub exceptions: usize,
     /// Codec measurements.
     pub stats: Vec<(String, f64)>,
+    /// Targets the codec could not reach for this tensor (e.g. `--bits` below what its
+    /// side information costs), with the achieved figure; empty when every target was met.
+    pub warnings: Vec<String>,
 }
 
 /// The report of a [`compress`] call.
@@ -157,6 +160,7 @@ pub fn stored_entry(t: &Tensor) -> (Entry, TensorReport) {
         stored_bytes: e.stored_bytes(),
         exceptions: 0,
         stats: vec![],
+        warnings: vec![],
     };
     (e, r)
 }
@@ -241,6 +245,7 @@ pub fn encode_tensor(t: &Tensor, codec: &dyn Codec, rate: Rate) -> Result<(Entry
         }
         exceptions.sort_by_key(|e| e.index);
     }
+    let warnings = missed_targets(t, codec, rate, &enc, exceptions.len())?;
     let report = TensorReport {
         name: t.name.clone(),
         codec: codec.name().to_string(),
@@ -249,6 +254,7 @@ pub fn encode_tensor(t: &Tensor, codec: &dyn Codec, rate: Rate) -> Result<(Entry
         stored_bytes: 0,
         exceptions: exceptions.len(),
         stats: enc.stats,
+        warnings,
     };
     Ok((
         Entry {
@@ -262,6 +268,71 @@ pub fn encode_tensor(t: &Tensor, codec: &dyn Codec, rate: Rate) -> Result<(Entry
         },
         report,
     ))
+}
+
+/// Targets of `rate` that `enc` misses: `--bits` above the budget (all-in, 1 % slack),
+/// `--snr` below the target (0.1 dB slack), each with the achieved figure.
+fn missed_targets(
+    t: &Tensor,
+    codec: &dyn Codec,
+    rate: Rate,
+    enc: &crate::codec::Encoded,
+    exceptions: usize,
+) -> Result<Vec<String>> {
+    let Some(values) = t.values() else {
+        return Ok(Vec::new());
+    };
+    if values.is_empty() || codec.lossless() {
+        return Ok(Vec::new());
+    }
+    let n = values.len() as f64;
+    Ok(match rate {
+        Rate::Bits(b) => {
+            let record = entry_overhead(t, codec.name(), enc, exceptions);
+            let got = (enc.payload_bytes() + record) as f64 * 8.0 / n;
+            if got > b * 1.01 + 1e-9 {
+                vec![format!(
+                    "tensor '{}': --bits {b} not reached with {}: {got:.3} bits/value all-in is \
+                     the least this codec stores for shape {:?} (its side information alone \
+                     may exceed the budget)",
+                    t.name,
+                    codec.name(),
+                    t.shape
+                )]
+            } else {
+                Vec::new()
+            }
+        }
+        Rate::Snr(db) => {
+            let chunks: Vec<&[u8]> = enc.chunks.iter().map(Vec::as_slice).collect();
+            let back = codec
+                .decode(&enc.params, &chunks, &t.shape)
+                .map_err(|e| name_error(&t.name, e))?;
+            let (mut s, mut e) = (0f64, 0f64);
+            for (&x, &y) in values.iter().zip(&back) {
+                if x.is_finite() {
+                    s += f64::from(x) * f64::from(x);
+                    e += (f64::from(x) - f64::from(t.dtype.round_f32(y))).powi(2);
+                }
+            }
+            let got = if e > 0.0 {
+                10.0 * (s / e).log10()
+            } else {
+                f64::INFINITY
+            };
+            if got < db - 0.1 {
+                vec![format!(
+                    "tensor '{}': --snr {db} not reached with {}: {got:.2} dB is the best this \
+                     codec reaches",
+                    t.name,
+                    codec.name()
+                )]
+            } else {
+                Vec::new()
+            }
+        }
+        _ => Vec::new(),
+    })
 }
 
 /// Bytes of an entry's table record and chunk CRCs, beyond the codec's payload.

@@ -54,6 +54,10 @@ pub fn run(
     write_atomic(output, &out.bytes)?;
     let input_bytes: u64 = tensors.iter().map(|t| t.source_bytes()).sum();
     let rep = &out.report;
+    let warnings: Vec<&String> = rep.tensors.iter().flat_map(|r| &r.warnings).collect();
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
     let (mut vals, mut bytes) = (0usize, 0usize);
     for (t, r) in tensors.iter().zip(&rep.tensors) {
         if r.codec != "stored" {
@@ -75,7 +79,7 @@ pub fn run(
                 json!({
                     "name": r.name, "codec": r.codec, "dtype": r.dtype.name(), "shape": r.shape,
                     "bytes": r.stored_bytes, "bits_per_value": super::num(r.stored_bytes as f64 * 8.0 / t.numel().max(1) as f64),
-                    "exceptions": r.exceptions, "stats": stats,
+                    "exceptions": r.exceptions, "stats": stats, "warnings": r.warnings,
                 })
             })
             .collect();
@@ -86,7 +90,7 @@ pub fn run(
                 "codec": codec, "rate": format!("{rate:?}"),
                 "input_bytes": input_bytes, "file_bytes": rep.file_bytes,
                 "compressed_values": vals, "compressed_bytes": bytes, "bits_per_value": bpv,
-                "seconds": secs, "tensors": tensors_json,
+                "seconds": secs, "tensors": tensors_json, "targets_missed": warnings.len(),
             }))?
         );
     } else {

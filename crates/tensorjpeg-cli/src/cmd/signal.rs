@@ -246,6 +246,7 @@ fn encode(a: &EncodeArgs) -> Result<()> {
         let (z, cshape) = basis
             .encode_latents(&s.values, &s.shape)
             .with_context(ctx)?;
+        q.check_range(&z, coder.is_rans()).with_context(ctx)?;
         let b = codec::encode_from_latents(&basis, &z, &cshape, &s.shape, q, coder, s.sample_rate)
             .with_context(ctx)?;
         (b, q)

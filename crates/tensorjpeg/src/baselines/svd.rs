@@ -62,7 +62,11 @@ impl SvdCodec {
                 "one of f16, f32",
             ));
         }
-        let rank = spec.get_parsed("rank", "a non-negative integer")?;
+        let rank: Option<usize> = spec.get_parsed("rank", "a positive integer")?;
+        if rank == Some(0) {
+            // Rank 0 stores nothing and decodes to zeros: never what anyone asked for.
+            return Err(Error::param("rank", 0, "a positive integer"));
+        }
         Ok(SvdCodec::new(f32_factors, rank))
     }
 }

@@ -37,6 +37,12 @@ use std::str::FromStr;
 const MAGIC: &[u8; 8] = b"TJSIGNAL";
 const VERSION: u8 = 1;
 
+/// Largest magnitude of an unbounded (rANS-coded) latent code.
+pub const WIDE_CODE_MAX: f64 = 1e9;
+/// Largest share of latents an explicit `i8` quantizer may clip at ±127
+/// ([`Quantizer::check_range`]).
+pub const MAX_SATURATED: f64 = 0.05;
+
 /// Rounding offset of the unbounded uniform quantizer: `q = sign(v)·⌊|v|/step + 0.4⌋`, a
 /// slightly widened dead zone (plain rounding is 0.5). Latents are peaked around zero, so
 /// values just above half a step cost more bits than they save error: measured on astronaut
@@ -119,6 +125,64 @@ impl Quantizer {
             Quantizer::Gaussian { gain } => Compander::gaussian(gain),
             Quantizer::Uniform { step } => Compander::uniform(step),
         }
+    }
+
+    /// Checks that the quantizer represents latents `z` faithfully: with unbounded codes
+    /// no code passes ±[`WIDE_CODE_MAX`] (a step that fine would overflow the integers
+    /// silently), with `i8` codes at most [`MAX_SATURATED`] of the latents clip at ±127.
+    /// The error names the parameter and the range that works for this signal.
+    pub fn check_range(&self, z: &[f32], wide: bool) -> Result<()> {
+        self.compander()?;
+        let zmax = z.iter().fold(0f32, |a, &v| a.max(v.abs()));
+        match (*self, wide) {
+            (Quantizer::Uniform { step }, true) => {
+                if f64::from(zmax) / f64::from(step) + 1.0 > WIDE_CODE_MAX {
+                    return Err(Error::param(
+                        "step",
+                        step,
+                        format!(
+                            "a step ≥ {:.3e}: latents reach |z| = {zmax:.4e} and codes must stay \
+                             within ±{WIDE_CODE_MAX:e}",
+                            f64::from(zmax) / (WIDE_CODE_MAX - 1.0)
+                        ),
+                    ));
+                }
+            }
+            _ => {
+                let codes = self.quantize(z, wide)?;
+                let clipped = codes.iter().filter(|&&c| c.abs() >= 127).count();
+                let frac = clipped as f64 / codes.len().max(1) as f64;
+                if frac > MAX_SATURATED {
+                    let (what, useful) = match *self {
+                        Quantizer::Gaussian { .. } => (
+                            "gain",
+                            format!(
+                                "a gain ≤ {:.3e} (beyond it the largest latent saturates)",
+                                2.65 * super::compander::SCALE / f64::from(zmax.max(1e-30))
+                            ),
+                        ),
+                        Quantizer::Uniform { .. } => (
+                            "step",
+                            format!(
+                                "a step ≥ {:.3e} with an image coder (codes are ±127), or the \
+                                 rans coder",
+                                f64::from(zmax) / 127.0
+                            ),
+                        ),
+                    };
+                    return Err(Error::param(
+                        what,
+                        format!(
+                            "{} ({:.1} % of the latents clip at ±127)",
+                            self.param(),
+                            100.0 * frac
+                        ),
+                        useful,
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Integer codes of latents `z`: `i8` range unless `wide` (uniform only: unbounded).
@@ -490,6 +554,17 @@ pub fn decode_full(basis: &SignalBasis, bytes: &[u8]) -> Result<(Vec<f32>, Signa
     let codes = decode_latent_codes(h.coder, payload, basis.k(), &cshape)?;
     let z = h.quantizer.dequantize(&codes)?;
     let x = basis.decode_latents(&z, &h.shape)?;
+    // A legal but extreme step or gain (3e38, say) overflows f32: refuse, never return
+    // infinities or NaNs as a decoded signal.
+    if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+        return Err(Error::corrupt(format!(
+            "signal file: decoded value {i} is {} ({:?} with codes up to ±{}): a damaged or \
+             forged file",
+            x[i],
+            h.quantizer,
+            codes.iter().map(|c| c.unsigned_abs()).max().unwrap_or(0)
+        )));
+    }
     Ok((x, h))
 }
 
