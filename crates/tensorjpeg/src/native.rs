@@ -638,7 +638,8 @@ impl Codec for Native {
 }
 
 /// Refuses a step the integer indices cannot carry: one that is not a normal positive
-/// `f32` (`--max-error 1e-300`), or one so fine that a coefficient's index would pass
+/// `f32` (`--max-error 1e-300`), or (outside `--max-error`, where clamped elements become
+/// exceptions) one so fine that a coefficient's index would pass
 /// ±[`crate::quant::MAX_INDEX`] and be clamped silently.
 fn check_step(chunks: &[ChunkCoefs], q: &Quantizer, rate: Rate) -> Result<()> {
     let what = match rate {
@@ -658,6 +659,10 @@ fn check_step(chunks: &[ChunkCoefs], q: &Quantizer, rate: Rate) -> Result<()> {
                 q.step
             ),
         ));
+    }
+    if matches!(rate, Rate::MaxError(_)) {
+        // Clamped elements break the bound and are stored exactly as exceptions.
+        return Ok(());
     }
     let mut worst = 0f64;
     let mut cmax = 0f32;
