@@ -202,7 +202,11 @@ fn error_text(e: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in e.chain() {
         let text = cause.to_string();
-        let text = text.split("\nstack backtrace:").next().unwrap_or("").trim_end();
+        let text = text
+            .split("\nstack backtrace:")
+            .next()
+            .unwrap_or("")
+            .trim_end();
         let text = text.split("\n   0: ").next().unwrap_or("").trim_end();
         if text.is_empty() || out.contains(text) {
             continue;

@@ -31,8 +31,12 @@ fn open(path: &Path) -> Result<(BufReader<File>, Content, u64)> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
     let mut reader = BufReader::new(file);
-    let content = Content::read(&mut reader)
-        .map_err(|e| Error::format(path, format!("cannot read the GGUF header: {}", candle_message(&e))))?;
+    let content = Content::read(&mut reader).map_err(|e| {
+        Error::format(
+            path,
+            format!("cannot read the GGUF header: {}", candle_message(&e)),
+        )
+    })?;
     Ok((reader, content, len))
 }
 
@@ -103,7 +107,8 @@ pub fn read_gguf_selected(path: &Path, keep: impl Fn(&str) -> bool) -> Result<Ve
         if !keep(&info.name) {
             continue;
         }
-        let err = |e: candle_core::Error| Error::tensor(path, info.name.as_str(), candle_message(&e));
+        let err =
+            |e: candle_core::Error| Error::tensor(path, info.name.as_str(), candle_message(&e));
         let q = content
             .tensor(&mut reader, &info.name, &Device::Cpu)
             .map_err(err)?;

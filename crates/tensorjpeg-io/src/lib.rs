@@ -100,4 +100,3 @@ pub fn write_tensors(path: &Path, tensors: &[Tensor]) -> Result<()> {
         }),
     }
 }
-

@@ -71,10 +71,8 @@ fn try_bytes(path: &Path, n: usize) -> Result<Vec<u8>> {
 pub fn read_image(path: &Path) -> Result<Signal> {
     crate::note_input(path);
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut decoder = png::Decoder::new_with_limits(
-        BufReader::new(file),
-        png::Limits { bytes: usize::MAX },
-    );
+    let mut decoder =
+        png::Decoder::new_with_limits(BufReader::new(file), png::Limits { bytes: usize::MAX });
     decoder.set_transformations(png::Transformations::EXPAND);
     let png_err = |e: png::DecodingError| match e {
         png::DecodingError::IoError(io) if !is_data_error(&io) => Error::io(path, io),

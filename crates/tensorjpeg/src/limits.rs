@@ -52,11 +52,7 @@ impl Limits {
     /// [`crate::container::Container::open`] apply: those given to [`Limits::install`], else
     /// the defaults.
     pub fn configured() -> Limits {
-        INSTALLED
-            .read()
-            .ok()
-            .and_then(|g| *g)
-            .unwrap_or_default()
+        INSTALLED.read().ok().and_then(|g| *g).unwrap_or_default()
     }
 
     /// Makes `self` the process-wide limits (a command line's `--max-elements` and

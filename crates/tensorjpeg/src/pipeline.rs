@@ -400,7 +400,11 @@ pub fn decompress_with(bytes: &[u8], registry: &Registry) -> Result<Vec<Tensor>>
 
 /// Decompresses a container, looking codecs up in `registry`; declared shapes are held to
 /// `limits` before anything is allocated (see [`crate::limits`]).
-pub fn decompress_limited(bytes: &[u8], registry: &Registry, limits: &Limits) -> Result<Vec<Tensor>> {
+pub fn decompress_limited(
+    bytes: &[u8],
+    registry: &Registry,
+    limits: &Limits,
+) -> Result<Vec<Tensor>> {
     let c = Container::open_with(bytes, limits)?;
     c.entries
         .par_iter()
