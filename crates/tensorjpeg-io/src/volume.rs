@@ -203,6 +203,16 @@ pub fn read_nifti(path: &Path) -> Result<Volume> {
         )
     })?;
     let nbytes = voxels * size; // checked by voxel_count
+    let cap = tensorjpeg::Limits::configured().max_elements;
+    if cap > 0 && voxels as u64 > cap {
+        return Err(Error::format(
+            path,
+            format!(
+                "dims {described} = {voxels} voxels, above the cap of {cap} values (raise it \
+                 with --max-elements N, 0 = no cap)"
+            ),
+        ));
+    }
 
     // Skip the rest of the header and the extensions, up to vox_offset.
     let skip = h.vox_offset - HEADER_LEN as u64;
