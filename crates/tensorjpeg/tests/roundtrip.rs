@@ -195,11 +195,15 @@ fn ggml_bounds(codec: &str, x: &[f32], cols: usize) -> Option<Vec<f64>> {
     Some(b)
 }
 
+/// An image of the JPEG backend: first row, rows, first column, columns of the 2-D view it
+/// covers, and its pixel grid (height, width).
+type Image = (usize, usize, usize, usize, (usize, usize));
+
 /// `√(Σ bound²)` of the JPEG backend over its images, in value units.
 fn jpeg_bound(spec: &str, quality: u8, x: &[f32], rows: usize, cols: usize) -> f64 {
     let qsum: f64 = jpeg_table(quality).iter().map(|q| (q / 2.0).powi(2)).sum();
     // (first row, rows, first col, cols) of every image, and the image's pixel grid.
-    let mut images: Vec<(usize, usize, usize, usize, (usize, usize))> = Vec::new();
+    let mut images: Vec<Image> = Vec::new();
     if spec.contains(":matrix") {
         images.push((0, rows, 0, cols, (rows, cols)));
     } else if let Some(t) = spec.split("tile=").nth(1) {
@@ -419,15 +423,11 @@ fn check_bound(
                 return Err(format!("native: {bits} bits/value for a budget of {b}"));
             }
         }
-        ("jpeg", Rate::Bits(b)) if stat(r, "bits_budget_met") == Some(1.0) => {
-            if bits > b {
-                return Err(format!("jpeg: {bits} bits/value for a budget of {b}"));
-            }
+        ("jpeg", Rate::Bits(b)) if stat(r, "bits_budget_met") == Some(1.0) && bits > b => {
+            return Err(format!("jpeg: {bits} bits/value for a budget of {b}"));
         }
-        ("svd", Rate::Bits(b)) => {
-            if bits > b && stat(r, "rank") != Some(0.0) {
-                return Err(format!("svd: {bits} bits/value for a budget of {b}"));
-            }
+        ("svd", Rate::Bits(b)) if bits > b && stat(r, "rank") != Some(0.0) => {
+            return Err(format!("svd: {bits} bits/value for a budget of {b}"));
         }
         ("native" | "jpeg" | "svd", Rate::Snr(db)) if t.dtype == DType::F32 => {
             let met = match codec {
