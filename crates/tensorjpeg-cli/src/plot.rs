@@ -104,81 +104,85 @@ pub fn rate_distortion(path: &Path, title: &str, series: &[Series]) -> Result<()
     }
     let xmax = (xmax * 1.05).min(34.0);
     let ymax = ymax * 1.08 + 1.0;
-    let root = BitMapBackend::new(path, (1000, 700)).into_drawing_area();
-    root.fill(&WHITE)
-        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    let mut chart = builder(&root, title, text, 60)
-        .build_cartesian_2d(0f64..xmax, ymin..ymax)
-        .map_err(|e| anyhow!("plot: {e}"))?;
-    if text {
-        chart
-            .configure_mesh()
-            .x_desc("all-in bits per value")
-            .y_desc("SNR (dB)")
-            .draw()
-            .map_err(|e| anyhow!("plot: {e}"))?;
-    } else {
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .disable_y_mesh()
-            .draw()
-            .map_err(|e| anyhow!("plot: {e}"))?;
-    }
-    let bound: Vec<(f64, f64)> = (0..=100)
-        .map(|i| i as f64 * xmax / 100.0)
-        .map(|r| (r, 6.0206 * r))
-        .filter(|p| p.1 <= ymax)
-        .collect();
-    let ecsq: Vec<(f64, f64)> = bound.iter().map(|&(r, y)| (r, y - 1.53)).collect();
-    let s = chart
-        .draw_series(LineSeries::new(bound, BLACK.stroke_width(2)))
-        .map_err(|e| anyhow!("plot: {e}"))?;
-    if text {
-        s.label("Shannon bound, Gaussian (6.02 R)")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
-    }
-    let s = chart
-        .draw_series(LineSeries::new(
-            ecsq,
-            RGBColor(160, 160, 160).stroke_width(1),
-        ))
-        .map_err(|e| anyhow!("plot: {e}"))?;
-    if text {
-        s.label("ECSQ high-rate (6.02 R - 1.53)")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RGBColor(160, 160, 160)));
-    }
-    for (i, se) in series.iter().enumerate() {
-        let c = COLORS[i % COLORS.len()];
-        let p: Vec<(f64, f64)> = se
-            .points
-            .iter()
-            .copied()
-            .filter(|p| p.0.is_finite() && p.1.is_finite())
-            .collect();
-        chart
-            .draw_series(LineSeries::new(p.clone(), c.stroke_width(2)))
-            .map_err(|e| anyhow!("plot: {e}"))?;
-        let s = chart
-            .draw_series(p.iter().map(|&xy| Circle::new(xy, 4, c.filled())))
+    let mut pixels = vec![0u8; 1000 * 700 * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, (1000, 700)).into_drawing_area();
+        root.fill(&WHITE)
+            .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        let mut chart = builder(&root, title, text, 60)
+            .build_cartesian_2d(0f64..xmax, ymin..ymax)
             .map_err(|e| anyhow!("plot: {e}"))?;
         if text {
-            s.label(se.label.clone())
-                .legend(move |(x, y)| Circle::new((x + 10, y), 4, c.filled()));
+            chart
+                .configure_mesh()
+                .x_desc("all-in bits per value")
+                .y_desc("SNR (dB)")
+                .draw()
+                .map_err(|e| anyhow!("plot: {e}"))?;
+        } else {
+            chart
+                .configure_mesh()
+                .disable_x_mesh()
+                .disable_y_mesh()
+                .draw()
+                .map_err(|e| anyhow!("plot: {e}"))?;
         }
-    }
-    if text {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
+        let bound: Vec<(f64, f64)> = (0..=100)
+            .map(|i| i as f64 * xmax / 100.0)
+            .map(|r| (r, 6.0206 * r))
+            .filter(|p| p.1 <= ymax)
+            .collect();
+        let ecsq: Vec<(f64, f64)> = bound.iter().map(|&(r, y)| (r, y - 1.53)).collect();
+        let s = chart
+            .draw_series(LineSeries::new(bound, BLACK.stroke_width(2)))
             .map_err(|e| anyhow!("plot: {e}"))?;
+        if text {
+            s.label("Shannon bound, Gaussian (6.02 R)")
+                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
+        }
+        let s = chart
+            .draw_series(LineSeries::new(
+                ecsq,
+                RGBColor(160, 160, 160).stroke_width(1),
+            ))
+            .map_err(|e| anyhow!("plot: {e}"))?;
+        if text {
+            s.label("ECSQ high-rate (6.02 R - 1.53)").legend(|(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], RGBColor(160, 160, 160))
+            });
+        }
+        for (i, se) in series.iter().enumerate() {
+            let c = COLORS[i % COLORS.len()];
+            let p: Vec<(f64, f64)> = se
+                .points
+                .iter()
+                .copied()
+                .filter(|p| p.0.is_finite() && p.1.is_finite())
+                .collect();
+            chart
+                .draw_series(LineSeries::new(p.clone(), c.stroke_width(2)))
+                .map_err(|e| anyhow!("plot: {e}"))?;
+            let s = chart
+                .draw_series(p.iter().map(|&xy| Circle::new(xy, 4, c.filled())))
+                .map_err(|e| anyhow!("plot: {e}"))?;
+            if text {
+                s.label(se.label.clone())
+                    .legend(move |(x, y)| Circle::new((x + 10, y), 4, c.filled()));
+            }
+        }
+        if text {
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::LowerRight)
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .draw()
+                .map_err(|e| anyhow!("plot: {e}"))?;
+        }
+        root.present()
+            .map_err(|e| anyhow!("{}: {e}", path.display()))?;
     }
-    root.present()
-        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    Ok(())
+    save_png(path, &pixels, 1000, 700)
 }
 
 /// One named series of (x, y, error) points; the error is drawn as a bar of ± error.
@@ -220,75 +224,78 @@ pub fn lines(
         (xmax - xmin).max(1e-9) * 0.04,
         (ymax - ymin).max(1e-9) * 0.08,
     );
-    let root = BitMapBackend::new(path, (1000, 650)).into_drawing_area();
-    root.fill(&WHITE)
-        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    let mut chart = builder(&root, title, text, 70)
-        .build_cartesian_2d((xmin - dx)..(xmax + dx), (ymin - dy)..(ymax + dy))
-        .map_err(|e| anyhow!("plot: {e}"))?;
-    let mut mesh = chart.configure_mesh();
-    if text {
-        mesh.x_desc(x_desc).y_desc(y_desc);
-    } else {
-        mesh.disable_x_mesh().disable_y_mesh();
-    }
-    mesh.draw().map_err(|e| anyhow!("plot: {e}"))?;
-    if let Some((label, y)) = reference.filter(|r| r.1.is_finite()) {
-        let grey = RGBColor(90, 90, 90);
-        let s = chart
-            .draw_series(DashedLineSeries::new(
-                [(xmin - dx, y), (xmax + dx, y)],
-                8,
-                5,
-                grey.stroke_width(2),
-            ))
+    let mut pixels = vec![0u8; 1000 * 650 * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, (1000, 650)).into_drawing_area();
+        root.fill(&WHITE)
+            .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        let mut chart = builder(&root, title, text, 70)
+            .build_cartesian_2d((xmin - dx)..(xmax + dx), (ymin - dy)..(ymax + dy))
             .map_err(|e| anyhow!("plot: {e}"))?;
+        let mut mesh = chart.configure_mesh();
         if text {
-            s.label(label.to_string())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], grey));
+            mesh.x_desc(x_desc).y_desc(y_desc);
+        } else {
+            mesh.disable_x_mesh().disable_y_mesh();
         }
-    }
-    for (i, se) in series.iter().enumerate() {
-        let c = COLORS[i % COLORS.len()];
-        let p: Vec<(f64, f64, f64)> = se.points.iter().filter(finite).copied().collect();
-        chart
-            .draw_series(LineSeries::new(
-                p.iter().map(|&(x, y, _)| (x, y)),
-                c.stroke_width(2),
-            ))
-            .map_err(|e| anyhow!("plot: {e}"))?;
-        chart
-            .draw_series(
-                p.iter()
-                    .filter(|q| q.2.is_finite() && q.2 > 0.0)
-                    .map(|&(x, y, e)| {
-                        ErrorBar::new_vertical(x, y - e, y, y + e, c.stroke_width(1), 8)
-                    }),
-            )
-            .map_err(|e| anyhow!("plot: {e}"))?;
-        let s = chart
-            .draw_series(
-                p.iter()
-                    .map(|&(x, y, _)| Circle::new((x, y), 4, c.filled())),
-            )
-            .map_err(|e| anyhow!("plot: {e}"))?;
+        mesh.draw().map_err(|e| anyhow!("plot: {e}"))?;
+        if let Some((label, y)) = reference.filter(|r| r.1.is_finite()) {
+            let grey = RGBColor(90, 90, 90);
+            let s = chart
+                .draw_series(DashedLineSeries::new(
+                    [(xmin - dx, y), (xmax + dx, y)],
+                    8,
+                    5,
+                    grey.stroke_width(2),
+                ))
+                .map_err(|e| anyhow!("plot: {e}"))?;
+            if text {
+                s.label(label.to_string())
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], grey));
+            }
+        }
+        for (i, se) in series.iter().enumerate() {
+            let c = COLORS[i % COLORS.len()];
+            let p: Vec<(f64, f64, f64)> = se.points.iter().filter(finite).copied().collect();
+            chart
+                .draw_series(LineSeries::new(
+                    p.iter().map(|&(x, y, _)| (x, y)),
+                    c.stroke_width(2),
+                ))
+                .map_err(|e| anyhow!("plot: {e}"))?;
+            chart
+                .draw_series(
+                    p.iter()
+                        .filter(|q| q.2.is_finite() && q.2 > 0.0)
+                        .map(|&(x, y, e)| {
+                            ErrorBar::new_vertical(x, y - e, y, y + e, c.stroke_width(1), 8)
+                        }),
+                )
+                .map_err(|e| anyhow!("plot: {e}"))?;
+            let s = chart
+                .draw_series(
+                    p.iter()
+                        .map(|&(x, y, _)| Circle::new((x, y), 4, c.filled())),
+                )
+                .map_err(|e| anyhow!("plot: {e}"))?;
+            if text {
+                s.label(se.label.clone())
+                    .legend(move |(x, y)| Circle::new((x + 10, y), 4, c.filled()));
+            }
+        }
         if text {
-            s.label(se.label.clone())
-                .legend(move |(x, y)| Circle::new((x + 10, y), 4, c.filled()));
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .draw()
+                .map_err(|e| anyhow!("plot: {e}"))?;
         }
+        root.present()
+            .map_err(|e| anyhow!("{}: {e}", path.display()))?;
     }
-    if text {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| anyhow!("plot: {e}"))?;
-    }
-    root.present()
-        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    Ok(())
+    save_png(path, &pixels, 1000, 650)
 }
 
 /// A quality measure (e.g. recall@10) against all-in bytes per vector, log-scaled x axis,
@@ -325,40 +332,41 @@ pub fn log_x(
     }
     let (xmin, xmax) = (xmin / 1.15, xmax * 1.15);
     let dy = (ymax - ymin).max(1e-3) * 0.05;
-    let root = BitMapBackend::new(path, (1100, 700)).into_drawing_area();
-    root.fill(&WHITE)
-        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    let mut chart = builder(&root, title, text, 60)
-        .build_cartesian_2d((xmin..xmax).log_scale(), (ymin - dy)..(ymax + dy))
-        .map_err(|e| anyhow!("plot: {e}"))?;
-    let mut mesh = chart.configure_mesh();
-    if text {
-        mesh.x_desc(x_desc).y_desc(y_desc).x_label_formatter(&|x| {
-            if *x >= 10.0 {
-                format!("{x:.0}")
-            } else {
-                format!("{x:.2}")
-            }
-        });
-    } else {
-        mesh.disable_x_mesh().disable_y_mesh();
-    }
-    mesh.draw().map_err(|e| anyhow!("plot: {e}"))?;
-    for (i, se) in series.iter().enumerate() {
-        let c = if i < COLORS.len() {
-            COLORS[i]
-        } else {
-            MORE_COLORS[(i - COLORS.len()) % MORE_COLORS.len()]
-        };
-        let mut p: Vec<(f64, f64)> = se.points.iter().filter(ok).copied().collect();
-        p.sort_by(|a, b| a.0.total_cmp(&b.0));
-        // Beyond ten series the markers change shape as well as colour.
-        let square = i >= COLORS.len();
-        chart
-            .draw_series(LineSeries::new(p.clone(), c.stroke_width(2)))
+    let mut pixels = vec![0u8; 1100 * 700 * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, (1100, 700)).into_drawing_area();
+        root.fill(&WHITE)
+            .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        let mut chart = builder(&root, title, text, 60)
+            .build_cartesian_2d((xmin..xmax).log_scale(), (ymin - dy)..(ymax + dy))
             .map_err(|e| anyhow!("plot: {e}"))?;
-        let s =
-            if square {
+        let mut mesh = chart.configure_mesh();
+        if text {
+            mesh.x_desc(x_desc).y_desc(y_desc).x_label_formatter(&|x| {
+                if *x >= 10.0 {
+                    format!("{x:.0}")
+                } else {
+                    format!("{x:.2}")
+                }
+            });
+        } else {
+            mesh.disable_x_mesh().disable_y_mesh();
+        }
+        mesh.draw().map_err(|e| anyhow!("plot: {e}"))?;
+        for (i, se) in series.iter().enumerate() {
+            let c = if i < COLORS.len() {
+                COLORS[i]
+            } else {
+                MORE_COLORS[(i - COLORS.len()) % MORE_COLORS.len()]
+            };
+            let mut p: Vec<(f64, f64)> = se.points.iter().filter(ok).copied().collect();
+            p.sort_by(|a, b| a.0.total_cmp(&b.0));
+            // Beyond ten series the markers change shape as well as colour.
+            let square = i >= COLORS.len();
+            chart
+                .draw_series(LineSeries::new(p.clone(), c.stroke_width(2)))
+                .map_err(|e| anyhow!("plot: {e}"))?;
+            let s = if square {
                 chart.draw_series(p.iter().map(|&xy| {
                     EmptyElement::at(xy) + Rectangle::new([(-4, -4), (4, 4)], c.filled())
                 }))
@@ -369,28 +377,43 @@ pub fn log_x(
                 )
             }
             .map_err(|e| anyhow!("plot: {e}"))?;
+            if text {
+                s.label(se.label.clone()).legend(move |(x, y)| {
+                    let line = PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3));
+                    let mark: DynElement<BitMapBackend, (i32, i32)> = if square {
+                        Rectangle::new([(x + 6, y - 4), (x + 14, y + 4)], c.filled()).into_dyn()
+                    } else {
+                        Circle::new((x + 10, y), 4, c.filled()).into_dyn()
+                    };
+                    EmptyElement::at((0, 0)) + line + mark
+                });
+            }
+        }
         if text {
-            s.label(se.label.clone()).legend(move |(x, y)| {
-                let line = PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3));
-                let mark: DynElement<BitMapBackend, (i32, i32)> = if square {
-                    Rectangle::new([(x + 6, y - 4), (x + 14, y + 4)], c.filled()).into_dyn()
-                } else {
-                    Circle::new((x + 10, y), 4, c.filled()).into_dyn()
-                };
-                EmptyElement::at((0, 0)) + line + mark
-            });
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::LowerRight)
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .draw()
+                .map_err(|e| anyhow!("plot: {e}"))?;
+        }
+        root.present()
+            .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    }
+    save_png(path, &pixels, 1100, 700)
+}
+
+/// Writes an RGB pixel buffer as a PNG, atomically and never over an input (see
+/// `tensorjpeg_io::write_atomic`).
+fn save_png(path: &Path, rgb: &[u8], w: usize, h: usize) -> Result<()> {
+    let plane = w * h;
+    let mut values = vec![0f32; 3 * plane];
+    for (i, px) in rgb.chunks_exact(3).enumerate() {
+        for c in 0..3 {
+            values[c * plane + i] = f32::from(px[c]);
         }
     }
-    if text {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| anyhow!("plot: {e}"))?;
-    }
-    root.present()
-        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    Ok(())
+    let bytes = tensorjpeg_io::encode_png(&values, &[3, h, w])?;
+    crate::cmd::write_atomic(path, &bytes)
 }

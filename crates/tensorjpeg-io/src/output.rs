@@ -108,7 +108,15 @@ pub fn check_output(output: &Path, inputs: &[&Path]) -> Result<()> {
     let Some(out) = Input::of(output) else {
         return Ok(());
     };
-    let noted = INPUTS.lock().map(|v| v.clone()).unwrap_or_default();
+    // A noted input counts only while its path still names the file that was read: in a
+    // long-lived process a deleted input's inode may be reused by an unrelated new file.
+    let noted: Vec<Input> = INPUTS
+        .lock()
+        .map(|v| v.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|i| Input::of(&i.path).is_some_and(|now| now.id == i.id))
+        .collect();
     let given = inputs.iter().filter_map(|p| Input::of(p));
     for i in given.chain(noted) {
         if i.same_as(&out) {
@@ -244,6 +252,19 @@ mod tests {
         write_atomic(&c, b"1").unwrap();
         write_atomic(&c, b"2").unwrap();
         assert_eq!(std::fs::read(&c).unwrap(), b"2");
+    }
+
+    #[test]
+    fn a_deleted_input_does_not_block_a_new_file() {
+        let a = tempfile::tempdir().unwrap();
+        let p = a.path().join("in.bin");
+        std::fs::write(&p, b"x").unwrap();
+        read_file(&p).unwrap();
+        drop(a); // the input is gone; its inode may be handed to the next file
+        for i in 0..20 {
+            let b = tempfile::tempdir().unwrap();
+            write_atomic(&b.path().join(format!("out{i}.bin")), b"y").unwrap();
+        }
     }
 
     #[test]
