@@ -493,6 +493,12 @@ pub fn read_header(bytes: &[u8]) -> Result<(SignalHeader, &[u8])> {
     if total.is_none_or(|t| t > 1 << 34) || shape.contains(&0) {
         return Err(Error::corrupt(format!("signal file: shape {shape:?}")));
     }
+    // The declared size drives the decoder's allocations: hold it to the decode limits
+    // (per signal, and against the file's size) before anything is allocated.
+    let limits = crate::limits::Limits::configured();
+    let values = total.unwrap_or(usize::MAX) as u64;
+    limits.check_tensor("signal", &shape, values)?;
+    limits.check_total(values, bytes.len())?;
     let header = SignalHeader {
         shape,
         levels,
