@@ -56,6 +56,7 @@ fn in_child(job: &str, limit: Duration) -> Option<String> {
         .arg(exe)
         .args(["replay_child", "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, job)
+        .env("RUST_BACKTRACE", "0")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
