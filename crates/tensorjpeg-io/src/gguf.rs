@@ -56,6 +56,20 @@ fn infos(path: &Path, content: &Content, file_len: u64) -> Result<Vec<GgufTensor
         let err = |msg: String| Error::tensor(path, name.as_str(), msg);
         let n = tensorjpeg::tensor::numel(&shape)
             .ok_or_else(|| err(format!("shape {shape:?} overflows")))?;
+        if n == 0 {
+            // candle builds an f32 slice from an empty buffer's (misaligned) pointer for
+            // these, which is undefined behaviour (found by fuzzing): refused up front.
+            return Err(err(format!(
+                "shape {shape:?} has no elements (zero-element tensors are not supported)"
+            )));
+        }
+        let cap = tensorjpeg::Limits::configured().max_elements;
+        if cap > 0 && n as u64 > cap {
+            return Err(err(format!(
+                "shape {shape:?} = {n} values, above the cap of {cap} values (raise it with \
+                 --max-elements N, 0 = no cap)"
+            )));
+        }
         let bs = info.ggml_dtype.block_size();
         if n % bs != 0 {
             return Err(err(format!(

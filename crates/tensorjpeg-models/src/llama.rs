@@ -169,6 +169,8 @@ impl Llama {
         let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
         let content = gguf_file::Content::read(&mut file)
             .map_err(|e| Error::format(path, format!("not a readable GGUF file: {e}")))?;
+        // Every tensor's shape, size and extent checked before candle touches its data.
+        tensorjpeg_io::gguf_tensor_infos(path)?;
         let arch = content
             .metadata
             .get("general.architecture")

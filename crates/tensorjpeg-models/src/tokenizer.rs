@@ -48,6 +48,10 @@ impl Tokenizer {
     /// it masks). Truncation, if the file sets one, is kept.
     pub fn from_json_file(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        // tokenizers 0.23 panics (`expect("Helper")`) on some malformed JSON instead of
+        // returning an error: the syntax is checked here first (found by fuzzing).
+        serde_json::from_slice::<serde_json::Value>(&bytes)
+            .map_err(|e| Error::format(path, format!("not a valid tokenizer.json: {e}")))?;
         let mut inner = tokenizers::Tokenizer::from_bytes(&bytes).map_err(|e| tok_err(path, e))?;
         inner.with_padding(None);
         Ok(Tokenizer {
