@@ -9,7 +9,8 @@
 #
 # Environment:
 #   FUZZ_SECONDS      seconds per target (default 20)
-#   FUZZ_SANITIZER    address (default) or none (faster; -malloc_limit_mb then has no effect)
+#   FUZZ_SANITIZER    address (default with nightly) or none (default on stable; faster;
+#                     -malloc_limit_mb then has no effect, -rss_limit_mb still does)
 #   FUZZ_NICE         nice level of the fuzz processes (default 10)
 #   FUZZ_ARGS         extra libFuzzer flags, e.g. "-max_len=65536"
 #   FUZZ_NO_REGRESSIONS=1   do not start from fuzz/regressions/<target> (by default the
@@ -40,15 +41,17 @@ if [[ ${#TARGETS[@]} -eq 0 ]]; then
   TARGETS=("${ALL_TARGETS[@]}")
 fi
 SECONDS_EACH=${FUZZ_SECONDS:-20}
-SANITIZER=${FUZZ_SANITIZER:-address}
 NICE=${FUZZ_NICE:-10}
 
-# Toolchain: nightly if installed, else stable with the bootstrap escape hatch.
+# Toolchain: nightly if installed, else stable with the bootstrap escape hatch (and, by
+# default, no sanitizer there: the coverage instrumentation needs no nightly runtime).
 if command -v rustup >/dev/null && rustup toolchain list | grep -q '^nightly'; then
   CARGO=(cargo +nightly)
+  SANITIZER=${FUZZ_SANITIZER:-address}
 else
   export RUSTC_BOOTSTRAP=1
   CARGO=(cargo)
+  SANITIZER=${FUZZ_SANITIZER:-none}
 fi
 
 # cargo-fuzz, inside the clone.
