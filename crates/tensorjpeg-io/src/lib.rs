@@ -25,7 +25,7 @@ use std::path::Path;
 pub use error::{Error, Result};
 pub use gguf::{gguf_metadata, gguf_tensor_infos, read_gguf, read_gguf_selected, GgufTensorInfo};
 pub use npy::{read_npy, write_npy};
-pub use output::{check_output, note_input, read_file, write_atomic};
+pub use output::{check_output, guard_inputs, note_input, read_file, write_atomic};
 pub use safetensors_io::{
     read_safetensors, read_safetensors_with_metadata, write_safetensors,
     write_safetensors_with_metadata,
