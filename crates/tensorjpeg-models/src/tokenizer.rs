@@ -39,6 +39,66 @@ pub struct Tokenizer {
     pub source: PathBuf,
 }
 
+/// Checks a BPE model's merges the way tokenizers 0.23 uses them, before it does: it
+/// panics (slice out of range, or an unchecked UTF-8 slice) when a merge's halves or their
+/// concatenation are missing from the vocabulary or shorter than the continuing-subword
+/// prefix (found by fuzzing). An error names the merge.
+fn check_bpe_json(path: &Path, doc: &Value) -> Result<()> {
+    let Some(model) = doc.get("model") else {
+        return Ok(());
+    };
+    let is_bpe = match model.get("type") {
+        Some(Value::String(t)) => t == "BPE",
+        None => model.get("merges").is_some(),
+        _ => false,
+    };
+    if !is_bpe {
+        return Ok(());
+    }
+    let Some(vocab) = model.get("vocab").and_then(Value::as_object) else {
+        return Ok(()); // tokenizers reports a missing or bad vocab itself
+    };
+    let prefix_len = model
+        .get("continuing_subword_prefix")
+        .and_then(Value::as_str)
+        .map_or(0, str::len);
+    let Some(merges) = model.get("merges").and_then(Value::as_array) else {
+        return Ok(());
+    };
+    for (i, m) in merges.iter().enumerate() {
+        let (a, b): (String, String) = match m {
+            Value::String(s) => match s.split_once(' ') {
+                Some((a, b)) => (a.to_string(), b.to_string()),
+                None => continue, // tokenizers reports a malformed merge itself
+            },
+            Value::Array(p) => match (
+                p.first().and_then(Value::as_str),
+                p.get(1).and_then(Value::as_str),
+            ) {
+                (Some(a), Some(b)) => (a.to_string(), b.to_string()),
+                _ => continue,
+            },
+            _ => continue,
+        };
+        let bad = |why: &str| {
+            Err(Error::format(
+                path,
+                format!("tokenizer: merge {i} ({a:?} {b:?}): {why}"),
+            ))
+        };
+        if !vocab.contains_key(&a) || !vocab.contains_key(&b) {
+            return bad("a token missing from the vocabulary");
+        }
+        if b.len() < prefix_len || !b.is_char_boundary(prefix_len) {
+            return bad("shorter than the continuing-subword prefix");
+        }
+        if !vocab.contains_key(&format!("{a}{}", &b[prefix_len..])) {
+            return bad("the merged token is missing from the vocabulary");
+        }
+    }
+    Ok(())
+}
+
 fn tok_err(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::format(path, format!("tokenizer: {e}"))
 }
@@ -50,8 +110,9 @@ impl Tokenizer {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         // tokenizers 0.23 panics (`expect("Helper")`) on some malformed JSON instead of
         // returning an error: the syntax is checked here first (found by fuzzing).
-        serde_json::from_slice::<serde_json::Value>(&bytes)
+        let doc = serde_json::from_slice::<serde_json::Value>(&bytes)
             .map_err(|e| Error::format(path, format!("not a valid tokenizer.json: {e}")))?;
+        check_bpe_json(path, &doc)?;
         let mut inner = tokenizers::Tokenizer::from_bytes(&bytes).map_err(|e| tok_err(path, e))?;
         inner.with_padding(None);
         Ok(Tokenizer {
@@ -105,6 +166,7 @@ impl Tokenizer {
                       "fuse_unk": false, "byte_fallback": false, "ignore_merges": false,
                       "vocab": Value::Object(v), "merges": merges},
         });
+        check_bpe_json(source, &doc)?;
         let bytes = serde_json::to_vec(&doc).map_err(|e| tok_err(source, e))?;
         let inner = tokenizers::Tokenizer::from_bytes(&bytes).map_err(|e| tok_err(source, e))?;
         Ok(Tokenizer {
