@@ -5,7 +5,7 @@
 //! address-space limit, so an abort or a runaway allocation fails the test naming the file.
 //! The committed seeds (`fuzz/seeds/<target>/`) are replayed in-process.
 //!
-//! `cargo test -p tensorjpeg-io --test fuzz_regressions -- --ignored write_seed_corpus`
+//! `TJ_WRITE_SEEDS=1 cargo test -p tensorjpeg-io --test fuzz_regressions seed_corpus`
 //! regenerates the seeds.
 
 #[allow(dead_code)]
@@ -126,8 +126,8 @@ fn seeds_replay() {
 // ---------------------------------------------------------------------------------------
 // Seed corpus generation.
 
-fn write_seed(target: &str, name: &str, bytes: &[u8]) {
-    let dir = fuzz_dir().join("seeds").join(target);
+fn write_seed(root: &Path, target: &str, name: &str, bytes: &[u8]) {
+    let dir = root.join(target);
     std::fs::create_dir_all(&dir).unwrap();
     assert!(
         bytes.len() <= 8192,
@@ -160,11 +160,11 @@ fn tensors() -> Vec<Tensor> {
     ]
 }
 
-fn write_tensor_seeds() {
+fn write_tensor_seeds(root: &Path) {
     let p = Path::new("seed");
     for (i, t) in tensors().iter().enumerate() {
         match tensorjpeg_io::npy::serialize_npy(p, t) {
-            Ok(b) => write_seed("npy", &format!("t{i}.npy"), &b),
+            Ok(b) => write_seed(root, "npy", &format!("t{i}.npy"), &b),
             Err(e) => eprintln!("npy seed {i}: {e}"),
         }
     }
@@ -200,12 +200,12 @@ fn write_tensor_seeds() {
         b.extend_from_slice(&(h.len() as u16).to_le_bytes());
         b.extend_from_slice(h.as_bytes());
         b.extend_from_slice(&data);
-        write_seed("npy", &format!("{name}.npy"), &b);
+        write_seed(root, "npy", &format!("{name}.npy"), &b);
     }
     let mut meta = tensorjpeg_io::safetensors_io::Metadata::new();
     meta.insert("format".into(), "pt".into());
     match tensorjpeg_io::safetensors_io::serialize_safetensors(p, &tensors(), &meta) {
-        Ok(b) => write_seed("safetensors", "all.safetensors", &b),
+        Ok(b) => write_seed(root, "safetensors", "all.safetensors", &b),
         Err(e) => eprintln!("safetensors seed: {e}"),
     }
     let b = tensorjpeg_io::safetensors_io::serialize_safetensors(
@@ -214,10 +214,10 @@ fn write_tensor_seeds() {
         &Default::default(),
     )
     .unwrap();
-    write_seed("safetensors", "one.safetensors", &b);
+    write_seed(root, "safetensors", "one.safetensors", &b);
 }
 
-fn write_gguf_seeds() {
+fn write_gguf_seeds(root: &Path) {
     use candle_core::quantized::{gguf_file, GgmlDType, QTensor};
     use candle_core::{Device, Tensor as CTensor};
     let dev = Device::Cpu;
@@ -247,7 +247,7 @@ fn write_gguf_seeds() {
         ];
         let mut out = Cursor::new(Vec::new());
         gguf_file::write(&mut out, &meta, &tensors).unwrap();
-        write_seed("gguf", &format!("{name}.gguf"), &out.into_inner());
+        write_seed(root, "gguf", &format!("{name}.gguf"), &out.into_inner());
     }
 }
 
@@ -266,36 +266,42 @@ fn png_bytes(w: u32, h: u32, color: png::ColorType, depth: png::BitDepth, data: 
     out
 }
 
-fn write_signal_seeds() {
+fn write_signal_seeds(root: &Path) {
     let gray: Vec<f32> = (0..64).map(|i| (i * 4) as f32).collect();
     let rgb: Vec<f32> = (0..3 * 64).map(|i| (i % 256) as f32).collect();
     write_seed(
+        root,
         "png",
         "gray.png",
         &tensorjpeg_io::encode_png(&gray, &[1, 8, 8]).unwrap(),
     );
     write_seed(
+        root,
         "png",
         "rgb.png",
         &tensorjpeg_io::encode_png(&rgb, &[3, 8, 8]).unwrap(),
     );
     use png::{BitDepth, ColorType};
     write_seed(
+        root,
         "png",
         "rgba16.png",
         &png_bytes(4, 4, ColorType::Rgba, BitDepth::Sixteen, &[0x5a; 4 * 4 * 8]),
     );
     write_seed(
+        root,
         "png",
         "palette2.png",
         &png_bytes(8, 4, ColorType::Indexed, BitDepth::Two, &[0b0110_1100; 8]),
     );
     write_seed(
+        root,
         "png",
         "gray1.png",
         &png_bytes(16, 2, ColorType::Grayscale, BitDepth::One, &[0xa5; 4]),
     );
     write_seed(
+        root,
         "png",
         "graya.png",
         &png_bytes(3, 3, ColorType::GrayscaleAlpha, BitDepth::Eight, &[9; 18]),
@@ -305,9 +311,9 @@ fn write_signal_seeds() {
     let path = dir.path().join("a.wav");
     let snd: Vec<f32> = (0..200).map(|i| (i as f32 * 0.1).sin() * 0.5).collect();
     tensorjpeg_io::write_wav(&path, &snd, &[1, 200], 8000).unwrap();
-    write_seed("wav", "mono16.wav", &std::fs::read(&path).unwrap());
+    write_seed(root, "wav", "mono16.wav", &std::fs::read(&path).unwrap());
     tensorjpeg_io::write_wav(&path, &snd, &[2, 100], 44100).unwrap();
-    write_seed("wav", "stereo16.wav", &std::fs::read(&path).unwrap());
+    write_seed(root, "wav", "stereo16.wav", &std::fs::read(&path).unwrap());
     for (name, bits, fmt) in [
         ("f32", 32, hound::SampleFormat::Float),
         ("i24", 24, hound::SampleFormat::Int),
@@ -331,7 +337,7 @@ fn write_signal_seeds() {
             }
             w.finalize().unwrap();
         }
-        write_seed("wav", &format!("{name}.wav"), &out.into_inner());
+        write_seed(root, "wav", &format!("{name}.wav"), &out.into_inner());
     }
 
     // Digits: 65 integers per line (64 pixels 0..=16, then the label).
@@ -340,8 +346,9 @@ fn write_signal_seeds() {
         let px: Vec<String> = (0..64).map(|i| ((i + d) % 17).to_string()).collect();
         csv.push_str(&format!("{},{d}\n", px.join(",")));
     }
-    write_seed("digits", "four.csv", csv.as_bytes());
+    write_seed(root, "digits", "four.csv", csv.as_bytes());
     write_seed(
+        root,
         "digits",
         "four.csv.gz",
         &io_targets::gzip_unless_gz(csv.as_bytes()),
@@ -370,7 +377,7 @@ fn nifti_bytes(dims: [i16; 4], datatype: i16, bitpix: i16, slope: f32, data: &[u
     h
 }
 
-fn write_volume_seeds() {
+fn write_volume_seeds(root: &Path) {
     let f32s: Vec<u8> = (0..4 * 3 * 2)
         .flat_map(|i| (i as f32 * 0.5).to_le_bytes())
         .collect();
@@ -383,22 +390,39 @@ fn write_volume_seeds() {
         ("u8.nii", nifti_bytes([5, 5, 1, 1], 2, 8, 0.0, &[3u8; 25])),
     ];
     for (name, b) in &seeds {
-        write_seed("nifti", name, b);
-        write_seed("nifti_gz", name, b);
+        write_seed(root, "nifti", name, b);
+        write_seed(root, "nifti_gz", name, b);
     }
     write_seed(
+        root,
         "nifti_gz",
         "f32.nii.gz",
         &io_targets::gzip_unless_gz(&seeds[0].1),
     );
 }
 
-/// Regenerates `fuzz/seeds/` for the reader targets (run with `--ignored`).
+/// The seed generators run on every `cargo test`: they write the reader targets' seeds
+/// into a temporary folder, and every seed they make is replayed through its target. With
+/// `TJ_WRITE_SEEDS=1` they write `fuzz/seeds/` instead (to regenerate the corpus).
 #[test]
-#[ignore]
-fn write_seed_corpus() {
-    write_tensor_seeds();
-    write_gguf_seeds();
-    write_signal_seeds();
-    write_volume_seeds();
+fn seed_corpus_generates_and_replays() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = if std::env::var_os("TJ_WRITE_SEEDS").is_some() {
+        fuzz_dir().join("seeds")
+    } else {
+        tmp.path().to_path_buf()
+    };
+    write_tensor_seeds(&root);
+    write_gguf_seeds(&root);
+    write_signal_seeds(&root);
+    write_volume_seeds(&root);
+    for target in io_targets::TARGETS {
+        let dir = root.join(target);
+        if !dir.exists() {
+            continue; // a target whose seeds are hand-written (none generated here)
+        }
+        for f in files_in(&dir) {
+            io_targets::run(target, &std::fs::read(&f).unwrap());
+        }
+    }
 }

@@ -7,7 +7,7 @@
 //! (`fuzz/src/container.rs`) checks that forged-CRC table mutations are rejected or decoded,
 //! never crash.
 //!
-//! `cargo test -p tensorjpeg --test fuzz_regressions -- --ignored write_seed_corpus`
+//! `TJ_WRITE_SEEDS=1 cargo test -p tensorjpeg --test fuzz_regressions seed_corpus`
 //! regenerates the seed corpus.
 
 #[allow(dead_code)]
@@ -141,11 +141,15 @@ fn regressions_replay() {
 
 /// Which seed directory a target starts from (scripts/fuzz.sh uses the same map).
 fn seed_dir(target: &str) -> PathBuf {
+    seed_dir_in(&fuzz_dir().join("seeds"), target)
+}
+
+fn seed_dir_in(root: &Path, target: &str) -> PathBuf {
     let name = match target {
         "decode" | "container_crc" | "container_table" => "containers",
         t => t,
     };
-    fuzz_dir().join("seeds").join(name)
+    root.join(name)
 }
 
 #[test]
@@ -483,14 +487,38 @@ fn write_klt_seeds(dir: &Path) {
     }
 }
 
-/// Regenerates `fuzz/seeds/` for the codec-crate targets (run with `--ignored`).
+/// The seed generators run on every `cargo test`: they write the codec-crate targets'
+/// seeds into a temporary folder, and every seed they make is replayed through its target
+/// (the container seeds must also decode). With `TJ_WRITE_SEEDS=1` they write
+/// `fuzz/seeds/` instead (to regenerate the corpus).
 #[test]
-#[ignore]
-fn write_seed_corpus() {
-    let root = fuzz_dir().join("seeds");
+fn seed_corpus_generates_and_replays() {
+    let tmp = std::env::temp_dir().join(format!("tj-fuzz-seeds-{}", std::process::id()));
+    let root = if std::env::var_os("TJ_WRITE_SEEDS").is_some() {
+        fuzz_dir().join("seeds")
+    } else {
+        tmp.clone()
+    };
     write_container_seeds(&root.join("containers"));
     write_codec_seeds(&root);
     write_entropy_seeds(&root.join("entropy"));
     write_signal_seeds(&root.join("signal"));
     write_klt_seeds(&root.join("klt_index"));
+    let mut n = 0;
+    for target in targets::TARGETS {
+        let dir = seed_dir_in(&root, target);
+        if !dir.exists() {
+            continue;
+        }
+        for f in files_in(&dir) {
+            targets::run(target, &std::fs::read(&f).unwrap());
+            n += 1;
+        }
+    }
+    for f in files_in(&seed_dir_in(&root, "decode")) {
+        let bytes = std::fs::read(&f).unwrap();
+        tensorjpeg::decompress(&bytes).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    assert!(n > 50, "only {n} seeds generated");
 }
