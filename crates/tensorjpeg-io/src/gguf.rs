@@ -63,12 +63,8 @@ fn infos(path: &Path, content: &Content, file_len: u64) -> Result<Vec<GgufTensor
                 "shape {shape:?} has no elements (zero-element tensors are not supported)"
             )));
         }
-        let cap = tensorjpeg::Limits::configured().max_elements;
-        if cap > 0 && n as u64 > cap {
-            return Err(err(format!(
-                "shape {shape:?} = {n} values, above the cap of {cap} values (raise it with \
-                 --max-elements N, 0 = no cap)"
-            )));
+        if let Some(why) = tensorjpeg::Limits::configured().over_element_cap(n as u64) {
+            return Err(err(format!("shape {shape:?} = {n} values, {why}")));
         }
         let bs = info.ggml_dtype.block_size();
         if n % bs != 0 {

@@ -53,15 +53,6 @@ impl Signal {
 /// Deflate's largest expansion (a 258-byte match coded in 2 bits is about 1032:1).
 const DEFLATE_MAX_RATIO: u64 = 1032;
 
-/// A zeroed byte buffer of `n` bytes, or an error naming the file if it cannot be had.
-fn try_bytes(path: &Path, n: usize) -> Result<Vec<u8>> {
-    let mut v = Vec::new();
-    v.try_reserve_exact(n)
-        .map_err(|_| Error::format(path, format!("cannot allocate {n} bytes to decode it")))?;
-    v.resize(n, 0);
-    Ok(v)
-}
-
 /// Reads a PNG image as `[C, H, W]` `f32` values in `0.0..=255.0`.
 ///
 /// Gray (and gray + alpha) images give C = 1, RGB, RGBA and palette images give C = 3: alpha
@@ -88,14 +79,10 @@ pub fn read_image(path: &Path) -> Result<Signal> {
     let (hw, hh) = reader.info().size();
     let need = reader.output_buffer_size() as u64;
     let pixels = u64::from(hw) * u64::from(hh);
-    let cap = tensorjpeg::Limits::configured().max_elements;
-    if cap > 0 && pixels > cap {
+    if let Some(why) = tensorjpeg::Limits::configured().over_element_cap(pixels) {
         return Err(Error::format(
             path,
-            format!(
-                "PNG header declares {hw} × {hh} = {pixels} pixels, above the cap of {cap} \
-                 values (raise it with --max-elements N, 0 = no cap)"
-            ),
+            format!("PNG header declares {hw} × {hh} = {pixels} pixels, {why}"),
         ));
     }
     if need > file_len.saturating_mul(DEFLATE_MAX_RATIO) + 4096 {
@@ -108,7 +95,8 @@ pub fn read_image(path: &Path) -> Result<Signal> {
             ),
         ));
     }
-    let mut buf = try_bytes(path, reader.output_buffer_size())?;
+    let mut buf = tensorjpeg::limits::try_zeroed::<u8>(reader.output_buffer_size(), "PNG pixels")
+        .map_err(|e| Error::format(path, e.to_string()))?;
     let info = reader.next_frame(&mut buf).map_err(png_err)?;
     let (w, h) = (info.width as usize, info.height as usize);
     // Samples per pixel in the decoded buffer, and how many of them we keep.

@@ -203,14 +203,10 @@ pub fn read_nifti(path: &Path) -> Result<Volume> {
         )
     })?;
     let nbytes = voxels * size; // checked by voxel_count
-    let cap = tensorjpeg::Limits::configured().max_elements;
-    if cap > 0 && voxels as u64 > cap {
+    if let Some(why) = tensorjpeg::Limits::configured().over_element_cap(voxels as u64) {
         return Err(Error::format(
             path,
-            format!(
-                "dims {described} = {voxels} voxels, above the cap of {cap} values (raise it \
-                 with --max-elements N, 0 = no cap)"
-            ),
+            format!("dims {described} = {voxels} voxels, {why}"),
         ));
     }
 

@@ -72,6 +72,18 @@ impl Limits {
         }
     }
 
+    /// `None` if `values` is within [`Limits::max_elements`], else why not ("above the cap
+    /// of C values (raise it with --max-elements N, 0 = no cap)"), for readers that name
+    /// the file and what they counted.
+    pub fn over_element_cap(&self, values: u64) -> Option<String> {
+        (self.max_elements > 0 && values > self.max_elements).then(|| {
+            format!(
+                "above the cap of {} values (raise it with --max-elements N, 0 = no cap)",
+                self.max_elements
+            )
+        })
+    }
+
     /// Checks one tensor's declared number of values.
     pub fn check_tensor(&self, tensor: &str, shape: &[usize], values: u64) -> Result<()> {
         if self.max_elements > 0 && values > self.max_elements {
