@@ -2,9 +2,7 @@
 //! (perplexity, generation, embeddings) with codecs on their inputs or weights.
 
 mod cmd;
-mod plot;
 mod select;
-mod table;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

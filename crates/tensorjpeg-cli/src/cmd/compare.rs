@@ -11,8 +11,8 @@ use tensorjpeg::{Data, Tensor};
 
 use super::{read_tensors, stats_json};
 use crate::select::Selection;
-use crate::table::{self, f};
 use crate::SelectArgs;
+use tensorjpeg_eval::report::table::{self, f};
 
 /// Decoded tensors of OTHER with their stored bytes.
 fn load_other(path: &Path) -> Result<(Vec<Tensor>, HashMap<String, u64>)> {

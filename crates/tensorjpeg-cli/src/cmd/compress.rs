@@ -10,8 +10,8 @@ use tensorjpeg::Rate;
 
 use super::{progress, read_tensors, write_atomic};
 use crate::select::Selection;
-use crate::table::{self, f};
 use crate::SelectArgs;
+use tensorjpeg_eval::report::table::{self, f};
 
 /// Runs the command.
 pub fn run(

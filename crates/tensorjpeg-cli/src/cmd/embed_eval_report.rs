@@ -13,8 +13,8 @@ use tensorjpeg_models::bert::Embedder;
 
 use super::embed_eval::Row;
 use super::{csv, num, write_atomic};
-use crate::plot::{quality_vs_bytes, Series};
-use crate::table::{f, render};
+use tensorjpeg_eval::report::plot::{quality_vs_bytes, Series};
+use tensorjpeg_eval::report::table::{f, render};
 
 /// Run facts for run.json and the report header.
 pub struct Context {

@@ -7,7 +7,7 @@ use serde_json::json;
 use tensorjpeg::container::{is_container, Container};
 
 use super::read_tensors;
-use crate::table::{self, f};
+use tensorjpeg_eval::report::table::{self, f};
 
 /// Runs the command.
 pub fn run(file: &Path, json_out: bool) -> Result<()> {

@@ -21,11 +21,12 @@ pub mod sweep;
 
 use std::path::Path;
 
+use std::sync::Mutex;
+
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::{json, Value};
-use tensorjpeg::metrics::Stats;
 use tensorjpeg::Tensor;
+pub use tensorjpeg_eval::report::{csv, num, stats_json};
 
 /// Reads a tensor file (.safetensors, .npy, .gguf), naming it in errors.
 pub fn read_tensors(path: &Path) -> Result<Vec<Tensor>> {
@@ -48,50 +49,48 @@ pub fn progress(n: usize, quiet: bool, what: &str) -> ProgressBar {
     pb
 }
 
-/// JSON number that is `null` when not finite (an exact reconstruction has SNR = ∞).
-pub fn num(v: f64) -> Value {
-    if v.is_finite() {
-        json!(v)
-    } else {
-        Value::Null
+/// An experiment's progress ([`tensorjpeg_eval::Progress`]) on an indicatif bar per phase,
+/// hidden when `quiet` or stderr is not a terminal.
+pub struct Bar {
+    quiet: bool,
+    bar: Mutex<ProgressBar>,
+}
+
+impl Bar {
+    /// A bar that shows nothing until the first phase.
+    pub fn new(quiet: bool) -> Bar {
+        Bar {
+            quiet,
+            bar: Mutex::new(ProgressBar::hidden()),
+        }
+    }
+
+    fn with(&self, f: impl FnOnce(&ProgressBar)) {
+        if let Ok(b) = self.bar.lock() {
+            f(&b);
+        }
     }
 }
 
-/// The metrics object used by `compare`, `sweep` and `compress --json`.
-pub fn stats_json(s: &Stats) -> Value {
-    json!({
-        "values": s.count,
-        "bytes": s.bytes,
-        "bits_per_value": num(s.bits_per_value()),
-        "ratio_vs_f32": num(s.ratio_vs_f32()),
-        "ratio_vs_source": num(s.ratio_vs_source()),
-        "mse": num(s.mse()),
-        "snr_db": num(s.snr_db()),
-        "max_abs_error": num(s.max_abs_error),
-        "mean_cosine": num(s.mean_cosine()),
-        "min_cosine": num(s.cosine_min),
-        "shannon_gap_db": num(s.shannon_gap_db()),
-        "nonfinite_mismatches": s.nonfinite_mismatches,
-    })
-}
-
-/// CSV of JSON rows: a header of `columns`, then one line per row (strings quoted, `null`
-/// empty).
-pub fn csv(columns: &[&str], rows: &[Value]) -> String {
-    let mut out = columns.join(",") + "\n";
-    for r in rows {
-        let cells: Vec<String> = columns
-            .iter()
-            .map(|c| match &r[*c] {
-                Value::Null => String::new(),
-                Value::String(s) => format!("\"{}\"", s.replace('"', "\"\"")),
-                v => v.to_string(),
-            })
-            .collect();
-        out += &cells.join(",");
-        out.push('\n');
+impl tensorjpeg_eval::Progress for Bar {
+    fn phase(&self, what: &str, len: usize) {
+        if let Ok(mut b) = self.bar.lock() {
+            b.finish_and_clear();
+            *b = progress(len, self.quiet, what);
+        }
     }
-    out
+    fn message(&self, msg: &str) {
+        self.with(|b| b.set_message(msg.to_string()));
+    }
+    fn advance(&self, n: usize) {
+        self.with(|b| b.inc(n as u64));
+    }
+    fn note(&self, msg: &str) {
+        self.with(|b| b.suspend(|| eprintln!("{msg}")));
+    }
+    fn finish(&self) {
+        self.with(ProgressBar::finish_and_clear);
+    }
 }
 
 /// Writes `bytes` to `path` atomically (temp file + rename; never over an input or a

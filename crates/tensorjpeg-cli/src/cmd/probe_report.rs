@@ -11,7 +11,7 @@ use tensorjpeg_models::probe::{batch_means_se, mean};
 
 use super::probe::{Measured, Plan, ProbeArgs, Role, Timing};
 use super::{csv, num, write_atomic};
-use crate::plot::{lines, ErrSeries};
+use tensorjpeg_eval::report::plot::{lines, ErrSeries};
 
 /// Seed 003's reported cosines (GPT-2-large, its prompt, flattened embeddings).
 pub const SEED_COSINES: [(u8, f64); 4] =

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::signal_eval::{Decoded, EvalArgs, Row};
 use super::{csv, num, write_atomic};
-use crate::plot::{self, Series};
+use tensorjpeg_eval::report::plot::{self, Series};
 
 /// Columns of results.csv.
 const COLUMNS: [&str; 16] = [

@@ -415,5 +415,5 @@ fn save_png(path: &Path, rgb: &[u8], w: usize, h: usize) -> Result<()> {
         }
     }
     let bytes = tensorjpeg_io::encode_png(&values, &[3, h, w])?;
-    crate::cmd::write_atomic(path, &bytes)
+    super::write_atomic(path, &bytes)
 }
