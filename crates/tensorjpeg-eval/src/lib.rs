@@ -12,8 +12,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod embeddings;
+pub mod probe;
 pub mod progress;
 pub mod report;
+pub mod signal;
 pub mod sweep;
 
 pub use progress::{Progress, Silent};
