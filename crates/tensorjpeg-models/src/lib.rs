@@ -10,7 +10,6 @@
 //! * Codec hooks: [`hooks`] passes input embeddings through any tensorjpeg codec (or adds
 //!   Gaussian noise at a chosen SNR); [`weights`] loads weights through a codec or from a
 //!   tensorjpeg container; [`linear`] is the matmul seam a compressed-domain kernel plugs into.
-//! * [`datasets`]: the embedding-evaluation text sets (enwiki sentences, Bible verse pairs) and their splits.
 //! * [`eval`]: perplexity, next-token distribution comparisons (KL, top-1), generation.
 //! * [`probe`]: the seed-003 experiment (altered embedding tables scored and sampled in
 //!   one batch).
@@ -19,7 +18,6 @@
 
 pub mod attention;
 pub mod bert;
-pub mod datasets;
 pub mod error;
 pub mod eval;
 pub mod gpt2;

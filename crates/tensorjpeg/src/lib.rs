@@ -41,6 +41,7 @@ pub mod metrics;
 pub mod native;
 pub mod pipeline;
 pub mod quant;
+pub mod rng;
 pub mod signal;
 pub mod ssim;
 pub mod tensor;

@@ -5,7 +5,6 @@ pub mod compress;
 pub mod decompress;
 pub mod embed;
 pub mod embed_eval;
-pub mod embed_eval_report;
 pub mod generate;
 pub mod inspect;
 pub mod model;

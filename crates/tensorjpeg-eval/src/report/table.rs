@@ -48,3 +48,8 @@ pub fn f(v: f64, d: usize) -> String {
         format!("{v:.d$}")
     }
 }
+
+/// A plain-text table inside a Markdown code fence.
+pub fn fenced(t: String) -> String {
+    format!("```\n{t}```\n")
+}

@@ -14,21 +14,7 @@
 //! carry coefficients too (the transform spreads energy over the whole block), so the
 //! coefficient row has `⌈cols/b⌉·b` entries.
 
-/// SplitMix64 (Steele, Lea & Flood 2014): the sign generator, fixed as part of the format.
-#[derive(Debug, Clone)]
-pub struct SplitMix64(pub u64);
-
-impl SplitMix64 {
-    /// The next 64 random bits.
-    #[inline]
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
+pub use crate::rng::SplitMix64;
 
 /// The `n` sign flips of `seed`, each multiplied by `scale` (`±scale`).
 pub fn signs(seed: u64, n: usize, scale: f32) -> Vec<f32> {

@@ -5,30 +5,7 @@
 use crate::{Error, Result};
 use rayon::prelude::*;
 
-/// The transform's SplitMix64 (a small deterministic generator, so a fixed seed gives the
-/// same codebooks on every machine and every thread count), with the draws k-means needs.
-pub use crate::transform::hadamard::SplitMix64;
-
-impl SplitMix64 {
-    /// A generator started from `seed`.
-    pub fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-    /// Uniform in `[0, 1)`.
-    pub fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    /// Uniform in `0..n` (`n ≥ 1`).
-    pub fn below(&mut self, n: usize) -> usize {
-        ((self.uniform() * n as f64) as usize).min(n.saturating_sub(1))
-    }
-    /// Standard normal (Box–Muller).
-    pub fn gaussian(&mut self) -> f64 {
-        let u = 1.0 - self.uniform();
-        let v = self.uniform();
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    }
-}
+pub use crate::rng::SplitMix64;
 
 /// Points per parallel task in assignment and scoring.
 const BLOCK: usize = 256;
@@ -313,38 +290,9 @@ pub(crate) fn check_out(out: usize, len: usize) -> Result<()> {
 /// Test helpers shared by the baselines' tests.
 #[cfg(test)]
 pub(crate) mod testdata {
-    use super::SplitMix64;
     use crate::vectors::VectorIndex;
 
-    /// `n` correlated Gaussian vectors of dimension `dim` (a shared random low-rank factor
-    /// with decaying scales, a mean offset, isotropic noise), L2-normalised.
-    pub fn vectors(n: usize, dim: usize, seed: u64) -> Vec<f32> {
-        let rank = (dim / 2).max(1);
-        let mut basis_rng = SplitMix64::new(0xBA5E + dim as u64);
-        let a: Vec<f64> = (0..dim * rank).map(|_| basis_rng.gaussian()).collect();
-        let mean: Vec<f64> = (0..dim).map(|_| 0.3 * basis_rng.gaussian()).collect();
-        let mut rng = SplitMix64::new(seed);
-        let mut out = Vec::with_capacity(n * dim);
-        for _ in 0..n {
-            let z: Vec<f64> = (0..rank)
-                .map(|j| rng.gaussian() / (1.0 + j as f64).sqrt())
-                .collect();
-            let mut x: Vec<f64> = (0..dim)
-                .map(|i| {
-                    let s: f64 = a[i * rank..(i + 1) * rank]
-                        .iter()
-                        .zip(&z)
-                        .map(|(a, z)| a * z)
-                        .sum();
-                    s / (rank as f64).sqrt() + mean[i] + 0.05 * rng.gaussian()
-                })
-                .collect();
-            let norm = x.iter().map(|v| v * v).sum::<f64>().sqrt().max(1e-12);
-            x.iter_mut().for_each(|v| *v /= norm);
-            out.extend(x.iter().map(|&v| v as f32));
-        }
-        out
-    }
+    pub use crate::rng::correlated_unit_vectors as vectors;
 
     /// Exact inner products of `query` with every row.
     pub fn exact_scores(base: &[f32], dim: usize, query: &[f32]) -> Vec<f32> {

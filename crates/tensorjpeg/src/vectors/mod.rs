@@ -11,7 +11,6 @@
 
 pub mod binary;
 pub mod eval;
-pub mod evaluate;
 pub mod jpeg;
 pub mod klt;
 pub mod kmeans;

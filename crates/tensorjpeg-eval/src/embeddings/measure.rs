@@ -16,11 +16,15 @@
 //! - Speed, same machine, same run: single queries one after another on one thread
 //!   (latency), and 1,000 queries at once on all threads (throughput).
 
-use super::eval::{dot, mrr, neighbour_recall, rank_in, recall_at_k, spearman, BruteForce};
-use super::{check_rows, VectorCodec, VectorIndex};
-use crate::{Error, Result};
-use rayon::prelude::*;
 use std::time::Instant;
+
+use rayon::prelude::*;
+use tensorjpeg::rng::SplitMix64;
+use tensorjpeg::vectors::eval::{
+    dot, mrr, neighbour_recall, rank_in, recall_at_k, spearman, BruteForce,
+};
+use tensorjpeg::vectors::{check_rows, VectorCodec, VectorIndex};
+use tensorjpeg::{Error, Result};
 
 /// An evaluation split (all row-major, `dim` wide).
 #[derive(Debug, Clone, Copy)]
@@ -87,7 +91,7 @@ impl Truth {
             }
         }
         let top10 = BruteForce::new(split.base, split.dim)?.topk(split.queries, 10)?;
-        let mut rng = super::kmeans::SplitMix64::new(0x7e57);
+        let mut rng = SplitMix64::new(0x7e57);
         let pairs: Vec<(u32, u32)> = (0..opts.pairs)
             .map(|_| (rng.below(n) as u32, rng.below(n) as u32))
             .collect();
@@ -292,9 +296,9 @@ fn best_of(mut f: impl FnMut() -> Result<()>) -> Result<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::kmeans::testdata::vectors;
-    use super::super::registry;
     use super::*;
+    use tensorjpeg::rng::correlated_unit_vectors as vectors;
+    use tensorjpeg::vectors::registry;
 
     fn unit(mut v: Vec<f32>, d: usize) -> Vec<f32> {
         for r in v.chunks_exact_mut(d) {

@@ -2,7 +2,7 @@
 //! fixed, documented splits.
 //!
 //! - **enwiki** (neighbour preservation): sentences of `assets/text/enwiki.txt` split by
-//!   [`crate::text::sentences`], whitespace collapsed, at least 5 words, duplicates dropped,
+//!   [`tensorjpeg_models::text::sentences`], whitespace collapsed, at least 5 words, duplicates dropped,
 //!   then `n` evenly spaced (candidate `⌊i·N/n⌋`). Row `i` is a query when `i % 12 == 0`,
 //!   fits codecs when `i % 12 ∈ {1, 2}`, else is in the database (6,000 sentences: 500
 //!   queries, 1,000 fit, 4,500 database).
@@ -12,8 +12,8 @@
 
 use std::path::Path;
 
-use crate::text::{read_text, sentences};
-use crate::{Error, Result};
+use tensorjpeg_models::text::{read_text, sentences};
+use tensorjpeg_models::{Error, Result};
 
 /// Split of a sentence list into query / fit / database rows.
 #[derive(Debug, Clone, PartialEq, Eq)]
