@@ -12,12 +12,12 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use tensorjpeg::Rate;
+use tensorjpeg_eval::probe::measure::{
+    code_table, noise_table, sample_tables, score_text, GenStats, Table, TextScore,
+};
 use tensorjpeg_models::eval::{Sampling, Window};
 use tensorjpeg_models::hooks::NoiseHook;
 use tensorjpeg_models::lm::LanguageModel;
-use tensorjpeg_models::probe::{
-    code_table, noise_table, sample_tables, score_text, GenStats, Table, TextScore,
-};
 use tensorjpeg_models::weights::WeightOptions;
 
 use super::model::{assets_dir, default_lm};

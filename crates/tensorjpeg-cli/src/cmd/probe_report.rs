@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use serde_json::{json, Value};
-use tensorjpeg_models::probe::{batch_means_se, mean};
+use tensorjpeg_eval::probe::measure::{batch_means_se, mean};
 
 use super::probe::{Measured, Plan, ProbeArgs, Role, Timing};
 use super::{csv, num, write_atomic};

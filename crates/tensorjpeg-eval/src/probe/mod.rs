@@ -1,1 +1,4 @@
-//! (being moved here)
+//! The input-embedding probe (seed 003).
+
+pub mod measure;
+pub mod textstats;
