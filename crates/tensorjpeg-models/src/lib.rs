@@ -11,8 +11,8 @@
 //!   Gaussian noise at a chosen SNR); [`weights`] loads weights through a codec or from a
 //!   tensorjpeg container; [`linear`] is the matmul seam a compressed-domain kernel plugs into.
 //! * [`eval`]: perplexity, next-token distribution comparisons (KL, top-1), generation.
-//! * [`probe`]: the seed-003 experiment (altered embedding tables scored and sampled in
-//!   one batch).
+//!   The seed-003 probe built on them (altered embedding tables scored and sampled in one
+//!   batch through [`lm::LanguageModel::forward_embeds`]) is `tensorjpeg_eval::probe`.
 //! * [`attention`]: the single-position attention step of batched sampling.
 //! * [`lm`]: one entry point, [`lm::load`], for any supported `--model` path.
 
@@ -25,9 +25,7 @@ pub mod hooks;
 pub mod linear;
 pub mod llama;
 pub mod lm;
-pub mod probe;
 pub mod text;
-pub mod textstats;
 pub mod tokenizer;
 pub mod weights;
 

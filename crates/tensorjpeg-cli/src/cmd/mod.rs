@@ -10,7 +10,6 @@ pub mod inspect;
 pub mod model;
 pub mod perplexity;
 pub mod probe;
-pub mod probe_report;
 pub mod signal;
 pub mod signal_digits;
 pub mod signal_eval;

@@ -7,11 +7,11 @@ use std::path::Path;
 
 use anyhow::Result;
 use serde_json::{json, Value};
-use tensorjpeg_models::probe::{batch_means_se, mean};
 
-use super::probe::{Measured, Plan, ProbeArgs, Role, Timing};
-use super::{csv, num, write_atomic};
-use tensorjpeg_eval::report::plot::{lines, ErrSeries};
+use super::measure::{batch_means_se, mean};
+use super::plan::{Measured, Probe, Role};
+use crate::report::plot::{lines, ErrSeries};
+use crate::report::{csv, num, write_atomic};
 
 /// Seed 003's reported cosines (GPT-2-large, its prompt, flattened embeddings).
 pub const SEED_COSINES: [(u8, f64); 4] =
@@ -19,16 +19,6 @@ pub const SEED_COSINES: [(u8, f64); 4] =
 
 /// Positions per block for batch-means standard errors of per-token losses.
 const SE_BLOCK: usize = 128;
-
-/// What the report needs besides the measurements.
-pub struct Context<'a> {
-    pub args: &'a ProbeArgs,
-    pub plan: &'a Plan,
-    pub model: String,
-    pub arch: String,
-    pub text_tokens: usize,
-    pub timing: Timing,
-}
 
 fn row(m: &Measured, clean_ppl: f64) -> Value {
     let s = &m.setting;
@@ -233,19 +223,20 @@ fn f(v: Option<f64>, digits: usize) -> String {
     }
 }
 
-fn markdown(ctx: &Context, ms: &[Measured], fi: &Findings) -> String {
-    let a = ctx.args;
-    let p = ctx.plan;
+fn markdown(probe: &Probe, fi: &Findings) -> String {
+    let ms = &probe.measured;
+    let a = &probe.config;
+    let p = &probe.plan;
     let clean_ppl = ms[0].text.perplexity();
     let mut s = String::new();
     let _ = writeln!(s, "# Embedding-pathway probe (seed 003)\n");
-    let _ = writeln!(s, "- model: {}", ctx.model);
+    let _ = writeln!(s, "- model: {}", probe.model);
     let _ = writeln!(
         s,
         "- codec on the input embeddings: `{}` at qualities {:?}; controls: {}",
         a.codec,
         p.qualities,
-        if a.no_controls {
+        if !a.controls {
             "none".to_string()
         } else {
             format!(
@@ -257,7 +248,7 @@ fn markdown(ctx: &Context, ms: &[Measured], fi: &Findings) -> String {
     let _ = writeln!(
         s,
         "- held-out text: last {} tokens of {} (windows of {} tokens)",
-        ctx.text_tokens,
+        probe.text_tokens,
         p.text.display(),
         a.ctx
     );
@@ -272,7 +263,7 @@ fn markdown(ctx: &Context, ms: &[Measured], fi: &Findings) -> String {
         p.sampling.top_p,
         p.sampling.seed
     );
-    let t = &ctx.timing;
+    let t = &probe.timing;
     let _ = writeln!(
         s,
         "- time: {:.0} s in all (load {:.1}, tables {:.1}, perplexity {:.1} at {:.0} tokens/s, generation {:.1} at {:.0} sequence-steps/s)\n",
@@ -291,7 +282,7 @@ fn markdown(ctx: &Context, ms: &[Measured], fi: &Findings) -> String {
         "| setting | bits/value (all-in / no headers) | cosine mean / min | prompt cosine | perplexity | Δ ppl | KL (nats) | top-1 | distinct-2 | repeated 4-grams | longest repeat | tokens before loop | looped |"
     );
     let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-    for m in ms {
+    for m in ms.iter() {
         let st = &m.setting;
         let g = &m.gen;
         let ppl = m.text.perplexity();
@@ -353,7 +344,7 @@ fn markdown(ctx: &Context, ms: &[Measured], fi: &Findings) -> String {
          run: its prompt's embeddings flattened, JPEG-processed vs original. Ours are for {} \
          ({}), same prompt and measure; widths differ, so the two-row images differ in size \
          (the JPEG block grid sees 2 × width/2 pixels).\n",
-        ctx.arch, ctx.model
+        probe.arch, probe.model
     );
     let _ = writeln!(
         s,
@@ -448,7 +439,8 @@ fn plots(out: &Path, ms: &[Measured], codec_name: &str) -> Result<()> {
     Ok(())
 }
 
-fn samples(out: &Path, ctx: &Context, ms: &[Measured]) -> Result<()> {
+fn samples(out: &Path, probe: &Probe) -> Result<()> {
+    let ms = &probe.measured;
     let dir = out.join("samples");
     std::fs::create_dir_all(&dir)
         .map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
@@ -460,7 +452,7 @@ fn samples(out: &Path, ctx: &Context, ms: &[Measured]) -> Result<()> {
                     s,
                     "=== prompt {} sample {i}\n{}{}\n",
                     pi + 1,
-                    ctx.plan.prompts[pi],
+                    probe.plan.prompts[pi],
                     t
                 );
             }
@@ -473,8 +465,9 @@ fn samples(out: &Path, ctx: &Context, ms: &[Measured]) -> Result<()> {
     Ok(())
 }
 
-/// Writes every file of the report into `out`.
-pub fn write(out: &Path, ctx: &Context, ms: &[Measured]) -> Result<()> {
+/// Writes every file of the report of `probe` into `out` (an existing directory).
+pub fn write(out: &Path, probe: &Probe) -> Result<()> {
+    let ms = &probe.measured;
     let clean_ppl = ms[0].text.perplexity();
     let rows: Vec<Value> = ms.iter().map(|m| row(m, clean_ppl)).collect();
     write_atomic(
@@ -482,24 +475,24 @@ pub fn write(out: &Path, ctx: &Context, ms: &[Measured]) -> Result<()> {
         serde_json::to_string_pretty(&rows)?.as_bytes(),
     )?;
     write_atomic(&out.join("report.csv"), csv(&CSV_COLUMNS, &rows).as_bytes())?;
-    let fi = findings(ms, &ctx.args.codec);
-    let t = &ctx.timing;
+    let fi = findings(ms, &probe.config.codec);
+    let t = &probe.timing;
     let run = json!({
-        "command": std::env::args().collect::<Vec<_>>().join(" "),
-        "model": ctx.model,
-        "codec": ctx.args.codec,
-        "control_codec": if ctx.args.no_controls { Value::Null } else { json!(ctx.args.control_codec) },
-        "qualities": ctx.plan.qualities,
-        "prompts": ctx.plan.prompts,
-        "samples": ctx.plan.samples,
-        "max_tokens": ctx.plan.sampling.max_tokens,
-        "temperature": ctx.plan.sampling.temperature,
-        "top_k": ctx.plan.sampling.top_k,
-        "top_p": ctx.plan.sampling.top_p,
-        "seed": ctx.plan.sampling.seed,
-        "text": ctx.plan.text.display().to_string(),
-        "text_tokens": ctx.text_tokens,
-        "ctx": ctx.args.ctx,
+        "command": probe.config.command,
+        "model": probe.model,
+        "codec": probe.config.codec,
+        "control_codec": if probe.config.controls { json!(probe.config.control_codec) } else { Value::Null },
+        "qualities": probe.plan.qualities,
+        "prompts": probe.plan.prompts,
+        "samples": probe.plan.samples,
+        "max_tokens": probe.plan.sampling.max_tokens,
+        "temperature": probe.plan.sampling.temperature,
+        "top_k": probe.plan.sampling.top_k,
+        "top_p": probe.plan.sampling.top_p,
+        "seed": probe.plan.sampling.seed,
+        "text": probe.plan.text.display().to_string(),
+        "text_tokens": probe.text_tokens,
+        "ctx": probe.config.ctx,
         "findings": fi.json,
         "seed_003_cosines": SEED_COSINES.iter().map(|(q, c)| json!({"quality": q, "cosine": c})).collect::<Vec<_>>(),
         "timing_s": {
@@ -514,8 +507,8 @@ pub fn write(out: &Path, ctx: &Context, ms: &[Measured]) -> Result<()> {
         &out.join("run.json"),
         serde_json::to_string_pretty(&run)?.as_bytes(),
     )?;
-    write_atomic(&out.join("report.md"), markdown(ctx, ms, &fi).as_bytes())?;
-    plots(out, ms, &ctx.args.codec)?;
-    samples(out, ctx, ms)?;
+    write_atomic(&out.join("report.md"), markdown(probe, &fi).as_bytes())?;
+    plots(out, ms, &probe.config.codec)?;
+    samples(out, probe)?;
     Ok(())
 }

@@ -18,11 +18,12 @@ use candle_core::{Device, Tensor};
 use rayon::prelude::*;
 use tensorjpeg::Rate;
 
-use crate::eval::{argmax, check_prompt, sample_rng, sample_token, Sampling, Window};
-use crate::hooks::{row_cosines, EmbedHook, NoiseHook};
-use crate::lm::LanguageModel;
-use crate::textstats;
-use crate::{Error, Result};
+use tensorjpeg_models::eval::{argmax, check_prompt, sample_rng, sample_token, Sampling, Window};
+use tensorjpeg_models::hooks::{row_cosines, EmbedHook, NoiseHook};
+use tensorjpeg_models::lm::LanguageModel;
+use tensorjpeg_models::{Error, Result};
+
+use super::textstats;
 
 /// An embedding table `(vocab × dim)`, row-major.
 #[derive(Debug, Clone, PartialEq)]
@@ -147,7 +148,7 @@ fn gather(tables: &[&Table], which: &[usize], tokens: &[u32], t: usize) -> Resul
 }
 
 /// `log Σ exp(row)` with f32 exponentials summed in blocks (the same value as
-/// [`crate::eval::log_sum_exp`] to ~1e-6, several times faster; tested against it).
+/// [`tensorjpeg_models::eval::log_sum_exp`] to ~1e-6, several times faster; tested against it).
 pub fn lse(row: &[f32]) -> f64 {
     let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let s: f64 = row
@@ -181,7 +182,7 @@ impl TextScore {
 }
 
 /// Scores `ids` under every table; `tables[0]` is the reference (the clean table) that KL
-/// and top-1 agreement are measured against. Windows as in [`crate::eval::perplexity`].
+/// and top-1 agreement are measured against. Windows as in [`tensorjpeg_models::eval::perplexity`].
 /// `progress(done, total)` is called after each window.
 pub fn score_text(
     m: &dyn LanguageModel,
@@ -490,7 +491,7 @@ mod tests {
 
     #[test]
     fn fast_lse_and_kl_match_the_reference() {
-        use crate::eval::{kl_row, log_sum_exp};
+        use tensorjpeg_models::eval::{kl_row, log_sum_exp};
         let a: Vec<f32> = (0..5000)
             .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
             .collect();

@@ -5,10 +5,10 @@ mod common;
 use common::asset;
 
 use tensorjpeg::Rate;
+use tensorjpeg_eval::probe::measure::{code_table, sample_tables, score_text, Table};
 use tensorjpeg_models::eval::{perplexity, Sampling, Window};
 use tensorjpeg_models::llama::Llama;
 use tensorjpeg_models::lm::LanguageModel;
-use tensorjpeg_models::probe::{code_table, sample_tables, score_text, Table};
 use tensorjpeg_models::weights::WeightOptions;
 
 fn load() -> Llama {
