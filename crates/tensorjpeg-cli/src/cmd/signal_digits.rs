@@ -29,7 +29,7 @@ use rayon::prelude::*;
 use tensorjpeg::backends::jpeg::jpeg_scan_bytes;
 use tensorjpeg::signal::basis::SignalBasis;
 use tensorjpeg::signal::codec::{self, LatentCoder, Quantizer};
-use tensorjpeg::signal::peers;
+use tensorjpeg_eval::signal::peers;
 use tensorjpeg::vectors::kmeans::SplitMix64;
 
 use super::signal_eval::{mps, timed, EvalArgs, Row};

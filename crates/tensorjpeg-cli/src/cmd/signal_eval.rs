@@ -14,7 +14,7 @@ use serde::Serialize;
 use tensorjpeg::signal::basis::SignalBasis;
 use tensorjpeg::signal::codec::{self, LatentCoder, Quantizer, QuantizerKind};
 use tensorjpeg::signal::latent_image::LatentImageCodec;
-use tensorjpeg::signal::peers;
+use tensorjpeg_eval::signal::peers;
 use tensorjpeg_io::Signal;
 
 use super::model::assets_dir;
@@ -158,9 +158,9 @@ impl Row {
     }
 }
 
-/// An image encoder of [`tensorjpeg::signal::peers`]: pixels, shape, quality.
+/// An image encoder of [`tensorjpeg_eval::signal::peers`]: pixels, shape, quality.
 type EncodeFn = fn(&[f32], [usize; 3], u8) -> tensorjpeg::Result<Vec<u8>>;
-/// An image decoder of [`tensorjpeg::signal::peers`].
+/// An image decoder of [`tensorjpeg_eval::signal::peers`].
 type DecodeFn = fn(&[u8], [usize; 3]) -> tensorjpeg::Result<Vec<f32>>;
 
 /// A decoded image kept for the side-by-side crops.

@@ -285,7 +285,7 @@ pub fn write(a: &EvalArgs, rows: &[Row], crops: &[Crops], seconds: f64) -> Resul
         "\nCommand: `tensorjpeg {}` — {:.1} s. Lossy WebP {}.\n",
         std::env::args().skip(1).collect::<Vec<_>>().join(" "),
         seconds,
-        if tensorjpeg::signal::peers::webp_available() {
+        if tensorjpeg_eval::signal::peers::webp_available() {
             "included"
         } else {
             "not built (build with `--features webp`)"
@@ -378,7 +378,7 @@ pub fn write(a: &EvalArgs, rows: &[Row], crops: &[Crops], seconds: f64) -> Resul
     let doc = json!({
         "command": std::env::args().collect::<Vec<_>>(),
         "seconds": seconds,
-        "webp_lossy": tensorjpeg::signal::peers::webp_available(),
+        "webp_lossy": tensorjpeg_eval::signal::peers::webp_available(),
         "matched_rate": summary,
         "crops": crop_json,
     });

@@ -25,7 +25,7 @@ use tensorjpeg::bytes::{ByteReader, ByteWriter};
 use tensorjpeg::entropy;
 use tensorjpeg::signal::basis::SignalBasis;
 use tensorjpeg::signal::codec::{LatentCoder, QuantizerKind};
-use tensorjpeg::signal::peers;
+use tensorjpeg_eval::signal::peers;
 use tensorjpeg_io::Signal;
 
 use super::signal_eval::{fitted_point, mps, timed, EvalArgs, Row};

@@ -18,7 +18,7 @@
 //! - [`search_quality`]: the highest quality whose size fits a byte budget, for matched-rate
 //!   comparisons.
 
-use crate::error::{Error, Result};
+use tensorjpeg::{Error, Result};
 
 /// The largest image side JPEG can describe (16-bit dimensions).
 const JPEG_MAX_DIM: usize = 65535;
@@ -135,7 +135,7 @@ pub fn webp_available() -> bool {
 fn webp_missing() -> Error {
     Error::unsupported(
         "webp",
-        "this build has no WebP support; build tensorjpeg with `--features webp`",
+        "this build has no WebP support; build tensorjpeg-eval with `--features webp`",
     )
 }
 
