@@ -13,10 +13,6 @@ pub mod perplexity;
 pub mod probe;
 pub mod probe_report;
 pub mod signal;
-pub mod signal_digits;
-pub mod signal_eval;
-pub mod signal_report;
-pub mod signal_series;
 pub mod sweep;
 
 use std::path::Path;
