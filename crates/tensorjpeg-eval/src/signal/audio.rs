@@ -35,10 +35,10 @@ fn load_wav(dir: &Path, stem: &str) -> Result<Signal> {
     Ok(s)
 }
 
-/// The audio part of the signal evaluation: the basis (J = 6, k = 64) fitted on the five training
-/// WAVs of `dir`, every evaluation WAV coded at 0.5, 1, 2, 3, 4 bits per sample (quick: 1
-/// and 2, first file only) with k ∈ {4, 8, 16, 32, 64}, against `pcm-rans` at the same
-/// rates and `downsample` by 2, 4 and 8. PSNR with peak 32768.
+/// The audio part on the WAVs under `dir`, appending its rows: the basis (J = 6, k = 64)
+/// fitted on the five training WAVs, every evaluation WAV coded at 0.5, 1, 2, 3, 4 bits per
+/// sample (quick: 1 and 2, first file only) with k ∈ {4, 8, 16, 32, 64}, against `pcm-rans`
+/// at the same rates and `downsample` by 2, 4 and 8. PSNR with peak 32768.
 pub fn run(a: &Config, dir: &Path, rows: &mut Vec<Row>, progress: &dyn Progress) -> Result<()> {
     let train = AUDIO_TRAIN
         .split(' ')

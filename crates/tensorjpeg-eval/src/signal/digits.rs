@@ -1,7 +1,8 @@
 //! The digits part of the signal evaluation: machine perception from compressed signals
-//! (issue 7, seed 002, after WaLLoC). scikit-learn's 1,797 handwritten 8×8 digits are split 70/30 by a seeded
-//! shuffle ([`split`]: 1,257 train, 540 test) and classified by a brute-force 3-NN
-//! ([`super::knn::knn3`]) after every codec, train and test passing through the same codec:
+//! (issue 7, seed 002, after WaLLoC). scikit-learn's 1,797 handwritten 8×8 digits are split
+//! 70/30 by a seeded shuffle ([`split`]: 1,257 train, 540 test) and classified by a
+//! brute-force 3-NN ([`super::knn::knn3`]) after every codec, train and test passing through
+//! the same codec:
 //!
 //! - `raw`: the pixels (`0..=16`), counted at 8 bits per pixel.
 //! - ours, basis fitted on the train images only (pixels scaled to `0..=255` like the other

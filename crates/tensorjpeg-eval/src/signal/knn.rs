@@ -1,4 +1,4 @@
-//! The classifier of the digits task ([`super::digits`]): a brute-force 3-nearest-neighbour
+//! The classifier of the digits task (`digits.rs`): a brute-force 3-nearest-neighbour
 //! vote under squared Euclidean distance ([`knn3`]) and its accuracy over a test set
 //! ([`accuracy`], queries in parallel).
 

@@ -1,6 +1,7 @@
-//! Outputs of the signal evaluation (`tensorjpeg signal eval`): results.json / results.csv (every coded point, one row each),
-//! run.json (command, time, matched-rate comparisons, crop legends), report.md (matched-rate
-//! tables, speed, digits), PSNR/MS-SSIM–rate plots per item and side-by-side crops.
+//! Outputs of the signal evaluation (`tensorjpeg signal eval`): results.json / results.csv
+//! (every coded point, one row each), run.json (command, time, matched-rate comparisons, crop
+//! legends), report.md (matched-rate tables, speed, digits), PSNR/MS-SSIM–rate plots per item
+//! and side-by-side crops. Depends only on the types of [`super::row`].
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -1,5 +1,5 @@
-//! What the sampled-series parts of the signal evaluation ([`super::audio`],
-//! [`super::volume`]) share: one evaluated signal ([`Item`]) measured with seed 002's codec
+//! What the sampled-series parts of the signal evaluation (`audio.rs`, `volume.rs`)
+//! share: one evaluated signal ([`Item`]) measured with seed 002's codec
 //! (WPT + PCA projection + uniform quantizer + rANS, [`super::fitted::point`]) at every k
 //! and rate, against the codecs without a learned transform, at matched bits per sample:
 //! `pcm-rans` (each sample uniformly quantized, integer codes coded with tensorjpeg's rANS,

@@ -45,10 +45,11 @@ fn unjpeg_slices(files: &[Vec<u8>], shape: &[usize], max: f32) -> Result<Vec<f32
     Ok(y)
 }
 
-/// The volume part of the signal evaluation on the NIfTI series at `path`: the basis (J = 2, D = 3,
-/// k = 64) fitted on time point 1, time point 0 coded at 0.25, 0.5, 1, 2 bits per voxel
-/// (quick: 0.5 and 1) with k ∈ {4, 8, 16, 32, 64}, against `pcm-rans`, `downsample` by 2 and
-/// 4 per axis and slice-by-slice `jpeg` at `a.qualities`. PSNR peak = the frame's maximum.
+/// The volume part on the NIfTI series at `path`, appending its rows: the basis (J = 2,
+/// D = 3, k = 64) fitted on time point 1, time point 0 coded at 0.25, 0.5, 1, 2 bits per
+/// voxel (quick: 0.5 and 1) with k ∈ {4, 8, 16, 32, 64}, against `pcm-rans`, `downsample` by
+/// 2 and 4 per axis and slice-by-slice `jpeg` at `a.qualities`. PSNR peak = the frame's
+/// maximum.
 pub fn run(a: &Config, path: &Path, rows: &mut Vec<Row>, progress: &dyn Progress) -> Result<()> {
     let vol = tensorjpeg_io::read_nifti(path).with_context(|| {
         format!(
