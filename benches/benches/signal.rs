@@ -73,7 +73,7 @@ fn bench_codec(c: &mut Criterion) {
     use tensorjpeg::signal::basis::SignalBasis;
     use tensorjpeg::signal::codec::{self, LatentCoder, Quantizer};
     use tensorjpeg::signal::latent_image::LatentImageCodec;
-    use tensorjpeg::signal::peers;
+    use tensorjpeg_eval::signal::peers;
     let (x, shape) = photo();
     let full = SignalBasis::fit(&[(&x, &shape)], 3, 192).expect("fit");
     let mut g = c.benchmark_group("signal_codec_3x512x512");

@@ -412,7 +412,7 @@ fn avg_pool2(x: &[f64], h: usize, w: usize) -> (Vec<f64>, usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vectors::kmeans::SplitMix64;
+    use crate::rng::SplitMix64;
 
     /// SplitMix64, for deterministic test data.
     struct Rng(SplitMix64);

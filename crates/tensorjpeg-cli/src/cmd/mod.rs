@@ -11,10 +11,6 @@ pub mod model;
 pub mod perplexity;
 pub mod probe;
 pub mod signal;
-pub mod signal_digits;
-pub mod signal_eval;
-pub mod signal_report;
-pub mod signal_series;
 pub mod sweep;
 
 use std::path::Path;
@@ -24,7 +20,7 @@ use std::sync::Mutex;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use tensorjpeg::Tensor;
-pub use tensorjpeg_eval::report::{csv, num, stats_json};
+pub use tensorjpeg_eval::report::{num, stats_json};
 
 /// Reads a tensor file (.safetensors, .npy, .gguf), naming it in errors.
 pub fn read_tensors(path: &Path) -> Result<Vec<Tensor>> {

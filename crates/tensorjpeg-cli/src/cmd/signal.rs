@@ -1,18 +1,21 @@
 //! `tensorjpeg signal fit|encode|decode|inspect|eval`: the machine-oriented signal codec of
 //! seed 002 (wavelet packets + fitted projection + int8/uniform latents + lossless coding)
 //! on images (.png), audio (.wav), volumes (.nii/.nii.gz) and raw arrays (.npy, shape
-//! `[C, n_1, …, n_D]`).
+//! `[C, n_1, …, n_D]`). `eval` is [`tensorjpeg_eval::signal`].
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
 use tensorjpeg::signal::basis::SignalBasis;
 use tensorjpeg::signal::codec::{self, LatentCoder, QuantizerKind};
+use tensorjpeg_eval::signal::{self as eval_signal, Config, Modality};
+use tensorjpeg_eval::{Progress, Silent};
 use tensorjpeg_io::Signal;
 
-use super::write_atomic;
+use super::model::assets_dir;
+use super::{write_atomic, Bar};
 
 /// `signal` subcommands.
 #[derive(Subcommand, Debug)]
@@ -30,7 +33,7 @@ pub enum SignalCommand {
     },
     /// The seed-002 evaluation: rate–distortion against JPEG, WebP and downsampling on
     /// photos, audio and an MRI volume, and digit classification from latents.
-    Eval(super::signal_eval::EvalArgs),
+    Eval(EvalArgs),
 }
 
 /// Arguments of `signal fit`.
@@ -101,6 +104,109 @@ pub struct DecodeArgs {
     pub output: PathBuf,
 }
 
+/// Arguments of `signal eval`.
+#[derive(Args, Debug, Clone)]
+pub struct EvalArgs {
+    /// Output directory.
+    #[arg(long, default_value = "out/signal")]
+    pub out: PathBuf,
+    /// Asset directory (images/, audio/, volume/, digits/ from scripts/fetch-assets.sh).
+    #[arg(long)]
+    pub assets: Option<PathBuf>,
+    /// Modalities: image, digits, audio, volume.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "image,digits,audio,volume"
+    )]
+    pub modalities: Vec<String>,
+    /// Image rates, bits per pixel.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0.1,0.15,0.25,0.35,0.5,0.7,1,1.5,2"
+    )]
+    pub bpp: Vec<f64>,
+    /// WPT levels J tried for images (ours takes the best J and k per rate; WaLLoC's
+    /// configuration uses J = 3 when listed, else the first).
+    #[arg(long, value_delimiter = ',', default_value = "2,3")]
+    pub levels: Vec<usize>,
+    /// Latent channel counts k for RGB images (gray images use k/3).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "12,18,24,36,48,72,96,144,192"
+    )]
+    pub channels: Vec<usize>,
+    /// RGB training photos (file names under images/).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "ihc.png,motorcycle_left.png"
+    )]
+    pub train_rgb: Vec<String>,
+    /// RGB evaluation photos.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "astronaut.png,chelsea.png,coffee.png"
+    )]
+    pub eval_rgb: Vec<String>,
+    /// Grayscale training photos.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "brick.png,grass.png,gravel.png,moon.png"
+    )]
+    pub train_gray: Vec<String>,
+    /// Grayscale evaluation photos (empty: none).
+    #[arg(long, value_delimiter = ',', default_value = "camera.png,coins.png")]
+    pub eval_gray: Vec<String>,
+    /// JPEG / WebP qualities swept.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "2,5,10,15,20,30,40,50,60,70,80,90,95"
+    )]
+    pub qualities: Vec<u8>,
+    /// Fewer rates and items (for tests): 3 rates, first evaluation photo only.
+    #[arg(long)]
+    pub quick: bool,
+    /// No progress messages.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl EvalArgs {
+    /// The evaluation these arguments ask for (assets default to `assets_dir()`; the
+    /// command line is this process's).
+    pub fn config(&self) -> Result<Config> {
+        let modalities = self
+            .modalities
+            .iter()
+            .map(|m| {
+                m.parse::<Modality>()
+                    .map_err(|e| anyhow!("--modalities: {e}"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Config {
+            out: self.out.clone(),
+            assets: self.assets.clone().unwrap_or_else(assets_dir),
+            modalities,
+            bpp: self.bpp.clone(),
+            levels: self.levels.clone(),
+            channels: self.channels.clone(),
+            train_rgb: self.train_rgb.clone(),
+            eval_rgb: self.eval_rgb.clone(),
+            train_gray: self.train_gray.clone(),
+            eval_gray: self.eval_gray.clone(),
+            qualities: self.qualities.clone(),
+            quick: self.quick,
+            command: std::env::args().collect(),
+        })
+    }
+}
+
 /// Runs a `signal` subcommand.
 pub fn run(c: &SignalCommand) -> Result<()> {
     match c {
@@ -108,7 +214,7 @@ pub fn run(c: &SignalCommand) -> Result<()> {
         SignalCommand::Encode(a) => encode(a),
         SignalCommand::Decode(a) => decode(a),
         SignalCommand::Inspect { file } => inspect(file),
-        SignalCommand::Eval(a) => super::signal_eval::run(a),
+        SignalCommand::Eval(a) => eval(a),
     }
 }
 
@@ -339,4 +445,54 @@ fn inspect(file: &Path) -> Result<()> {
         bytes.len() as f64 * 8.0 / positions as f64
     );
     Ok(())
+}
+
+/// `signal eval`: the evaluation, then (unless `--quiet`) report.md and the files written.
+fn eval(a: &EvalArgs) -> Result<()> {
+    let config = a.config()?;
+    let bar = Bar::new(a.quiet);
+    let progress: &dyn Progress = if a.quiet { &Silent } else { &bar };
+    let outcome = eval_signal::run(&config, progress)?;
+    if !a.quiet {
+        eprintln!("{}", outcome.report);
+        eprintln!(
+            "wrote {}/{{results.json,results.csv,report.md,*.png}}",
+            config.out.display()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct P {
+        #[command(flatten)]
+        a: EvalArgs,
+    }
+
+    /// The clap defaults are the library's.
+    #[test]
+    fn eval_defaults_are_the_library_defaults() {
+        let a = P::try_parse_from(["eval", "--assets", "assets"]).unwrap().a;
+        let c = a.config().unwrap();
+        assert_eq!(
+            Config {
+                command: Vec::new(),
+                ..c
+            },
+            Config::default()
+        );
+        let a = P::try_parse_from(["eval", "--modalities", "audio,smell"])
+            .unwrap()
+            .a;
+        let e = a.config().unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "--modalities: unknown \"smell\" (valid: image, digits, audio, volume)"
+        );
+    }
 }

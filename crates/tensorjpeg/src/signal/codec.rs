@@ -639,7 +639,7 @@ pub fn encode_to_rate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transform::hadamard::SplitMix64;
+    use crate::rng::SplitMix64;
 
     /// A smooth 3-channel test image with texture, 0..255.
     fn image(h: usize, w: usize, seed: u64) -> (Vec<f32>, Vec<usize>) {

@@ -344,7 +344,7 @@ pub fn decode_reference(data: &[u8], k: usize, h: usize, w: usize) -> Result<Vec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transform::hadamard::SplitMix64;
+    use crate::rng::SplitMix64;
 
     /// Latents with spatially varying energy shared across channels, and a smooth channel 0.
     fn latents(k: usize, h: usize, w: usize, seed: u64) -> Vec<i32> {

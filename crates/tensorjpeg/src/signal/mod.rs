@@ -16,9 +16,10 @@
 //! 4. The int8 latents are then coded losslessly.
 //!
 //! [`basis`] holds the fitted WPT + projection pair, [`codec`] the quantizers, latent coders,
-//! rate control and file format; [`peers`] the codecs we compare against (JPEG, lossy WebP,
-//! plain downsampling) and [`latent_image`] WaLLoC's tiling of int8 latents into a lossless
-//! image.
+//! rate control and file format, and [`latent_image`] WaLLoC's tiling of int8 latents into a
+//! lossless image. The codecs it is compared against (JPEG, lossy WebP, plain downsampling,
+//! PCM) are no part of this crate: they live with the evaluation, in
+//! `tensorjpeg_eval::signal::peers`.
 //!
 //! The decoder is linear (the projection's transpose and the inverse WPT): WaLLoC's
 //! 57 M-parameter neural decoder is out of scope and cannot be obtained here.
@@ -28,7 +29,6 @@ pub mod codec;
 pub mod compander;
 pub mod latent_image;
 pub mod latent_rans;
-pub mod peers;
 pub mod projection;
 
 use crate::bytes::{ByteReader, ByteWriter};

@@ -14,7 +14,7 @@
 //! carry coefficients too (the transform spreads energy over the whole block), so the
 //! coefficient row has `⌈cols/b⌉·b` entries.
 
-pub use crate::rng::SplitMix64;
+use crate::rng::SplitMix64;
 
 /// The `n` sign flips of `seed`, each multiplied by `scale` (`±scale`).
 pub fn signs(seed: u64, n: usize, scale: f32) -> Vec<f32> {

@@ -503,7 +503,7 @@ mod tests {
 
     /// SplitMix64 values uniform in [-1, 1).
     fn noise(n: usize, seed: u64) -> Vec<f32> {
-        let mut g = crate::transform::hadamard::SplitMix64(seed);
+        let mut g = crate::rng::SplitMix64(seed);
         (0..n)
             .map(|_| (g.next_u64() >> 40) as f32 / (1u64 << 23) as f32 - 1.0)
             .collect()

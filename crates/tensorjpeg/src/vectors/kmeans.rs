@@ -5,7 +5,7 @@
 use crate::{Error, Result};
 use rayon::prelude::*;
 
-pub use crate::rng::SplitMix64;
+use crate::rng::SplitMix64;
 
 /// Points per parallel task in assignment and scoring.
 const BLOCK: usize = 256;

@@ -550,7 +550,7 @@ mod tests {
 
     #[test]
     fn fast_dots_equal_reference_on_random_codes() {
-        let mut rng = super::super::kmeans::SplitMix64::new(11);
+        let mut rng = crate::rng::SplitMix64::new(11);
         for len in [1usize, 15, 16, 17, 48, 384, 385, 3000] {
             for bits in [8u32, 4] {
                 let q = ScalarQuantizer {

@@ -1,7 +1,7 @@
 //! Tests of the KLT collection codec on synthetic data (deterministic, fast).
 
 use super::*;
-use crate::transform::hadamard::SplitMix64;
+use crate::rng::SplitMix64;
 use crate::vectors::eval::{brute_force_topk, neighbour_recall, top_k};
 
 /// SplitMix64 → standard normal (Box–Muller), deterministic.

@@ -1,6 +1,7 @@
-//! Outputs of `signal eval`: results.json / results.csv (every coded point, one row each),
-//! run.json (command, time, matched-rate comparisons, crop legends), report.md (matched-rate
-//! tables, speed, digits), PSNR/MS-SSIM–rate plots per item and side-by-side crops.
+//! Outputs of the signal evaluation (`tensorjpeg signal eval`): results.json / results.csv
+//! (every coded point, one row each), run.json (command, time, matched-rate comparisons, crop
+//! legends), report.md (matched-rate tables, speed, digits), PSNR/MS-SSIM–rate plots per item
+//! and side-by-side crops. Depends only on the types of [`super::row`].
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -9,9 +10,9 @@ use std::path::Path;
 use anyhow::Result;
 use serde_json::{json, Value};
 
-use super::signal_eval::{Decoded, EvalArgs, Row};
-use super::{csv, num, write_atomic};
-use tensorjpeg_eval::report::plot::{self, Series};
+use super::row::{Crops, Evaluation, Row};
+use crate::report::plot::{self, Series};
+use crate::report::{csv, num, write_atomic};
 
 /// Columns of results.csv.
 const COLUMNS: [&str; 16] = [
@@ -32,9 +33,6 @@ const COLUMNS: [&str; 16] = [
     "accuracy",
     "series",
 ];
-
-/// A crop set: item, shape `[C, H, W]`, original pixels, decoded versions.
-pub type Crops = (String, Vec<usize>, Vec<f32>, Vec<Decoded>);
 
 /// The plotted/compared series a row belongs to: the codec, with k for fitted codecs and the
 /// latent coder for WaLLoC's configuration.
@@ -226,7 +224,12 @@ fn plot_item(dir: &Path, modality: &str, item: &str, rows: &[&Row]) -> Result<()
 /// Side-by-side crops (a 160-pixel square, or less, around a quarter of the height and half
 /// the width) of the original and each decoded image, 4-pixel white gaps.
 fn write_crops(dir: &Path, c: &Crops) -> Result<Value> {
-    let (item, shape, orig, decs) = c;
+    let Crops {
+        item,
+        shape,
+        original: orig,
+        decoded: decs,
+    } = c;
     let (ch, h, w) = (shape[0], shape[1], shape[2]);
     let side = 160.min(h).min(w);
     let top = (h / 4).saturating_sub(side / 2).min(h - side);
@@ -256,9 +259,17 @@ fn write_crops(dir: &Path, c: &Crops) -> Result<Value> {
     )
 }
 
-/// Writes every output of `signal eval` into `a.out`.
-pub fn write(a: &EvalArgs, rows: &[Row], crops: &[Crops], seconds: f64) -> Result<()> {
-    let dir = &a.out;
+/// Writes every output of the evaluation `ev` into `dir` (which must exist): results.json,
+/// results.csv, run.json, report.md, the plots and the crops. `command` is the command
+/// line that started the run (program name first), recorded in report.md and run.json.
+/// Returns report.md's text.
+pub fn write(dir: &Path, command: &[String], ev: &Evaluation) -> Result<String> {
+    let Evaluation {
+        rows,
+        crops,
+        seconds,
+        webp_lossy,
+    } = ev;
     let json_rows: Vec<Value> = rows
         .iter()
         .map(|r| {
@@ -283,9 +294,14 @@ pub fn write(a: &EvalArgs, rows: &[Row], crops: &[Crops], seconds: f64) -> Resul
     let _ = writeln!(
         md,
         "\nCommand: `tensorjpeg {}` — {:.1} s. Lossy WebP {}.\n",
-        std::env::args().skip(1).collect::<Vec<_>>().join(" "),
+        command
+            .iter()
+            .skip(1)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" "),
         seconds,
-        if tensorjpeg::signal::peers::webp_available() {
+        if *webp_lossy {
             "included"
         } else {
             "not built (build with `--features webp`)"
@@ -371,14 +387,14 @@ pub fn write(a: &EvalArgs, rows: &[Row], crops: &[Crops], seconds: f64) -> Resul
         "\nCrops: {}",
         crops
             .iter()
-            .map(|c| format!("crops-{}.png", c.0))
+            .map(|c| format!("crops-{}.png", c.item))
             .collect::<Vec<_>>()
             .join(", ")
     );
     let doc = json!({
-        "command": std::env::args().collect::<Vec<_>>(),
+        "command": command,
         "seconds": seconds,
-        "webp_lossy": tensorjpeg::signal::peers::webp_available(),
+        "webp_lossy": webp_lossy,
         "matched_rate": summary,
         "crops": crop_json,
     });
@@ -395,14 +411,7 @@ pub fn write(a: &EvalArgs, rows: &[Row], crops: &[Crops], seconds: f64) -> Resul
         csv(&COLUMNS, &json_rows).as_bytes(),
     )?;
     write_atomic(&dir.join("report.md"), md.as_bytes())?;
-    if !a.quiet {
-        eprintln!("{md}");
-        eprintln!(
-            "wrote {}/{{results.json,results.csv,report.md,*.png}}",
-            dir.display()
-        );
-    }
-    Ok(())
+    Ok(md)
 }
 
 #[cfg(test)]

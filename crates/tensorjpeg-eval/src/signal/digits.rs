@@ -1,7 +1,8 @@
-//! `signal eval`, digits: machine perception from compressed signals (issue 7, seed 002,
-//! after WaLLoC). scikit-learn's 1,797 handwritten 8×8 digits are split 70/30 by a seeded
-//! shuffle ([`split`]: 1,257 train, 540 test) and classified by a brute-force 3-NN
-//! ([`knn3`]) after every codec, train and test passing through the same codec:
+//! The digits part of the signal evaluation: machine perception from compressed signals
+//! (issue 7, seed 002, after WaLLoC). scikit-learn's 1,797 handwritten 8×8 digits are split
+//! 70/30 by a seeded shuffle ([`split`]: 1,257 train, 540 test) and classified by a
+//! brute-force 3-NN ([`super::knn::knn3`]) after every codec, train and test passing through
+//! the same codec:
 //!
 //! - `raw`: the pixels (`0..=16`), counted at 8 bits per pixel.
 //! - ours, basis fitted on the train images only (pixels scaled to `0..=255` like the other
@@ -25,14 +26,16 @@
 use std::path::Path;
 
 use anyhow::{ensure, Context, Result};
-use rayon::prelude::*;
 use tensorjpeg::backends::jpeg::jpeg_scan_bytes;
 use tensorjpeg::signal::basis::SignalBasis;
 use tensorjpeg::signal::codec::{self, LatentCoder, Quantizer};
-use tensorjpeg::signal::peers;
-use tensorjpeg::vectors::kmeans::SplitMix64;
+use tensorjpeg::rng::SplitMix64;
 
-use super::signal_eval::{mps, timed, EvalArgs, Row};
+use super::config::Config;
+use super::knn::accuracy;
+use super::peers;
+use super::row::{mps, timed, Row};
+use crate::progress::Progress;
 
 /// Pixels per digit (8×8).
 const PIX: usize = 64;
@@ -70,45 +73,6 @@ pub fn split(n: usize, seed: u64) -> (Vec<usize>, Vec<usize>) {
     }
     let test = idx.split_off(n * 7 / 10);
     (idx, test)
-}
-
-/// The label of query `q` by its 3 nearest train points (`dim` values each, squared
-/// Euclidean distance, earlier point first on equal distance): the majority label, a tie
-/// going to the nearest neighbour's label. Fewer neighbours if there are fewer points.
-///
-/// # Panics
-/// If `train` is empty.
-pub fn knn3(train: &[f32], labels: &[u8], dim: usize, q: &[f32]) -> u8 {
-    let mut best = [(f32::INFINITY, usize::MAX); 3];
-    for (i, p) in train.chunks_exact(dim).enumerate() {
-        let d: f32 = p.iter().zip(q).map(|(a, b)| (a - b) * (a - b)).sum();
-        if d < best[2].0 {
-            let mut j = 2;
-            while j > 0 && d < best[j - 1].0 {
-                best[j] = best[j - 1];
-                j -= 1;
-            }
-            best[j] = (d, i);
-        }
-    }
-    let near: Vec<u8> = best
-        .iter()
-        .filter(|b| b.1 != usize::MAX)
-        .map(|b| labels[b.1])
-        .collect();
-    let votes = |l: u8| near.iter().filter(|&&m| m == l).count();
-    let top = near.iter().map(|&l| votes(l)).max().expect("a train point");
-    *near.iter().find(|&&l| votes(l) == top).expect("a label")
-}
-
-/// Fraction of the test points (`dim` values each) that [`knn3`] labels right.
-pub fn accuracy(train: &[f32], train_y: &[u8], test: &[f32], test_y: &[u8], dim: usize) -> f64 {
-    let right: usize = test
-        .par_chunks_exact(dim)
-        .zip(test_y.par_iter())
-        .filter(|(q, &y)| knn3(train, train_y, dim, q) == y)
-        .count();
-    right as f64 / test_y.len().max(1) as f64
 }
 
 /// Images and labels of a subset of indices.
@@ -199,11 +163,11 @@ fn row(
 }
 
 /// Runs the digits task on `digits.csv.gz` at `path`, appending its rows.
-pub fn run(a: &EvalArgs, path: &Path, rows: &mut Vec<Row>) -> Result<()> {
+pub fn run(a: &Config, path: &Path, rows: &mut Vec<Row>, progress: &dyn Progress) -> Result<()> {
     let d = tensorjpeg_io::read_digits(path)
         .with_context(|| format!("reading the digits {}", path.display()))?;
     ensure!(d.len() >= 10, "{}: only {} digits", path.display(), d.len());
-    let reps = if a.quick { 1 } else { 3 };
+    let reps = a.reps();
     let (train_i, test_i) = split(d.len(), SPLIT_SEED);
     let nt = test_i.len();
     let (raw_tr, ytr) = gather(&d.images, &d.labels, PIX, &train_i);
@@ -215,9 +179,9 @@ pub fn run(a: &EvalArgs, path: &Path, rows: &mut Vec<Row>) -> Result<()> {
     let raw_acc = accuracy(&raw_tr, &ytr, &raw_te, &yte, PIX);
     let cfg = format!("pixels 0..16, 8 bits each; {split_txt}");
     rows.push(row("raw", cfg, nt * PIX, nt, raw_acc, None));
-    if !a.quiet {
-        eprintln!("digits: {split_txt}, raw 3-NN accuracy {raw_acc:.4}");
-    }
+    progress.note(&format!(
+        "digits: {split_txt}, raw 3-NN accuracy {raw_acc:.4}"
+    ));
 
     // Ours: one basis with every component, fitted on the train digits, truncated per k.
     let pairs: Vec<(&[f32], &[usize])> = tr.chunks_exact(PIX).map(|x| (x, &SHAPE[..])).collect();
@@ -250,13 +214,11 @@ pub fn run(a: &EvalArgs, path: &Path, rows: &mut Vec<Row>) -> Result<()> {
             let dtr = decode_set(&b, q, coder, &encode_set(&b, q, coder, &tr)?, ytr.len())?.1;
             let dec_acc = accuracy(&dtr, &ytr, &px, &yte, PIX);
             rows.push(fill(row("wpt-pca-decoded", cfg, n, nt, dec_acc, secs)));
-            if !a.quiet {
-                let bpp = n as f64 * 8.0 / (nt * PIX) as f64;
-                eprintln!(
-                    "digits k={k} ({}×): latents {acc:.4} at {bpp:.3} bpp (plain rANS), decoded {dec_acc:.4}, float {float_acc:.4}",
-                    b.reduction()
-                );
-            }
+            let bpp = n as f64 * 8.0 / (nt * PIX) as f64;
+            progress.note(&format!(
+                "digits k={k} ({}×): latents {acc:.4} at {bpp:.3} bpp (plain rANS), decoded {dec_acc:.4}, float {float_acc:.4}",
+                b.reduction()
+            ));
         }
     }
 
@@ -290,14 +252,12 @@ pub fn run(a: &EvalArgs, path: &Path, rows: &mut Vec<Row>) -> Result<()> {
         let acc = accuracy(&dtr, &ytr, &dte, &yte, PIX);
         rows.push(row("jpeg", cfg, scan, nt, acc, Some([te_s, td_s])));
     }
-    if !a.quiet {
-        let best = rows
-            .iter()
-            .filter(|r| r.codec == "jpeg")
-            .filter_map(|r| r.accuracy)
-            .fold(0.0, f64::max);
-        eprintln!("digits: JPEG best accuracy {best:.4}");
-    }
+    let best = rows
+        .iter()
+        .filter(|r| r.codec == "jpeg")
+        .filter_map(|r| r.accuracy)
+        .fold(0.0, f64::max);
+    progress.note(&format!("digits: JPEG best accuracy {best:.4}"));
 
     // Plain resolution reduction, 8 bits per kept value.
     for f in [2usize, 4] {
@@ -322,24 +282,7 @@ pub fn run(a: &EvalArgs, path: &Path, rows: &mut Vec<Row>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn knn3_votes_and_breaks_ties_by_the_nearest() {
-        // 1-D points: labels 1, 2, 2, 3 at 0, 1, 2, 10.
-        let train = [0.0, 1.0, 2.0, 10.0];
-        let y = [1, 2, 2, 3];
-        assert_eq!(knn3(&train, &y, 1, &[0.1]), 2); // neighbours 1, 2, 2: majority
-        assert_eq!(knn3(&train, &y, 1, &[-5.0]), 2);
-        // All three differ: the nearest wins.
-        let y3 = [1, 2, 3, 4];
-        assert_eq!(knn3(&train, &y3, 1, &[0.1]), 1);
-        assert_eq!(knn3(&train, &y3, 1, &[1.9]), 3);
-        // Two points, one vote each: the nearest; equal distances: the earlier point.
-        assert_eq!(knn3(&[0.0, 0.0, 4.0, 4.0], &[7, 8], 2, &[3.0, 3.0]), 8);
-        assert_eq!(knn3(&[0.0, 2.0], &[5, 6], 1, &[1.0]), 5);
-        let acc = accuracy(&train, &y, &[0.1, 9.0, 2.0], &[2, 3, 1], 1);
-        assert!((acc - 1.0 / 3.0).abs() < 1e-12, "{acc}"); // 9.0 → 2, 2.0 → 2
-    }
+    use crate::progress::Silent;
 
     #[test]
     fn split_is_a_seeded_permutation() {
@@ -413,16 +356,12 @@ mod tests {
 
     #[test]
     fn real_digits_classify_from_latents() {
-        #[derive(clap::Parser)]
-        struct P {
-            #[command(flatten)]
-            a: EvalArgs,
-        }
-        let a = <P as clap::Parser>::try_parse_from(["eval", "--quick", "--quiet"])
-            .unwrap()
-            .a;
+        let a = Config {
+            quick: true,
+            ..Config::default()
+        };
         let mut rows = Vec::new();
-        run(&a, &asset(), &mut rows).unwrap();
+        run(&a, &asset(), &mut rows, &Silent).unwrap();
         let get = |codec: &str, k: Option<usize>| {
             let r = rows.iter().find(|r| r.codec == codec && r.k == k).unwrap();
             (r.accuracy.unwrap(), r.bits_per_sample)

@@ -1,4 +1,5 @@
-//! The real codecs that the signal codec is compared against at matched bits per pixel.
+//! The real codecs that the signal codec is compared against at matched bits per pixel (or
+//! per sample, or voxel).
 //!
 //! Images are `f32` values in `0..=255`, planar `[C, H, W]` with `C = 1` (gray) or `C = 3`
 //! (RGB). Encoders round and clamp to `u8`; decoders return planar `f32` in `0..=255`.
@@ -17,8 +18,17 @@
 //!   three spatial axes.
 //! - [`search_quality`]: the highest quality whose size fits a byte budget, for matched-rate
 //!   comparisons.
+//! - **PCM** ([`pcm_encode`], [`pcm_decode`], [`pcm_to_budget`]): each sample uniformly
+//!   quantized on its own and the integer codes coded with tensorjpeg's rANS
+//!   ([`tensorjpeg::entropy`]), the step bisected to meet a byte budget: the no-transform
+//!   baseline of the sampled series.
+//! - **Lossless first differences** ([`diff_encode`], [`diff_decode`]): samples rounded to
+//!   16-bit integers ([`to_i16`]), coded as first differences with rANS: how the series'
+//!   downsampled signals are stored.
 
-use crate::error::{Error, Result};
+use tensorjpeg::bytes::{ByteReader, ByteWriter};
+use tensorjpeg::entropy;
+use tensorjpeg::{Error, Result};
 
 /// The largest image side JPEG can describe (16-bit dimensions).
 const JPEG_MAX_DIM: usize = 65535;
@@ -135,7 +145,7 @@ pub fn webp_available() -> bool {
 fn webp_missing() -> Error {
     Error::unsupported(
         "webp",
-        "this build has no WebP support; build tensorjpeg with `--features webp`",
+        "this build has no WebP support; build tensorjpeg-eval with `--features webp`",
     )
 }
 
@@ -370,8 +380,94 @@ pub fn search_quality<F: FnMut(u8) -> Result<usize>>(
     Ok((best, len(best)?))
 }
 
+/// The 16-bit sample range the series codecs round and clamp to.
+pub const I16_RANGE: (f32, f32) = (-32768.0, 32767.0);
+
+/// Samples rounded and clamped to the 16-bit range ([`I16_RANGE`]).
+pub fn to_i16(x: &[f32]) -> Vec<f32> {
+    x.iter()
+        .map(|v| v.round().clamp(I16_RANGE.0, I16_RANGE.1))
+        .collect()
+}
+
+/// `pcm-rans` stream: `f32` step, then the codes `round(x/step)` as one rANS segment.
+pub fn pcm_encode(x: &[f32], step: f32) -> Vec<u8> {
+    let inv = 1.0 / step;
+    let codes: Vec<i32> = x.iter().map(|&v| (v * inv).round() as i32).collect();
+    let mut w = ByteWriter::new();
+    w.f32(step);
+    entropy::encode(&codes, &mut w);
+    w.into_inner()
+}
+
+/// Inverse of [`pcm_encode`] for `n` samples.
+pub fn pcm_decode(bytes: &[u8], n: usize) -> Result<Vec<f32>> {
+    let mut r = ByteReader::new(bytes, "pcm-rans stream");
+    let step = r.f32()?;
+    let mut codes = vec![0i32; n];
+    entropy::decode(&mut r, &mut codes)?;
+    r.finish()?;
+    Ok(codes.into_iter().map(|q| q as f32 * step).collect())
+}
+
+/// Rate control of `pcm-rans`: the stream of `x` closest to `budget` bytes without
+/// exceeding it (or the smallest reachable), by bisection on `log(step)`; with its step.
+pub fn pcm_to_budget(x: &[f32], budget: usize) -> (Vec<u8>, f32) {
+    let top = x.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
+    // All codes 0 at `hi`; steps far below the sample spacing at `lo`.
+    let (mut lo, mut hi) = ((top * 1e-6).ln(), (top * 4.0).ln());
+    let mut best = (pcm_encode(x, hi.exp()), hi.exp());
+    if best.0.len() > budget {
+        return best;
+    }
+    for _ in 0..40 {
+        let mid = 0.5 * (lo + hi);
+        let got = pcm_encode(x, mid.exp());
+        if got.len() <= budget {
+            hi = mid;
+            best = (got, mid.exp());
+        } else {
+            lo = mid;
+        }
+        if hi - lo < 1e-3 {
+            break;
+        }
+    }
+    best
+}
+
+/// `downsample` stream: the kept samples, rounded to 16-bit integers, as first differences
+/// in one rANS segment.
+pub fn diff_encode(x: &[f32]) -> Vec<u8> {
+    let q: Vec<i32> = to_i16(x).into_iter().map(|v| v as i32).collect();
+    let d: Vec<i32> = q
+        .iter()
+        .take(1)
+        .copied()
+        .chain(q.windows(2).map(|w| w[1] - w[0]))
+        .collect();
+    let mut w = ByteWriter::new();
+    entropy::encode(&d, &mut w);
+    w.into_inner()
+}
+
+/// Inverse of [`diff_encode`] for `n` samples.
+pub fn diff_decode(bytes: &[u8], n: usize) -> Result<Vec<f32>> {
+    let mut r = ByteReader::new(bytes, "downsample stream");
+    let mut d = vec![0i32; n];
+    entropy::decode(&mut r, &mut d)?;
+    r.finish()?;
+    Ok(d.into_iter()
+        .scan(0i64, |acc, v| {
+            *acc += i64::from(v);
+            Some(*acc as f32)
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
+    use super::super::row::snr_db;
     use super::*;
     use rand::{Rng, SeedableRng};
 
@@ -638,5 +734,50 @@ mod tests {
         assert!(upsample(&y, &s, 2, &[2, 4]).is_err());
         assert!(upsample(&y, &s, 2, &[3, 4, 1]).is_err());
         assert!(upsample(&y[..5], &s, 2, &[3, 4]).is_err());
+    }
+
+    /// Synthetic speech-like samples in 16-bit units.
+    fn synthetic(n: usize) -> Vec<f32> {
+        let mut s = 12345u64;
+        (0..n)
+            .map(|i| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let noise = ((s >> 33) as f32 / (1u64 << 31) as f32 - 0.5) * 400.0;
+                (3000.0 * (i as f32 * 0.031).sin() * (i as f32 * 0.0007).cos() + noise).round()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pcm_bisection_meets_the_target() {
+        let x = synthetic(20_000);
+        let mut last = f64::NEG_INFINITY;
+        for bits in [0.5, 1.0, 2.0, 4.0, 8.0] {
+            let budget = (bits * x.len() as f64 / 8.0) as usize;
+            let (b, step) = pcm_to_budget(&x, budget);
+            let got = b.len() as f64 * 8.0 / x.len() as f64;
+            assert!(
+                got <= bits && got > 0.9 * bits,
+                "{bits}: {got} bits, step {step}"
+            );
+            let y = pcm_decode(&b, x.len()).unwrap();
+            let err = x
+                .iter()
+                .zip(&y)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(err <= 0.5 * step * 1.001, "{err} > step/2 = {}", step / 2.0);
+            let snr = snr_db(&x, &y);
+            assert!(snr > last, "SNR {snr} dB at {bits} bits, {last} dB below");
+            last = snr;
+        }
+        // Below the smallest stream: the smallest stream (all codes 0).
+        let (b, _) = pcm_to_budget(&x, 1);
+        assert!(b.len() < 20 && pcm_decode(&b, x.len()).unwrap().iter().all(|&v| v == 0.0));
+        // The downsample stream is lossless on 16-bit integers.
+        let d = diff_decode(&diff_encode(&x), x.len()).unwrap();
+        assert_eq!(d, x);
     }
 }
