@@ -72,7 +72,7 @@ fn bench_entropy(c: &mut Criterion) {
         counts[s as usize] += 1;
     }
     let table = entropy::model::FreqTable::from_counts(&counts, 12).unwrap();
-    let cwords = entropy::reference::encode(&sym, &table);
+    let cwords = tensorjpeg_bench::constriction::encode(&sym, &table);
     let mut g = c.benchmark_group("entropy");
     g.throughput(Throughput::Elements(m.len() as u64));
     g.sample_size(10);
@@ -95,11 +95,13 @@ fn bench_entropy(c: &mut Criterion) {
     });
     if let Ok(words) = cwords {
         g.bench_function("constriction/encode", |b| {
-            b.iter(|| entropy::reference::encode(&sym, &table).unwrap())
+            b.iter(|| tensorjpeg_bench::constriction::encode(&sym, &table).unwrap())
         });
         g.bench_function("constriction/decode", |b| {
             let mut out = vec![0u16; sym.len()];
-            b.iter(|| entropy::reference::decode(words.clone(), &table, &mut out).unwrap())
+            b.iter(|| {
+                tensorjpeg_bench::constriction::decode(words.clone(), &table, &mut out).unwrap()
+            })
         });
     }
     g.finish();

@@ -2,6 +2,10 @@
 //! stops the bench with a message, so the published figures (docs/PERFORMANCE.md) are always
 //! measured on real inputs; `TENSORJPEG_BENCH_SYNTHETIC=1` asks for synthetic stand-ins of
 //! the same shapes instead (and the bench says so).
+//!
+//! [`constriction`]: the peer entropy coder our rANS is measured against.
+
+pub mod constriction;
 
 use rand::SeedableRng;
 use rand_distr::{Distribution, StudentT};

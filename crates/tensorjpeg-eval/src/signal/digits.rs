@@ -27,9 +27,9 @@ use std::path::Path;
 
 use anyhow::{ensure, Context, Result};
 use tensorjpeg::backends::jpeg::jpeg_scan_bytes;
+use tensorjpeg::rng::SplitMix64;
 use tensorjpeg::signal::basis::SignalBasis;
 use tensorjpeg::signal::codec::{self, LatentCoder, Quantizer};
-use tensorjpeg::rng::SplitMix64;
 
 use super::config::Config;
 use super::knn::accuracy;

@@ -5,12 +5,13 @@
 //! |------|----------------|
 //! | `raw` | the f32 bytes as they are (lossless) |
 //! | `f16`, `bf16` | each value cast with round-to-nearest-even, 2 bytes per value ([`cast`]) |
-//! | `zstd[:level=N][:shuffle]` | zstd of the f32 bytes, optionally byte-plane shuffled ([`zstd`]) |
+//! | `zstd[:level=N][:shuffle]` | zstd of the f32 bytes, optionally byte-plane shuffled (`zstd`; cargo feature `zstd`) |
 //! | `svd[:f32][:rank=N]` | a rank-r truncated SVD of the 2-D view ([`svd`]) |
 //! | `q8_0`, `q4_0`, `q4_1` | GGUF block quantizers ([`ggml`], its own factory) |
 pub mod cast;
 pub mod ggml;
 pub mod svd;
+#[cfg(feature = "zstd")]
 pub mod zstd;
 
 use crate::codec::{Codec, CodecSpec};
@@ -28,7 +29,13 @@ pub fn factory(spec: &CodecSpec) -> Option<Result<Box<dyn Codec>>> {
     }
     Some(match spec.name.as_str() {
         "f16" | "bf16" | "raw" => boxed(cast::CastCodec::from_spec(spec)),
+        #[cfg(feature = "zstd")]
         "zstd" => boxed(zstd::ZstdCodec::from_spec(spec)),
+        #[cfg(not(feature = "zstd"))]
+        "zstd" => Err(Error::unsupported(
+            "zstd",
+            "this build has no zstd (the codec crate's cargo feature `zstd`, on in the CLI)",
+        )),
         "svd" => boxed(svd::SvdCodec::from_spec(spec)),
         _ => return None,
     })

@@ -20,7 +20,6 @@
 
 pub mod model;
 pub mod rans;
-pub mod reference;
 
 use crate::bytes::{ByteReader, ByteWriter};
 use crate::error::{Error, Result};

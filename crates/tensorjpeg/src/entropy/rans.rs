@@ -11,8 +11,8 @@
 //! Integrity: every lane starts at `2^16` in the encoder, so a decoder that consumed all
 //! words must end with every lane back at `2^16`; anything else means corrupt input.
 //!
-//! [`super::reference`] codes the same symbols with the `constriction` crate; tests check
-//! both agree and benchmarks compare their speed.
+//! The benchmark crate's `tensorjpeg_bench::constriction` codes the same symbols with the
+//! `constriction` crate; its test checks both agree and the benchmarks compare their speed.
 
 use super::model::FreqTable;
 use crate::error::{Error, Result};

@@ -1,13 +1,14 @@
-//! Reference entropy coder built on the `constriction` crate (Bamler's ANS implementation),
-//! with the same frequency tables as our own coder. Used by tests (both must round-trip and
-//! give near-identical sizes) and by the benchmarks (the reason [`super::rans`] exists is
-//! that it decodes faster; `cargo bench -p tensorjpeg-bench --bench throughput -- entropy` measures it).
+//! The peer entropy coder: the `constriction` crate (Bamler's ANS implementation) with the
+//! same frequency tables as `tensorjpeg::entropy::rans`. A test checks both round-trip and
+//! give near-identical sizes; the benchmarks compare their speed (the reason our rANS
+//! exists is that it decodes faster; `cargo bench -p tensorjpeg-bench --bench throughput --
+//! entropy` measures it).
 
-use super::model::FreqTable;
-use crate::error::{Error, Result};
 use constriction::stream::model::DefaultContiguousCategoricalEntropyModel;
 use constriction::stream::stack::DefaultAnsCoder;
 use constriction::stream::Decode;
+use tensorjpeg::entropy::model::FreqTable;
+use tensorjpeg::{Error, Result};
 
 /// constriction's model over the symbols with non-zero frequency (it allows no zeros),
 /// with the maps between our symbol indices and its compact ones.
@@ -112,7 +113,7 @@ mod tests {
         let mut out = vec![0u16; symbols.len()];
         decode(words.clone(), &t, &mut out).unwrap();
         assert_eq!(out, symbols);
-        let (_, ours) = super::super::rans::encode(&symbols, &t);
+        let (_, ours) = tensorjpeg::entropy::rans::encode(&symbols, &t);
         let ref_bits = words.len() as f64 * 32.0;
         let our_bits = ours.len() as f64 * 16.0;
         assert!(
