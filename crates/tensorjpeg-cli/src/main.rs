@@ -149,6 +149,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // No output of this process may replace a file it read (docs/SECURITY.md).
     tensorjpeg_io::guard_inputs();
+    // One registry: candle's quantizers join the codec crate's codecs.
+    tensorjpeg_io::register_codecs();
     if !(cli.max_ratio.is_finite() && cli.max_ratio >= 0.0) {
         eprintln!(
             "error: --max-ratio {}: expected a finite number >= 0 (0 = no cap)",

@@ -11,8 +11,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "candle")]
 pub mod candle_codecs;
 pub mod error;
+#[cfg(feature = "candle")]
 pub mod gguf;
 pub mod npy;
 pub mod output;
@@ -23,6 +25,7 @@ pub mod volume;
 use std::path::Path;
 
 pub use error::{Error, Result};
+#[cfg(feature = "candle")]
 pub use gguf::{gguf_metadata, gguf_tensor_infos, read_gguf, read_gguf_selected, GgufTensorInfo};
 pub use npy::{read_npy, write_npy};
 pub use output::{check_output, guard_inputs, note_input, read_file, write_atomic};
@@ -36,10 +39,19 @@ pub use signal::{
 use tensorjpeg::Tensor;
 pub use volume::{read_nifti, Volume};
 
-/// The codec crate's registry plus candle's quantizers: `candle-q8_0`, `candle-q4_0`,
-/// `candle-q4_1`, `q2_k`, `q3_k`, `q4_k`, `q5_k`, `q6_k`.
+/// Registers candle's quantizers (`candle-q8_0`, `candle-q4_0`, `candle-q4_1`, `q2_k`,
+/// `q3_k`, `q4_k`, `q5_k`, `q6_k`; cargo feature `candle`) with the codec crate for the
+/// whole process, so that `tensorjpeg::compress` and `tensorjpeg::decompress` know them.
+/// Calling it again does nothing.
+pub fn register_codecs() {
+    #[cfg(feature = "candle")]
+    tensorjpeg::register(&candle_codecs::NAMES, candle_codecs::factory);
+}
+
+/// Every codec: the codec crate's registry after [`register_codecs`].
 pub fn registry() -> tensorjpeg::Registry {
-    tensorjpeg::default_registry().with(&candle_codecs::NAMES, candle_codecs::factory)
+    register_codecs();
+    tensorjpeg::default_registry()
 }
 
 /// The tensor file formats [`read_tensors`] recognises, by extension.
@@ -71,7 +83,13 @@ pub fn read_tensors(path: &Path) -> Result<Vec<Tensor>> {
     match Format::of(path) {
         Some(Format::Safetensors) => read_safetensors(path),
         Some(Format::Npy) => Ok(vec![read_npy(path)?]),
+        #[cfg(feature = "candle")]
         Some(Format::Gguf) => read_gguf(path),
+        #[cfg(not(feature = "candle"))]
+        Some(Format::Gguf) => Err(Error::format(
+            path,
+            "this build reads no GGUF (tensorjpeg-io's cargo feature `candle`)",
+        )),
         None => Err(Error::Extension {
             path: path.display().to_string(),
             expected: ".safetensors, .npy or .gguf",

@@ -98,3 +98,33 @@ fn candle_codecs_multi_chunk_and_empty() {
     assert!(enc.chunks.is_empty());
     assert!(c.decode(&[], &[], &[0, 256]).unwrap().is_empty());
 }
+
+/// One registry: once registered, the codec crate's own `compress` and `decompress` write
+/// and read K-quant containers (each test binary is one process, so this test registers).
+#[test]
+fn registered_codecs_reach_the_codec_crates_decompress() {
+    let v = common::random_values(4 * 256, 5, 0.02);
+    let t = tensorjpeg::Tensor::from_f32("w", vec![4, 256], v.clone()).unwrap();
+    tensorjpeg_io::register_codecs();
+    tensorjpeg_io::register_codecs(); // idempotent
+    let opts = tensorjpeg::Options {
+        codec: "q4_k".into(),
+        rate: Rate::Default,
+    };
+    let c = tensorjpeg::compress(std::slice::from_ref(&t), &opts).unwrap();
+    let back = tensorjpeg::decompress(&c.bytes).unwrap();
+    let d = back[0].values().unwrap();
+    let direct = registry().build("q4_k").unwrap();
+    let enc = direct.encode(&v, &[4, 256], Rate::Default).unwrap();
+    let chunks: Vec<&[u8]> = enc.chunks.iter().map(Vec::as_slice).collect();
+    assert_eq!(
+        d,
+        &direct.decode(&enc.params, &chunks, &[4, 256]).unwrap()[..]
+    );
+    let n = tensorjpeg::default_registry()
+        .names()
+        .iter()
+        .filter(|n| **n == "q4_k")
+        .count();
+    assert_eq!(n, 1);
+}

@@ -299,6 +299,31 @@ impl Registry {
     }
 }
 
+/// Codecs registered by other crates for the whole process ([`register`]).
+static REGISTERED: std::sync::RwLock<Vec<(&'static [&'static str], CodecFactory)>> =
+    std::sync::RwLock::new(Vec::new());
+
+/// Registers a codec factory answering to `names` for the whole process: from then on
+/// [`crate::default_registry`] — and so [`crate::compress`] and [`crate::decompress`] — know
+/// it. Crates with codecs outside this one (candle's K-quants in `tensorjpeg-io`) register
+/// them this way, so one `decompress` reads every container. Registering the same factory
+/// twice has no effect.
+pub fn register(names: &'static [&'static str], factory: CodecFactory) {
+    let mut r = REGISTERED.write().unwrap_or_else(|e| e.into_inner());
+    if !r.iter().any(|(n, _)| *n == names) {
+        r.push((names, factory));
+    }
+}
+
+/// The codecs registered with [`register`], added to `registry`.
+pub(crate) fn with_registered(mut registry: Registry) -> Registry {
+    let r = REGISTERED.read().unwrap_or_else(|e| e.into_inner());
+    for (names, f) in r.iter() {
+        registry = registry.with(names, *f);
+    }
+    registry
+}
+
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Registry")

@@ -53,7 +53,7 @@ pub mod vectors;
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;
 
-pub use codec::{Codec, CodecSpec, Encoded, Rate, Registry};
+pub use codec::{register, Codec, CodecSpec, Encoded, Rate, Registry};
 pub use error::{Error, Result};
 pub use limits::Limits;
 pub use pipeline::{
@@ -61,12 +61,16 @@ pub use pipeline::{
 };
 pub use tensor::{DType, Data, Tensor};
 
-/// The registry of every codec this crate implements: `native`, `jpeg`, `f16`, `bf16`,
-/// `q8_0`, `q4_0`, `q4_1`, `svd`, `zstd`, `raw`.
+/// The registry of every codec this crate implements — `native`, `jpeg`, `f16`, `bf16`,
+/// `q8_0`, `q4_0`, `q4_1`, `svd`, `zstd` (cargo feature `zstd`), `raw` — plus those other
+/// crates registered for the process with [`codec::register`] (`tensorjpeg_io::register_codecs`
+/// adds candle's quantizers).
 pub fn default_registry() -> Registry {
-    Registry::empty()
-        .with(&["native"], native::factory)
-        .with(&["jpeg"], backends::jpeg::factory)
-        .with(&["f16", "bf16", "svd", "zstd", "raw"], baselines::factory)
-        .with(&["q8_0", "q4_0", "q4_1"], baselines::ggml::factory)
+    codec::with_registered(
+        Registry::empty()
+            .with(&["native"], native::factory)
+            .with(&["jpeg"], backends::jpeg::factory)
+            .with(&["f16", "bf16", "svd", "zstd", "raw"], baselines::factory)
+            .with(&["q8_0", "q4_0", "q4_1"], baselines::ggml::factory),
+    )
 }
