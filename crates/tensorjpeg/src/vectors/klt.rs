@@ -47,10 +47,6 @@ mod rdo;
 mod search;
 mod vrans;
 
-/// Option sweeps on real MiniLM embeddings (the arrays `embed-eval` caches): a
-/// harness, not tests — `--features real-data-bench` compiles it.
-#[cfg(all(test, feature = "real-data-bench"))]
-mod bench;
 #[cfg(test)]
 mod tests;
 
@@ -321,7 +317,7 @@ impl KltIndex {
     }
 
     /// Quantization indices of vector `i` (`k` values).
-    fn indices(&self, i: usize, q: &mut [i32]) -> Result<()> {
+    pub fn indices(&self, i: usize, q: &mut [i32]) -> Result<()> {
         let cb = self.params.coarse_bytes;
         code::decode_vector(
             &self.params,

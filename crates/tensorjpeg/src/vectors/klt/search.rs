@@ -126,7 +126,7 @@ impl KltIndex {
 
     /// Quantization indices of the vectors `idx` (at most [`GROUP`]) into `q`
     /// (`idx.len() × k`), decoded in lockstep.
-    pub(super) fn indices_group(&self, idx: &[usize], q: &mut [i32]) -> Result<()> {
+    pub fn indices_group(&self, idx: &[usize], q: &mut [i32]) -> Result<()> {
         let cb = self.params.coarse_bytes;
         let mut items: [(&[u8], &[u8]); GROUP] = [(&[], &[]); GROUP];
         for (it, &i) in items.iter_mut().zip(idx) {

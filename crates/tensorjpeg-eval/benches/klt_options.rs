@@ -2,11 +2,11 @@
 //! that `tensorjpeg embed-eval` caches (`OUT/embeddings/enwiki-6000x384-*.npy`,
 //! `bible-web-*.npy`, `bible-kjv-*.npy`; directory `TJ_VEC_DIR`, default
 //! `out/ee-enwiki/embeddings`). The measurement of record is `embed-eval`; this harness,
-//! compiled only with the `real-data-bench` feature, sweeps options and times decoding:
+//! a bench target without a harness, sweeps options and times decoding:
 //!
 //! ```text
 //! tensorjpeg embed-eval --dataset enwiki,bible --codecs float32 --out out/ee-enwiki
-//! cargo test --release -p tensorjpeg --features real-data-bench --lib vectors::klt::bench -- --nocapture
+//! cargo bench -p tensorjpeg-eval --bench klt_options [-- enwiki|bible|decode]
 //! ```
 //!
 //! Splits (deterministic, as `embed-eval`'s): enwiki, 6,000 sentences: row `i` is a query
@@ -18,12 +18,14 @@
 //! `TJ_KLT_*` variables override options for exploration (`BUDGETS`, `EXPONENT`,
 //! `ROUNDING`, `MIN_RATIO`, `BASIS`, `COARSE`, `SHORTLIST`); they exist only in this test.
 
-use super::*;
-use crate::vectors::eval::{
-    brute_force_topk, mrr, neighbour_recall, rank_in, recall_at_k, spearman, BruteForce,
-};
 use std::path::PathBuf;
 use std::time::Instant;
+
+use tensorjpeg::vectors::eval::{
+    brute_force_topk, mrr, neighbour_recall, rank_in, recall_at_k, spearman, BruteForce,
+};
+use tensorjpeg::vectors::klt::*;
+use tensorjpeg::vectors::VectorIndex;
 
 fn data_dir() -> PathBuf {
     std::env::var_os("TJ_VEC_DIR").map_or_else(
@@ -32,8 +34,8 @@ fn data_dir() -> PathBuf {
     )
 }
 
-/// Reads the cached array whose file name starts with `prefix` (a little-endian f32 2-D
-/// .npy file): `(values, rows, cols)`.
+/// Reads the cached array whose file name starts with `prefix` (a 2-D f32 .npy file):
+/// `(values, rows, cols)`.
 fn read_npy(prefix: &str) -> Option<(Vec<f32>, usize, usize)> {
     let path = std::fs::read_dir(data_dir())
         .ok()?
@@ -43,31 +45,9 @@ fn read_npy(prefix: &str) -> Option<(Vec<f32>, usize, usize)> {
                 .and_then(|n| n.to_str())
                 .is_some_and(|n| n.starts_with(prefix) && n.ends_with(".npy"))
         })?;
-    let name = path.display().to_string();
-    let b = std::fs::read(&path).ok()?;
-    assert_eq!(&b[..6], b"\x93NUMPY", "{name}: not .npy");
-    let (hlen, start) = if b[6] == 1 {
-        (u16::from_le_bytes([b[8], b[9]]) as usize, 10)
-    } else {
-        (u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize, 12)
-    };
-    let h = std::str::from_utf8(&b[start..start + hlen]).unwrap();
-    assert!(
-        h.contains("'<f4'") && h.contains("'fortran_order': False"),
-        "{h}"
-    );
-    let sh = &h[h.find("'shape': (").unwrap() + 10..];
-    let dims: Vec<usize> = sh[..sh.find(')').unwrap()]
-        .split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| s.trim().parse().unwrap())
-        .collect();
-    let v: Vec<f32> = b[start + hlen..]
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
-    assert_eq!(v.len(), dims[0] * dims[1]);
-    Some((v, dims[0], dims[1]))
+    let t = tensorjpeg_io::read_npy(&path).unwrap();
+    let (rows, cols) = t.matrix_dims();
+    Some((t.values()?.to_vec(), rows, cols))
 }
 
 fn rows(x: &[f32], d: usize, idx: impl Iterator<Item = usize>) -> Vec<f32> {
@@ -138,7 +118,6 @@ fn cpu_time<T>(reps: usize, mut f: impl FnMut() -> T) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
-#[test]
 fn enwiki_neighbour_recall() {
     let Some((x, n, d)) = read_npy("enwiki-6000x") else {
         eprintln!(
@@ -256,7 +235,6 @@ fn enwiki_neighbour_recall() {
     speed(&ix, &base, &queries, d, &sopts);
 }
 
-#[test]
 fn bible_paraphrase_recall() {
     let (Some((web, n, d)), Some((kjv, n2, _))) = (read_npy("bible-web-"), read_npy("bible-kjv-"))
     else {
@@ -340,7 +318,6 @@ fn bible_paraphrase_recall() {
     }
 }
 
-#[test]
 fn enwiki_decode_loop() {
     let Some((x, n, d)) = read_npy("enwiki-6000x") else {
         return;
@@ -447,4 +424,23 @@ fn speed(ix: &KltIndex, base: &[f32], queries: &[f32], d: usize, sopts: &SearchO
         bfb / klb,
         exb * 1e3
     );
+}
+
+/// Runs the experiments named on the command line (`enwiki`, `bible`, `decode`; all by
+/// default). Flags cargo passes (`--bench`) are ignored.
+fn main() {
+    let wanted: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let run = |name: &str| wanted.is_empty() || wanted.iter().any(|w| w == name);
+    if run("enwiki") {
+        enwiki_neighbour_recall();
+    }
+    if run("bible") {
+        bible_paraphrase_recall();
+    }
+    if run("decode") {
+        enwiki_decode_loop();
+    }
 }
