@@ -8,7 +8,9 @@
 use anyhow::Result;
 use serde_json::{json, Value};
 use tensorjpeg::vectors::eval::dot;
-use tensorjpeg::vectors::registry::{self, SEED_QUALITIES};
+use tensorjpeg::vectors::registry;
+
+use super::families::SEED_QUALITIES;
 use tensorjpeg_models::bert::Embedder;
 
 use crate::report::num;

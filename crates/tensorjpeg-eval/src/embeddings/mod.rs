@@ -5,6 +5,7 @@
 //! |---|---|
 //! | [`plan`] | the configuration, the datasets, a result row |
 //! | [`datasets`] | the text sets (enwiki sentences, Bible verse pairs) and their fixed splits |
+//! | [`families`] | codec families expanded over byte budgets |
 //! | [`collection`] | a dataset embedded (cached) and split into fit / database / queries |
 //! | [`measure`] | one codec on one split: retrieval, pair ranking, size, speed |
 //! | [`jpeg_images`] | seed 000's JPEG images of embeddings, and its Table 3 |
@@ -12,6 +13,7 @@
 
 pub mod collection;
 pub mod datasets;
+pub mod families;
 pub mod jpeg_images;
 pub mod measure;
 pub mod plan;
@@ -47,7 +49,7 @@ pub fn run(a: &Config, progress: &dyn Progress) -> Result<Outcome> {
         .with_context(|| format!("loading {}", model_path.display()))?;
     crate::report::create_dir(&a.out)?;
     let cache = a.cache.clone().unwrap_or_else(|| a.out.join("embeddings"));
-    let (plan, mut skipped) = registry::expand(&a.codecs, &a.bytes_per_vector, model.dim())?;
+    let (plan, mut skipped) = families::expand(&a.codecs, &a.bytes_per_vector, model.dim())?;
     for s in &skipped {
         progress.note(&format!("skipped: {s}"));
     }

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
+use super::families::Planned;
 use anyhow::{bail, Result};
-use tensorjpeg::vectors::registry::Planned;
 
 use super::measure::Measured;
 

@@ -1,24 +1,16 @@
-//! Vector codecs by name, and codec *families* expanded over byte budgets.
+//! Vector codecs by name (the embedding evaluation expands codec *families* over byte
+//! budgets into these specs: `tensorjpeg_eval::embeddings::families`).
 //!
 //! A spec names one configured codec: `float32`, `f16`, `int8`, `int4`, `binary`,
 //! `binary+rescore[:shortlist=N]`, `binary+int8[:shortlist=N]`, `pq:m=M`, `opq:m=M`,
 //! `pca:k=K+int8`, `klt:bytes=B[:search][:shortlist=N][:prefilter=BYTES:keep=N]`, `jpeg[:matrix][:trunc]:q=Q`,
 //! `jpeg:matrix:bytes=B`.
-//!
-//! A family is what a comparison at equal bytes asks for ([`expand`]): `pq`, `opq` (one
-//! byte per sub-vector: `m = B`, where `B` divides the dimension), `pca` (`k = B` int8
-//! components), `klt` (all-in `B` bytes), `klt+search` (the same with the coarse code that
-//! two-stage search scans), `jpeg-matrix` (the collection as one JPEG of at most `B` bytes
-//! per vector); `jpeg` is seed 000's per-vector JPEG at its qualities (100 … 5, numpy's
-//! truncating normalisation), whatever bytes they give; the fixed-rate codecs are run once.
 
 use super::{binary, jpeg, klt, pca, pq, scalar, VectorCodec};
 use crate::{Error, Result};
 
-/// The qualities seed 000 reports (its text: 95 … 75; its tables: 50 and 5).
-pub const SEED_QUALITIES: [u8; 8] = [100, 95, 90, 75, 50, 25, 10, 5];
-
-/// Families and fixed codecs [`expand`] knows, for help texts and errors.
+/// The codecs and the families the embedding evaluation expands over byte budgets
+/// (`tensorjpeg_eval::embeddings::families`), for help texts and errors.
 pub const FAMILIES: &str = "float32, f16, int8, int4, binary, binary+rescore, binary+int8, \
      pq, opq, pca, klt, klt+search, jpeg, jpeg-matrix (or any codec spec)";
 
@@ -94,111 +86,9 @@ fn parse_klt(spec: &str) -> Option<Result<Box<dyn VectorCodec>>> {
     Some(Ok(Box::new(c)))
 }
 
-/// One codec to run: its spec, and the budget it was made for (`None`: fixed rate).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Planned {
-    /// Codec spec for [`parse`].
-    pub spec: String,
-    /// The family it came from (the spec itself for a single codec).
-    pub family: String,
-    /// The bytes-per-vector budget it was made for.
-    pub budget: Option<f64>,
-}
-
-/// Expands families over `budgets` for vectors of dimension `dim` (see the module
-/// documentation). Budgets a family cannot meet exactly (a PQ `m` that does not divide
-/// `dim`) are skipped and listed in the second return value, with the reason.
-pub fn expand(
-    families: &[String],
-    budgets: &[f64],
-    dim: usize,
-) -> Result<(Vec<Planned>, Vec<String>)> {
-    let mut plan = Vec::new();
-    let mut skipped = Vec::new();
-    for fam in families {
-        let fam = fam.trim();
-        let mut at = |spec: String, budget: Option<f64>| {
-            plan.push(Planned {
-                spec,
-                family: fam.to_string(),
-                budget,
-            })
-        };
-        match fam {
-            "pq" | "opq" | "pca" => {
-                for &b in budgets {
-                    let m = b as usize;
-                    if b.fract() != 0.0 || m == 0 || m > dim || (fam != "pca" && dim % m != 0) {
-                        skipped.push(format!(
-                            "{fam} at {b} B: needs a whole number of bytes{} (dimension {dim})",
-                            if fam == "pca" {
-                                " ≤ the dimension"
-                            } else {
-                                " that divides the dimension"
-                            }
-                        ));
-                        continue;
-                    }
-                    let spec = match fam {
-                        "pca" => format!("pca:k={m}+int8"),
-                        _ => format!("{fam}:m={m}"),
-                    };
-                    at(spec, Some(b));
-                }
-            }
-            "klt" | "klt+search" => {
-                for &b in budgets {
-                    let search = if fam == "klt+search" { ":search" } else { "" };
-                    at(format!("klt:bytes={b}{search}"), Some(b));
-                }
-            }
-            "jpeg-matrix" => {
-                for &b in budgets {
-                    at(format!("jpeg:matrix:bytes={b}"), Some(b));
-                }
-            }
-            "jpeg" => {
-                for q in SEED_QUALITIES {
-                    at(format!("jpeg:trunc:q={q}"), None);
-                }
-            }
-            _ => {
-                parse(fam)?;
-                at(fam.to_string(), None);
-            }
-        }
-    }
-    for p in &plan {
-        parse(&p.spec)?;
-    }
-    Ok((plan, skipped))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn every_family_expands_to_codecs_that_parse() {
-        let fams: Vec<String> = FAMILIES
-            .split(" (")
-            .next()
-            .unwrap()
-            .split(", ")
-            .map(String::from)
-            .collect();
-        let (plan, skipped) = expand(&fams, &[32.0, 160.0], 384).unwrap();
-        assert!(plan.iter().any(|p| p.spec == "opq:m=32"));
-        assert!(plan.iter().any(|p| p.spec == "pca:k=160+int8"));
-        assert!(plan.iter().any(|p| p.spec == "klt:bytes=160:search"));
-        assert!(plan.iter().any(|p| p.spec == "jpeg:trunc:q=5"));
-        // 160 does not divide 384: no PQ there, and it is said.
-        assert!(!plan.iter().any(|p| p.spec == "pq:m=160"));
-        assert_eq!(skipped.len(), 2, "{skipped:?}");
-        for p in &plan {
-            assert!(parse(&p.spec).is_ok(), "{}", p.spec);
-        }
-    }
 
     #[test]
     fn unknown_names_and_bad_options_are_errors() {
@@ -213,6 +103,5 @@ mod tests {
             let e = parse(bad).err().unwrap_or_else(|| panic!("{bad} parsed"));
             assert!(!e.to_string().is_empty());
         }
-        assert!(expand(&["nonsense".into()], &[32.0], 384).is_err());
     }
 }
