@@ -16,21 +16,19 @@
 //! `wte` rows, before the position embeddings are added).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use candle_core::Tensor;
 use regex::Regex;
 use serde_json::Value;
 
 use crate::attention::attend_one;
-use crate::hooks::EmbedHook;
 use crate::linear::Linear;
 use crate::lm::{
     begin_embeds_step, begin_step, causal_mask, embed_tokens, tail_logits, Cache, LanguageModel,
-    LmConfig,
+    LmConfig, LmParts,
 };
 use crate::tokenizer::Tokenizer;
-use crate::weights::{WeightOptions, WeightReport, Weights};
+use crate::weights::{WeightOptions, Weights};
 use crate::{Error, Result};
 
 /// The activation of the feed-forward layers (`activation_function` in `config.json`).
@@ -287,16 +285,12 @@ struct Block {
 
 /// A GPT-2 model with its tokenizer.
 pub struct Gpt2 {
-    cfg: LmConfig,
+    parts: LmParts,
     gc: Gpt2Config,
-    tok: Tokenizer,
-    wte: Tensor,
     wpe: Tensor,
     blocks: Vec<Block>,
     ln_f: LayerNorm,
     head: Linear,
-    hook: Option<Arc<dyn EmbedHook>>,
-    reports: Vec<WeightReport>,
     path: PathBuf,
 }
 
@@ -433,22 +427,24 @@ impl Gpt2 {
         };
         let reports = weights.reports.clone();
         Ok(Gpt2 {
-            cfg: LmConfig {
-                arch: "gpt2".into(),
-                vocab: gc.vocab,
-                dim: d,
-                layers: gc.layers,
-                context: gc.context,
+            parts: LmParts {
+                cfg: LmConfig {
+                    arch: "gpt2".into(),
+                    vocab: gc.vocab,
+                    dim: d,
+                    layers: gc.layers,
+                    context: gc.context,
+                },
+                tok,
+                embed: wte,
+                hook: None,
+                reports,
             },
             gc,
-            tok,
-            wte,
             wpe,
             blocks,
             ln_f,
             head,
-            hook: None,
-            reports,
             path: file,
         })
     }
@@ -473,8 +469,8 @@ impl Gpt2 {
 
     /// Final hidden states `(batch, t, dim)` (after `ln_f`), extending `cache`.
     fn hidden(&self, tokens: &[u32], batch: usize, cache: &mut Cache) -> Result<Tensor> {
-        let t = begin_step(&self.cfg, tokens, batch, cache)?;
-        let tok_emb = embed_tokens(&self.wte, tokens, self.hook.as_ref())?;
+        let t = begin_step(&self.parts.cfg, tokens, batch, cache)?;
+        let tok_emb = embed_tokens(&self.parts.embed, tokens, self.parts.hook.as_ref())?;
         self.blocks_forward(&tok_emb.reshape((batch, t, self.gc.dim))?, cache)
     }
 
@@ -588,17 +584,12 @@ fn load_tokenizer(dir: &Path) -> Result<Tokenizer> {
 }
 
 impl LanguageModel for Gpt2 {
-    fn config(&self) -> &LmConfig {
-        &self.cfg
+    fn parts(&self) -> &LmParts {
+        &self.parts
     }
 
-    fn tokenizer(&self) -> &Tokenizer {
-        &self.tok
-    }
-
-    fn forward(&self, tokens: &[u32], batch: usize, cache: &mut Cache) -> Result<Tensor> {
-        let t = tokens.len() / batch.max(1);
-        self.forward_tail(tokens, batch, cache, t)
+    fn parts_mut(&mut self) -> &mut LmParts {
+        &mut self.parts
     }
 
     fn forward_last(
@@ -612,21 +603,9 @@ impl LanguageModel for Gpt2 {
     }
 
     fn forward_embeds(&self, x: &Tensor, cache: &mut Cache, keep: usize) -> Result<Tensor> {
-        begin_embeds_step(&self.cfg, x, cache)?;
+        begin_embeds_step(&self.parts.cfg, x, cache)?;
         let h = self.blocks_forward(x, cache)?;
         tail_logits(&h, &self.head, keep)
-    }
-
-    fn set_embed_hook(&mut self, hook: Option<Arc<dyn EmbedHook>>) {
-        self.hook = hook;
-    }
-
-    fn embeddings(&self) -> &Tensor {
-        &self.wte
-    }
-
-    fn weight_reports(&self) -> &[WeightReport] {
-        &self.reports
     }
 
     fn describe(&self) -> String {

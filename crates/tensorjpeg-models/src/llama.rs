@@ -11,17 +11,15 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use candle_core::quantized::{gguf_file, QTensor};
 use candle_core::{Device, Tensor};
 
 use crate::attention::attend_one;
-use crate::hooks::EmbedHook;
 use crate::linear::Linear;
 use crate::lm::{
     begin_embeds_step, begin_step, causal_mask, embed_tokens, tail_logits, Cache, LanguageModel,
-    LmConfig,
+    LmConfig, LmParts,
 };
 use crate::tokenizer::Tokenizer;
 use crate::weights::{Replacements, WeightOptions, WeightReport};
@@ -64,17 +62,13 @@ struct Block {
 
 /// A llama-family model.
 pub struct Llama {
-    cfg: LmConfig,
+    parts: LmParts,
     lc: LlamaConfig,
-    tok: Tokenizer,
-    embed: Tensor,
     blocks: Vec<Block>,
     norm: Tensor,
     head: Linear,
     cos: Tensor,
     sin: Tensor,
-    hook: Option<Arc<dyn EmbedHook>>,
-    reports: Vec<WeightReport>,
     path: PathBuf,
     kernels: String,
 }
@@ -264,23 +258,25 @@ impl Llama {
         };
         let reports = std::mem::take(&mut ld.reports);
         Ok(Llama {
-            cfg: LmConfig {
-                arch: "llama".into(),
-                vocab,
-                dim,
-                layers,
-                context: context.min(MAX_CONTEXT),
+            parts: LmParts {
+                cfg: LmConfig {
+                    arch: "llama".into(),
+                    vocab,
+                    dim,
+                    layers,
+                    context: context.min(MAX_CONTEXT),
+                },
+                tok,
+                embed,
+                hook: None,
+                reports,
             },
             lc,
-            tok,
-            embed,
             blocks,
             norm,
             head,
             cos,
             sin,
-            hook: None,
-            reports,
             path: path.to_path_buf(),
             kernels,
         })
@@ -304,8 +300,8 @@ impl Llama {
     }
 
     fn hidden(&self, tokens: &[u32], batch: usize, cache: &mut Cache) -> Result<Tensor> {
-        let t = begin_step(&self.cfg, tokens, batch, cache)?;
-        let x = embed_tokens(&self.embed, tokens, self.hook.as_ref())?;
+        let t = begin_step(&self.parts.cfg, tokens, batch, cache)?;
+        let x = embed_tokens(&self.parts.embed, tokens, self.parts.hook.as_ref())?;
         self.blocks_forward(x.reshape((batch, t, self.lc.dim))?, cache)
     }
 
@@ -390,17 +386,12 @@ fn rope_tables(head_dim: usize, theta: f64, positions: usize) -> Result<(Tensor,
 }
 
 impl LanguageModel for Llama {
-    fn config(&self) -> &LmConfig {
-        &self.cfg
+    fn parts(&self) -> &LmParts {
+        &self.parts
     }
 
-    fn tokenizer(&self) -> &Tokenizer {
-        &self.tok
-    }
-
-    fn forward(&self, tokens: &[u32], batch: usize, cache: &mut Cache) -> Result<Tensor> {
-        let t = tokens.len() / batch.max(1);
-        self.forward_tail(tokens, batch, cache, t)
+    fn parts_mut(&mut self) -> &mut LmParts {
+        &mut self.parts
     }
 
     fn forward_last(
@@ -414,21 +405,9 @@ impl LanguageModel for Llama {
     }
 
     fn forward_embeds(&self, x: &Tensor, cache: &mut Cache, keep: usize) -> Result<Tensor> {
-        begin_embeds_step(&self.cfg, x, cache)?;
+        begin_embeds_step(&self.parts.cfg, x, cache)?;
         let h = self.blocks_forward(x.clone(), cache)?;
         tail_logits(&h, &self.head, keep)
-    }
-
-    fn set_embed_hook(&mut self, hook: Option<Arc<dyn EmbedHook>>) {
-        self.hook = hook;
-    }
-
-    fn embeddings(&self) -> &Tensor {
-        &self.embed
-    }
-
-    fn weight_reports(&self) -> &[WeightReport] {
-        &self.reports
     }
 
     fn describe(&self) -> String {
@@ -439,7 +418,7 @@ impl LanguageModel for Llama {
             self.lc.dim,
             self.lc.heads,
             self.lc.kv_heads,
-            self.cfg.vocab,
+            self.parts.cfg.vocab,
             self.kernels
         )
     }

@@ -129,43 +129,72 @@ impl Cache {
     }
 }
 
+/// What every language model holds beside its blocks: shape facts, tokenizer, input
+/// embedding table, the hook on it, and what a weight codec did on load. A model keeps one
+/// and [`LanguageModel`]'s accessors read it.
+pub struct LmParts {
+    /// Shape facts.
+    pub cfg: LmConfig,
+    /// The tokenizer.
+    pub tok: Tokenizer,
+    /// The input embedding table `(vocab, dim)`, f32, as stored.
+    pub embed: Tensor,
+    /// The hook applied to token embeddings before the first block, if any.
+    pub hook: Option<Arc<dyn EmbedHook>>,
+    /// What the codec did to the weights on load.
+    pub reports: Vec<WeightReport>,
+}
+
 /// A causal language model.
 pub trait LanguageModel: Send + Sync {
-    /// Shape facts.
-    fn config(&self) -> &LmConfig;
-    /// Its tokenizer.
-    fn tokenizer(&self) -> &Tokenizer;
-    /// Logits `(batch, t, vocab)` for `tokens` (`batch × t`, row-major), which continue the
-    /// sequences in `cache` (positions `cache.len ..`); appends them to the cache.
-    /// Errors if `cache.len + t` exceeds the context.
-    fn forward(&self, tokens: &[u32], batch: usize, cache: &mut Cache) -> Result<Tensor>;
-    /// Like [`LanguageModel::forward`] but returns logits of the last `keep` positions only
-    /// (`(batch, keep, vocab)`); the default computes all and slices.
+    /// The parts every model shares ([`LmParts`]).
+    fn parts(&self) -> &LmParts;
+    /// The same, mutable.
+    fn parts_mut(&mut self) -> &mut LmParts;
+    /// Logits `(batch, keep, vocab)` of the last `keep` positions for `tokens` (`batch × t`,
+    /// row-major), which continue the sequences in `cache` (positions `cache.len ..`);
+    /// appends them to the cache. Errors if `cache.len + t` exceeds the context.
     fn forward_last(
         &self,
         tokens: &[u32],
         batch: usize,
         cache: &mut Cache,
         keep: usize,
-    ) -> Result<Tensor> {
-        let l = self.forward(tokens, batch, cache)?;
-        let t = l.dim(1)?;
-        let keep = keep.clamp(1, t);
-        Ok(l.narrow(1, t - keep, keep)?)
-    }
+    ) -> Result<Tensor>;
     /// Logits `(batch, keep, vocab)` of the last `keep` positions for input embeddings `x`
     /// (`(batch, t, dim)`: token-embedding rows, before any position embedding), continuing
     /// the sequences in `cache`. No hook is applied: the caller chose the rows (the probe
     /// feeds each sequence rows of its own codec-altered table).
     fn forward_embeds(&self, x: &Tensor, cache: &mut Cache, keep: usize) -> Result<Tensor>;
-    /// Sets (or clears) the hook applied to token embeddings before the first block.
-    fn set_embed_hook(&mut self, hook: Option<Arc<dyn EmbedHook>>);
-    /// The input embedding table `(vocab, dim)`, f32, as stored (before any hook).
-    fn embeddings(&self) -> &Tensor;
-    /// What the codec did to the weights on load (empty if nothing).
-    fn weight_reports(&self) -> &[WeightReport];
     /// One line for reports: architecture, size, weight kernels.
     fn describe(&self) -> String;
+
+    /// Shape facts.
+    fn config(&self) -> &LmConfig {
+        &self.parts().cfg
+    }
+    /// Its tokenizer.
+    fn tokenizer(&self) -> &Tokenizer {
+        &self.parts().tok
+    }
+    /// Logits `(batch, t, vocab)` of every position ([`LanguageModel::forward_last`] with
+    /// `keep = t`).
+    fn forward(&self, tokens: &[u32], batch: usize, cache: &mut Cache) -> Result<Tensor> {
+        let t = tokens.len() / batch.max(1);
+        self.forward_last(tokens, batch, cache, t)
+    }
+    /// Sets (or clears) the hook applied to token embeddings before the first block.
+    fn set_embed_hook(&mut self, hook: Option<Arc<dyn EmbedHook>>) {
+        self.parts_mut().hook = hook;
+    }
+    /// The input embedding table `(vocab, dim)`, f32, as stored (before any hook).
+    fn embeddings(&self) -> &Tensor {
+        &self.parts().embed
+    }
+    /// What the codec did to the weights on load (empty if nothing).
+    fn weight_reports(&self) -> &[WeightReport] {
+        &self.parts().reports
+    }
     /// A fresh KV cache.
     fn new_cache(&self) -> Cache {
         Cache::new(self.config().layers)
