@@ -5,19 +5,10 @@ mod common;
 use common::{asset, fails_with, ok, run};
 use serde_json::Value;
 
+use tensorjpeg::metrics::snr_db;
+
 fn s(p: &std::path::Path) -> String {
     p.display().to_string()
-}
-
-/// `10·log10(Σx² / Σ(x − y)²)`, in f64.
-fn snr_db(x: &[f32], y: &[f32]) -> f64 {
-    assert_eq!(x.len(), y.len());
-    let (mut sig, mut err) = (0f64, 0f64);
-    for (&a, &b) in x.iter().zip(y) {
-        sig += f64::from(a).powi(2);
-        err += (f64::from(a) - f64::from(b)).powi(2);
-    }
-    10.0 * (sig / err).log10()
 }
 
 /// The baseline any codec at `bits` bits per sample should beat: each sample on its own,

@@ -288,24 +288,6 @@ fn add(x: &mut [f32], b: &[f32]) {
     }
 }
 
-/// `Σ aᵢbᵢ` in eight lanes (so that it vectorises).
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ac
-        .remainder()
-        .iter()
-        .zip(bc.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ac.zip(bc) {
-        for l in 0..8 {
-            acc[l] += x[l] * y[l];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
-}
-
 /// Multi-head self-attention within each packed sequence: `softmax(q·kᵀ/√d)·v` per head.
 fn attention(q: &[f32], k: &[f32], v: &[f32], lens: &[usize], h: usize, heads: usize) -> Vec<f32> {
     let hd = h / heads;
@@ -330,7 +312,7 @@ fn attention(q: &[f32], k: &[f32], v: &[f32], lens: &[usize], h: usize, heads: u
                 let qr = &q[r * h..][c.clone()];
                 let mut max = f32::NEG_INFINITY;
                 for (j, pj) in p.iter_mut().enumerate() {
-                    *pj = dot(qr, &k[j * h..][c.clone()]) * scale;
+                    *pj = tensorjpeg::kernels::dot(qr, &k[j * h..][c.clone()]) * scale;
                     max = max.max(*pj);
                 }
                 let mut sum = 0f32;

@@ -16,12 +16,10 @@ fn minilm() -> PathBuf {
         .to_path_buf()
 }
 
+use tensorjpeg::metrics::cosine;
+
 fn dot(a: &[f32], b: &[f32]) -> f64 {
     a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum()
-}
-
-fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    dot(a, b) / (dot(a, a).sqrt() * dot(b, b).sqrt())
 }
 
 fn strings(s: &[&str]) -> Vec<String> {

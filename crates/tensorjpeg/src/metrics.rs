@@ -47,6 +47,22 @@ impl Default for Stats {
     }
 }
 
+/// Signal-to-noise ratio in dB: `10 log10(Σ x² / Σ (x - y)²)` (infinite when exact). For
+/// finite values it equals `compare(orig, rec, 0).snr_db()`; rate control calls this one.
+pub fn snr_db(orig: &[f32], rec: &[f32]) -> f64 {
+    let (mut s, mut e) = (0f64, 0f64);
+    for (&a, &b) in orig.iter().zip(rec) {
+        s += f64::from(a) * f64::from(a);
+        let d = f64::from(a) - f64::from(b);
+        e += d * d;
+    }
+    if e == 0.0 {
+        f64::INFINITY
+    } else {
+        10.0 * (s / e).log10()
+    }
+}
+
 /// Cosine similarity of two vectors in f64 (1 if both are zero, 0 if one is).
 pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
     let (mut ab, mut aa, mut bb) = (0.0f64, 0.0f64, 0.0f64);
@@ -181,5 +197,13 @@ mod tests {
         let n = compare(&[f32::NAN, f32::INFINITY], &[f32::NAN, 0.0], 2);
         assert_eq!(n.nonfinite_mismatches, 1);
         assert_eq!(compare(&[1.0, 0.0], &[-1.0, 0.0], 2).cosine_min, -1.0);
+    }
+
+    #[test]
+    fn snr_of_known_errors() {
+        let x = [3.0f32, 4.0];
+        assert!((snr_db(&x, &[3.0, 3.0]) - 10.0 * 25f64.log10()).abs() < 1e-12);
+        assert!((snr_db(&[1.0; 8], &[1.1; 8]) - 20.0).abs() < 1e-4);
+        assert_eq!(snr_db(&x, &x), f64::INFINITY);
     }
 }

@@ -7,7 +7,7 @@
 
 use anyhow::Result;
 use serde_json::{json, Value};
-use tensorjpeg::vectors::eval::dot;
+use tensorjpeg::metrics::cosine;
 use tensorjpeg::vectors::registry;
 
 use super::families::SEED_QUALITIES;
@@ -47,10 +47,6 @@ const TABLE3: [(&str, &str, [f64; 3]); 4] = [
         [0.5921, 0.8392, 1.0000],
     ),
 ];
-
-fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    f64::from(dot(a, b)) / (f64::from(dot(a, a)) * f64::from(dot(b, b))).sqrt()
-}
 
 /// Encodes `x` (`n × d`) with a JPEG vector codec and decodes every vector.
 fn jpeg_round_trip(spec: &str, x: &[f32], d: usize) -> Result<(Vec<f32>, f64, f64)> {

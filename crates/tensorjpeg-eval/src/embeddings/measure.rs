@@ -20,7 +20,8 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 use tensorjpeg::rng::SplitMix64;
-use tensorjpeg::vectors::eval::{
+use tensorjpeg::kernels::dot;
+use tensorjpeg::vectors::retrieval::{
     dot, mrr, neighbour_recall, rank_in, recall_at_k, spearman, BruteForce,
 };
 use tensorjpeg::vectors::{check_rows, VectorCodec, VectorIndex};

@@ -467,7 +467,7 @@ pub fn diff_decode(bytes: &[u8], n: usize) -> Result<Vec<f32>> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::row::snr_db;
+    use tensorjpeg::metrics::snr_db;
     use super::*;
     use rand::{Rng, SeedableRng};
 

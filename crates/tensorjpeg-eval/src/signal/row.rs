@@ -1,6 +1,6 @@
 //! What a signal evaluation measures: one [`Row`] per coded point, the decoded images kept
 //! for the side-by-side crops ([`Decoded`], [`Crops`]), the whole [`Evaluation`], and the
-//! measuring helpers every part shares ([`timed`], [`mps`], [`snr_db`]).
+//! measuring helpers every part shares ([`timed`], [`mps`]; SNR is `tensorjpeg::metrics::snr_db`).
 
 use std::time::Instant;
 
@@ -127,22 +127,4 @@ pub fn timed<T>(n: usize, mut f: impl FnMut() -> Result<T>) -> Result<(T, f64)> 
 /// Millions of `positions` per second in `secs`.
 pub fn mps(positions: usize, secs: f64) -> Option<f64> {
     Some(positions as f64 / secs / 1e6)
-}
-
-/// Signal-to-noise ratio `10·log10(Σx² / Σ(x − y)²)` in dB (∞ for an exact copy).
-pub fn snr_db(x: &[f32], y: &[f32]) -> f64 {
-    tensorjpeg::metrics::compare(x, y, 0).snr_db()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn snr_of_known_errors() {
-        let x = [3.0f32, 4.0];
-        assert!((snr_db(&x, &[3.0, 3.0]) - 10.0 * 25f64.log10()).abs() < 1e-12);
-        assert!((snr_db(&[1.0; 8], &[1.1; 8]) - 20.0).abs() < 1e-4);
-        assert_eq!(snr_db(&x, &x), f64::INFINITY);
-    }
 }

@@ -17,7 +17,8 @@ use tensorjpeg_io::Signal;
 
 use super::fitted;
 use super::peers;
-use super::row::{mps, snr_db, timed, Row};
+use super::row::{mps, timed, Row};
+use tensorjpeg::metrics::snr_db;
 
 /// Latent channel counts swept (a 64-component basis, truncated).
 pub const KS: [usize; 5] = [4, 8, 16, 32, 64];

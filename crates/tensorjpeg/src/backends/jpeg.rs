@@ -31,7 +31,7 @@
 //! one DQT, SOF0, two DHT, SOS, scan data, EOI — 330 bytes of headers per image with the
 //! standard Huffman tables.
 
-use crate::baselines::snr_db;
+use crate::metrics::snr_db;
 use crate::bytes::{ByteReader, ByteWriter};
 use crate::codec::{Codec, CodecSpec, Encoded, Rate};
 use crate::error::{Error, Result};

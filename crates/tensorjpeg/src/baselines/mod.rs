@@ -93,20 +93,6 @@ pub(crate) fn check_fixed_chunks(
     Ok(())
 }
 
-/// Signal-to-noise ratio in dB: `10 log10(Σ x² / Σ (x - y)²)` (infinite when exact).
-pub(crate) fn snr_db(orig: &[f32], rec: &[f32]) -> f64 {
-    let (mut s, mut e) = (0f64, 0f64);
-    for (&a, &b) in orig.iter().zip(rec) {
-        s += f64::from(a) * f64::from(a);
-        let d = f64::from(a) - f64::from(b);
-        e += d * d;
-    }
-    if e == 0.0 {
-        f64::INFINITY
-    } else {
-        10.0 * (s / e).log10()
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -25,7 +25,8 @@
 //! [`Rate::Default`] — `rank=N` from the spec, else quality 50. [`Rate::MaxError`] is
 //! refused. Options: `f32`, `f16` (the default), `rank=N`.
 
-use super::{check_values, decode_numel, snr_db, CHUNK_VALUES};
+use super::{check_values, decode_numel, CHUNK_VALUES};
+use crate::metrics::snr_db;
 use crate::bytes::{ByteReader, ByteWriter};
 use crate::codec::{Codec, CodecSpec, Encoded, Rate};
 use crate::error::{Error, Result};

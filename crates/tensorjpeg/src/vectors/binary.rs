@@ -20,7 +20,8 @@
 //!
 //! [`BinaryIndex::search`] is the literal two-stage search for any `k` and multiplier.
 
-use super::kmeans::{check_out, check_row, par_scores, top_k};
+use super::kmeans::{check_out, check_row, par_scores};
+use crate::kernels::top_k;
 use super::scalar::{ScalarIndex, ScalarQuantizer};
 use super::{check_query, check_rows, VectorCodec, VectorIndex};
 use crate::{Error, Result};
@@ -212,11 +213,19 @@ impl BinaryIndex {
     pub fn search(&self, query: &[f32], k: usize, multiplier: usize) -> Result<Vec<(usize, f32)>> {
         let mut ham = vec![0f32; self.len()];
         self.hamming_scores(query, &mut ham)?;
-        let short = top_k(&ham, k.saturating_mul(multiplier.max(1)));
+        let short = indices(top_k(&ham, k.saturating_mul(multiplier.max(1))));
         let rescored = self.rescore_rows(query, &short)?;
         let best = top_k(&rescored, k);
-        Ok(best.into_iter().map(|j| (short[j], rescored[j])).collect())
+        Ok(best
+            .into_iter()
+            .map(|j| (short[j as usize], rescored[j as usize]))
+            .collect())
     }
+}
+
+/// Row indices as `usize`.
+fn indices(top: Vec<u32>) -> Vec<usize> {
+    top.into_iter().map(|i| i as usize).collect()
 }
 
 impl VectorIndex for BinaryIndex {
@@ -257,7 +266,7 @@ impl VectorIndex for BinaryIndex {
             Rescore::Float { shortlist: Some(s) } | Rescore::Int8 { shortlist: s } => s,
         };
         self.hamming_scores(query, out)?;
-        let short = top_k(out, shortlist);
+        let short = indices(top_k(out, shortlist));
         let rescored = self.rescore_rows(query, &short)?;
         // Everything else below the shortlist, in Hamming order (Hamming scores are in [−1, 1]).
         let floor = rescored.iter().copied().fold(f32::INFINITY, f32::min) - 3.0;
@@ -373,7 +382,7 @@ mod tests {
             }
             let found = plain.search(&q, 10, 4).unwrap();
             assert_eq!(found.len(), 10);
-            let top: Vec<usize> = top_k(&s, 10);
+            let top: Vec<usize> = indices(top_k(&s, 10));
             assert_eq!(
                 top,
                 found.iter().map(|f| f.0).collect::<Vec<_>>(),

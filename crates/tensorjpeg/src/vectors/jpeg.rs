@@ -11,7 +11,7 @@
 //! JPEG has no compressed-domain search: the index decodes once and scores the decoded
 //! float32 vectors, and reports its bytes with and without the JPEG file headers.
 
-use super::eval::dot;
+use crate::kernels::dot;
 use super::kmeans::{check_out, check_row};
 use super::{check_query, check_rows, VectorCodec, VectorIndex};
 use crate::backends::jpeg::{JpegCodec, Layout};

@@ -299,9 +299,9 @@ impl KltIndex {
             .basis
             .rows
             .chunks_exact(self.dim)
-            .map(|b| super::eval::dot(b, &self.mean))
+            .map(|b| crate::kernels::dot(b, &self.mean))
             .collect();
-        self.mean_sq = super::eval::dot(&self.mean, &self.mean);
+        self.mean_sq = crate::kernels::dot(&self.mean, &self.mean);
     }
 
     /// Sets how [`VectorIndex::search`] prunes (the shortlist rescored after the coarse
@@ -381,7 +381,7 @@ impl VectorIndex for KltIndex {
             }
         }
         if self.unit {
-            let nrm = super::eval::dot(out, out).sqrt();
+            let nrm = crate::kernels::dot(out, out).sqrt();
             if nrm > 0.0 {
                 out.iter_mut().for_each(|v| *v /= nrm);
             }

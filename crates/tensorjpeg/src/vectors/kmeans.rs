@@ -248,22 +248,6 @@ pub(crate) fn par_scores(out: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync) 
         .for_each(|(b, chunk)| f(b * 4 * BLOCK, chunk));
 }
 
-/// Indices of the `k` largest scores, best first (ties by lower index).
-pub(crate) fn top_k(scores: &[f32], k: usize) -> Vec<usize> {
-    let k = k.min(scores.len());
-    if k == 0 {
-        return Vec::new();
-    }
-    let cmp = |a: &usize, b: &usize| scores[*b].total_cmp(&scores[*a]).then(a.cmp(b));
-    let mut idx: Vec<usize> = (0..scores.len()).collect();
-    if k < idx.len() {
-        idx.select_nth_unstable_by(k - 1, cmp);
-        idx.truncate(k);
-    }
-    idx.sort_unstable_by(cmp);
-    idx
-}
-
 /// Checks a decode request: row in range, output `dim` long.
 pub(crate) fn check_row(i: usize, len: usize, out: usize, dim: usize) -> Result<()> {
     if i >= len {
@@ -293,6 +277,21 @@ pub(crate) mod testdata {
     use crate::vectors::VectorIndex;
 
     pub use crate::rng::correlated_unit_vectors as vectors;
+
+    /// Top-10 overlap with float32 of `codec` fitted on `train_n` synthetic vectors of
+    /// dimension `dim` and encoding 2,000 others, over 30 queries (the recall sanity check
+    /// every vector codec's tests run).
+    pub fn top10_overlap(codec: &dyn crate::vectors::VectorCodec, train_n: usize, dim: usize) -> f64 {
+        let train = vectors(train_n, dim, 6);
+        let base = vectors(2000, dim, 7);
+        let queries = vectors(30, dim, 8);
+        let exact: Vec<Vec<f32>> = queries
+            .chunks_exact(dim)
+            .map(|q| exact_scores(&base, dim, q))
+            .collect();
+        let index = codec.fit_encode(&train, &base, dim).unwrap();
+        overlap(&exact, &all_scores(index.as_ref(), &queries), 10)
+    }
 
     /// Exact inner products of `query` with every row.
     pub fn exact_scores(base: &[f32], dim: usize, query: &[f32]) -> Vec<f32> {
@@ -330,8 +329,8 @@ pub(crate) mod testdata {
     pub fn overlap(a: &[Vec<f32>], b: &[Vec<f32>], k: usize) -> f64 {
         let mut hit = 0usize;
         for (x, y) in a.iter().zip(b) {
-            let tx = super::top_k(x, k);
-            let ty = super::top_k(y, k);
+            let tx = crate::kernels::top_k(x, k);
+            let ty = crate::kernels::top_k(y, k);
             hit += tx.iter().filter(|i| ty.contains(i)).count();
         }
         hit as f64 / (k * a.len()) as f64
@@ -420,11 +419,4 @@ mod tests {
         assert!(max_off_orthogonal(&procrustes(&low, d), d) < 1e-9);
     }
 
-    #[test]
-    fn top_k_orders_and_breaks_ties() {
-        let s = [0.5f32, 2.0, 2.0, -1.0, 3.0];
-        assert_eq!(top_k(&s, 3), vec![4, 1, 2]);
-        assert_eq!(top_k(&s, 10).len(), 5);
-        assert!(top_k(&s, 0).is_empty());
-    }
 }

@@ -10,13 +10,13 @@
 //! today; [`klt`] is tensorjpeg's own collection codec. [`eval`] has the retrieval metrics.
 
 pub mod binary;
-pub mod eval;
 pub mod jpeg;
 pub mod klt;
 pub mod kmeans;
 pub mod pca;
 pub mod pq;
 pub mod registry;
+pub mod retrieval;
 pub mod scalar;
 
 use crate::{Error, Result};
@@ -64,7 +64,7 @@ pub trait VectorIndex: Send + Sync {
         check_query(query, self.dim())?;
         let mut s = vec![0.0f32; self.len()];
         self.scores(query, &mut s)?;
-        Ok(eval::top_k(&s, k))
+        Ok(crate::kernels::top_k(&s, k))
     }
     /// [`VectorIndex::search`] for many queries (row-major), in parallel.
     fn search_batch(&self, queries: &[f32], k: usize) -> Result<Vec<Vec<u32>>> {
@@ -77,9 +77,9 @@ pub trait VectorIndex: Send + Sync {
     }
     /// Search with every stored vector scored from its full compressed representation
     /// (no shortlist): the reference that [`VectorIndex::search`]'s pruning is measured
-    /// against. Default: [`eval::search`] over [`VectorIndex::scores`].
+    /// against. Default: [`retrieval::search`] over [`VectorIndex::scores`].
     fn exact_search_batch(&self, queries: &[f32], k: usize) -> Result<Vec<Vec<u32>>> {
-        eval::search(self, queries, k)
+        retrieval::search(self, queries, k)
     }
 }
 

@@ -191,19 +191,7 @@ mod tests {
 
     #[test]
     fn recall_sanity() {
-        let dim = 64;
-        let train = vectors(1000, dim, 6);
-        let base = vectors(2000, dim, 7);
-        let queries = vectors(30, dim, 8);
-        let exact: Vec<Vec<f32>> = queries
-            .chunks_exact(dim)
-            .map(|q| exact_scores(&base, dim, q))
-            .collect();
-        let index = parse("pca:k=48")
-            .unwrap()
-            .fit_encode(&train, &base, dim)
-            .unwrap();
-        let r = overlap(&exact, &all_scores(index.as_ref(), &queries), 10);
+        let r = top10_overlap(&*parse("pca:k=48").unwrap(), 1000, 64);
         assert!(r > 0.8, "pca:k=48 top-10 overlap {r}");
     }
 

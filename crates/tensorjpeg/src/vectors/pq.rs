@@ -445,19 +445,7 @@ mod tests {
 
     #[test]
     fn recall_sanity() {
-        let dim = 32;
-        let train = vectors(2000, dim, 6);
-        let base = vectors(2000, dim, 7);
-        let queries = vectors(30, dim, 8);
-        let exact: Vec<Vec<f32>> = queries
-            .chunks_exact(dim)
-            .map(|q| exact_scores(&base, dim, q))
-            .collect();
-        let index = PqCodec::pq(16)
-            .unwrap()
-            .fit_encode(&train, &base, dim)
-            .unwrap();
-        let r = overlap(&exact, &all_scores(index.as_ref(), &queries), 10);
+        let r = top10_overlap(&PqCodec::pq(16).unwrap(), 2000, 32);
         assert!(r > 0.6, "pq:m=16 top-10 overlap {r}");
     }
 

@@ -11,7 +11,8 @@
 //! Scoring without decoding: `q·x̂ = Σ_d q_d (min_d + step_d c_d) = q·min + Σ_d w_d c_d` with
 //! `w_d = q_d·step_d` computed once per query, then one multiply-add per stored code.
 
-use super::eval::{dot, BruteForce};
+use super::retrieval::BruteForce;
+use crate::kernels::dot;
 use super::kmeans::{check_out, check_row, par_scores};
 use super::{check_query, check_rows, VectorCodec, VectorIndex};
 use crate::{Error, Result};
@@ -591,17 +592,8 @@ mod tests {
 
     #[test]
     fn recall_against_float() {
-        let dim = 64;
-        let train = vectors(1000, dim, 6);
-        let base = vectors(2000, dim, 7);
-        let queries = vectors(30, dim, 8);
-        let exact: Vec<Vec<f32>> = queries
-            .chunks_exact(dim)
-            .map(|q| exact_scores(&base, dim, q))
-            .collect();
         for (spec, want) in [("f16", 0.99), ("int8", 0.9), ("int4", 0.6)] {
-            let index = parse(spec).unwrap().fit_encode(&train, &base, dim).unwrap();
-            let r = overlap(&exact, &all_scores(index.as_ref(), &queries), 10);
+            let r = top10_overlap(&*parse(spec).unwrap(), 1000, 64);
             assert!(r >= want, "{spec}: top-10 overlap {r}");
         }
     }

@@ -105,7 +105,7 @@ impl<'a> Prepared<'a> {
             wbar: wbar.max(1e-30),
             unit: base
                 .chunks_exact(dim)
-                .all(|x| (crate::vectors::eval::dot(x, x) - 1.0).abs() <= 1e-3),
+                .all(|x| (crate::kernels::dot(x, x) - 1.0).abs() <= 1e-3),
         })
     }
 

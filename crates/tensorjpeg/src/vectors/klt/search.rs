@@ -19,7 +19,8 @@
 use super::code::{decode_group, field, GROUP};
 use super::KltIndex;
 use crate::vectors::check_query;
-use crate::vectors::eval::{dot, top_k, BruteForce};
+use crate::kernels::{dot, top_k};
+use crate::vectors::retrieval::BruteForce;
 use crate::{Error, Result};
 use rayon::prelude::*;
 
@@ -333,7 +334,7 @@ impl KltIndex {
 
     /// Exact compressed-domain search for many queries: every vector decoded once into its
     /// coefficients `ĉᵢ`, every query rotated once, then `q'·ĉᵢ` by the blocked float32
-    /// kernel of [`crate::vectors::eval::BruteForce`] (the constant `q·μ̂` does not change a
+    /// kernel of [`crate::vectors::retrieval::BruteForce`] (the constant `q·μ̂` does not change a
     /// ranking). The same ranking as [`crate::vectors::VectorIndex::scores`] followed by
     /// top-`k`, up to rounding (sums in another order).
     pub fn search_exact_batch(&self, queries: &[f32], k: usize) -> Result<Vec<Vec<u32>>> {

@@ -2,7 +2,8 @@
 
 use super::*;
 use crate::rng::SplitMix64;
-use crate::vectors::eval::{brute_force_topk, neighbour_recall, top_k};
+use crate::kernels::top_k;
+use crate::vectors::retrieval::{brute_force_topk, neighbour_recall};
 
 /// SplitMix64 → standard normal (Box–Muller), deterministic.
 struct Gauss(SplitMix64);
