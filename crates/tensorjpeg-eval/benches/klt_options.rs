@@ -21,10 +21,10 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use tensorjpeg::vectors::klt::*;
 use tensorjpeg::vectors::retrieval::{
     brute_force_topk, mrr, neighbour_recall, rank_in, recall_at_k, spearman, BruteForce,
 };
-use tensorjpeg::vectors::klt::*;
 use tensorjpeg::vectors::VectorIndex;
 
 fn data_dir() -> PathBuf {

@@ -19,10 +19,10 @@
 use std::time::Instant;
 
 use rayon::prelude::*;
-use tensorjpeg::rng::SplitMix64;
 use tensorjpeg::kernels::dot;
+use tensorjpeg::rng::SplitMix64;
 use tensorjpeg::vectors::retrieval::{
-    dot, mrr, neighbour_recall, rank_in, recall_at_k, spearman, BruteForce,
+    mrr, neighbour_recall, rank_in, recall_at_k, spearman, BruteForce,
 };
 use tensorjpeg::vectors::{check_rows, VectorCodec, VectorIndex};
 use tensorjpeg::{Error, Result};

@@ -467,9 +467,9 @@ pub fn diff_decode(bytes: &[u8], n: usize) -> Result<Vec<f32>> {
 
 #[cfg(test)]
 mod tests {
-    use tensorjpeg::metrics::snr_db;
     use super::*;
     use rand::{Rng, SeedableRng};
+    use tensorjpeg::metrics::snr_db;
 
     /// A smooth synthetic image in 0..=255.
     fn smooth(c: usize, h: usize, w: usize) -> Vec<f32> {

@@ -31,10 +31,10 @@
 //! one DQT, SOF0, two DHT, SOS, scan data, EOI — 330 bytes of headers per image with the
 //! standard Huffman tables.
 
-use crate::metrics::snr_db;
 use crate::bytes::{ByteReader, ByteWriter};
 use crate::codec::{Codec, CodecSpec, Encoded, Rate};
 use crate::error::{Error, Result};
+use crate::metrics::snr_db;
 use crate::tensor::{matrix_dims, numel};
 use rayon::prelude::*;
 use zune_core::bytestream::ZCursor;

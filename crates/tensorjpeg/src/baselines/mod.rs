@@ -93,7 +93,6 @@ pub(crate) fn check_fixed_chunks(
     Ok(())
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

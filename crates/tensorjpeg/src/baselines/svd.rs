@@ -26,10 +26,10 @@
 //! refused. Options: `f32`, `f16` (the default), `rank=N`.
 
 use super::{check_values, decode_numel, CHUNK_VALUES};
-use crate::metrics::snr_db;
 use crate::bytes::{ByteReader, ByteWriter};
 use crate::codec::{Codec, CodecSpec, Encoded, Rate};
 use crate::error::{Error, Result};
+use crate::metrics::snr_db;
 use crate::tensor::matrix_dims;
 use half::f16;
 use rayon::prelude::*;

@@ -21,9 +21,9 @@
 //! [`BinaryIndex::search`] is the literal two-stage search for any `k` and multiplier.
 
 use super::kmeans::{check_out, check_row, par_scores};
-use crate::kernels::top_k;
 use super::scalar::{ScalarIndex, ScalarQuantizer};
 use super::{check_query, check_rows, VectorCodec, VectorIndex};
+use crate::kernels::top_k;
 use crate::{Error, Result};
 
 /// How a [`BinaryIndex`] scores a float query.

@@ -11,11 +11,11 @@
 //! JPEG has no compressed-domain search: the index decodes once and scores the decoded
 //! float32 vectors, and reports its bytes with and without the JPEG file headers.
 
-use crate::kernels::dot;
 use super::kmeans::{check_out, check_row};
 use super::{check_query, check_rows, VectorCodec, VectorIndex};
 use crate::backends::jpeg::{JpegCodec, Layout};
 use crate::codec::{Codec, Rate};
+use crate::kernels::dot;
 use crate::{Error, Result};
 
 /// How much a [`JpegVectors`] codec compresses.

@@ -281,7 +281,11 @@ pub(crate) mod testdata {
     /// Top-10 overlap with float32 of `codec` fitted on `train_n` synthetic vectors of
     /// dimension `dim` and encoding 2,000 others, over 30 queries (the recall sanity check
     /// every vector codec's tests run).
-    pub fn top10_overlap(codec: &dyn crate::vectors::VectorCodec, train_n: usize, dim: usize) -> f64 {
+    pub fn top10_overlap(
+        codec: &dyn crate::vectors::VectorCodec,
+        train_n: usize,
+        dim: usize,
+    ) -> f64 {
         let train = vectors(train_n, dim, 6);
         let base = vectors(2000, dim, 7);
         let queries = vectors(30, dim, 8);
@@ -418,5 +422,4 @@ mod tests {
         low[d + 1] = 2.0;
         assert!(max_off_orthogonal(&procrustes(&low, d), d) < 1e-9);
     }
-
 }

@@ -13,9 +13,10 @@
 //! Scores are inner products; for L2-normalised embeddings that is cosine similarity.
 
 use super::{check_query, check_rows, VectorIndex};
-use crate::kernels::{dot, top_k, LANES};
+use crate::kernels::{dot, top_k, top_k_reference, LANES};
 use crate::{Error, Result};
 use rayon::prelude::*;
+use std::cmp::Ordering;
 
 /// Queries scored together against each database row in [`brute_force_topk`].
 const QBLOCK: usize = 4;

@@ -11,10 +11,10 @@
 //! Scoring without decoding: `q·x̂ = Σ_d q_d (min_d + step_d c_d) = q·min + Σ_d w_d c_d` with
 //! `w_d = q_d·step_d` computed once per query, then one multiply-add per stored code.
 
-use super::retrieval::BruteForce;
-use crate::kernels::dot;
 use super::kmeans::{check_out, check_row, par_scores};
+use super::retrieval::BruteForce;
 use super::{check_query, check_rows, VectorCodec, VectorIndex};
+use crate::kernels::dot;
 use crate::{Error, Result};
 use half::f16;
 use half::slice::HalfFloatSliceExt;

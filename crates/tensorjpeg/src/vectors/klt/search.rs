@@ -18,8 +18,8 @@
 
 use super::code::{decode_group, field, GROUP};
 use super::KltIndex;
-use crate::vectors::check_query;
 use crate::kernels::{dot, top_k};
+use crate::vectors::check_query;
 use crate::vectors::retrieval::BruteForce;
 use crate::{Error, Result};
 use rayon::prelude::*;

@@ -1,8 +1,8 @@
 //! Tests of the KLT collection codec on synthetic data (deterministic, fast).
 
 use super::*;
-use crate::rng::SplitMix64;
 use crate::kernels::top_k;
+use crate::rng::SplitMix64;
 use crate::vectors::retrieval::{brute_force_topk, neighbour_recall};
 
 /// SplitMix64 → standard normal (Box–Muller), deterministic.
