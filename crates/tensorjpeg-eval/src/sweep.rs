@@ -14,7 +14,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use tensorjpeg::metrics::{compare, Stats};
 use tensorjpeg::pipeline::{compress_with, Options};
-use tensorjpeg::{Rate, Registry, Tensor};
+use tensorjpeg::{Rate, Registry, SpecRates, Tensor};
 
 use crate::report::plot::{rate_distortion, Series};
 use crate::report::table::{self, f};
@@ -90,22 +90,16 @@ fn default_rates(spec: &str) -> Vec<Rate> {
     }
 }
 
-fn parse_rates(s: &str) -> Result<Vec<Rate>> {
-    let (k, vals) = s.split_once('=').with_context(|| {
-        format!("rate list '{s}': expected bits=..., q=..., snr=... or maxerr=...")
-    })?;
-    vals.split('/')
-        .map(|v| Rate::parse(&format!("{k}={v}")).with_context(|| format!("rate list '{s}'")))
-        .collect()
-}
-
 /// Parses `--codecs`: comma-separated `SPEC[@RATES]` items (see the module docs).
 pub fn parse_points(list: &str) -> Result<Vec<Point>> {
     let mut out = Vec::new();
     for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let (spec, rates) = match item.split_once('@') {
-            Some((s, r)) => (s.trim().to_string(), parse_rates(r)?),
-            None => (item.to_string(), default_rates(item)),
+        let parsed: SpecRates = item.parse().with_context(|| format!("--codecs: '{item}'"))?;
+        let spec = parsed.spec;
+        let rates = if parsed.rates.is_empty() {
+            default_rates(&spec)
+        } else {
+            parsed.rates
         };
         for rate in rates {
             rate.validate().with_context(|| format!("codec '{spec}'"))?;

@@ -41,7 +41,7 @@ impl CodecHook {
     /// Parses `SPEC[@q=Q|@bits=B|@snr=DB]` (the codec's default rate if none is given).
     pub fn parse(s: &str) -> Result<Self> {
         let (spec, rate) = parse_spec_rate(s)?;
-        Self::new(spec, rate)
+        Self::new(&spec, rate)
     }
 
     /// The codec spec.
@@ -56,13 +56,12 @@ impl CodecHook {
     }
 }
 
-/// Splits `SPEC[@RATE]` into the codec spec and its [`Rate`] ([`Rate::parse`];
-/// [`Rate::Default`] when no rate is given).
-pub fn parse_spec_rate(s: &str) -> Result<(&str, Rate)> {
-    Ok(match s.split_once('@') {
-        None => (s, Rate::Default),
-        Some((spec, r)) => (spec, Rate::parse(r)?),
-    })
+/// Splits `SPEC[@RATE]` into the codec spec and its [`Rate`] (the grammar of
+/// [`tensorjpeg::SpecRates`], one rate; [`Rate::Default`] when none is given).
+pub fn parse_spec_rate(s: &str) -> Result<(String, Rate)> {
+    let p: tensorjpeg::SpecRates = s.parse()?;
+    let rate = p.single()?;
+    Ok((p.spec, rate))
 }
 
 impl EmbedHook for CodecHook {

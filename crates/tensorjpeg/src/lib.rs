@@ -44,6 +44,7 @@ pub mod pipeline;
 pub mod quant;
 pub mod rng;
 pub mod signal;
+pub mod spec;
 pub mod ssim;
 pub mod tensor;
 pub mod transform;
@@ -57,6 +58,7 @@ pub struct ReadmeDoctests;
 pub use codec::{register, Codec, CodecSpec, Encoded, Rate, Registry};
 pub use error::{Error, Result};
 pub use limits::Limits;
+pub use spec::SpecRates;
 pub use pipeline::{
     compress, decompress, decompress_limited, decompress_with, CompressReport, Compressed, Options,
 };

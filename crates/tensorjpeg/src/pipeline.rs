@@ -4,7 +4,7 @@
 use rayon::prelude::*;
 
 use crate::codec::{Codec, Rate, Registry};
-use crate::container::{self, Container, Entry, EntryRef, Exception};
+use crate::container::{self, Container, Entry, EntryRef, Exception, Storage};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::tensor::{DType, Data, Tensor};
@@ -35,8 +35,8 @@ impl Default for Options {
 pub struct TensorReport {
     /// Tensor name.
     pub name: String,
-    /// Codec name, or `"stored"` for verbatim bytes.
-    pub codec: String,
+    /// How it was stored: verbatim, or through which codec.
+    pub codec: Storage,
     /// Shape.
     pub shape: Vec<usize>,
     /// Source dtype.
@@ -154,7 +154,7 @@ pub fn stored_entry(t: &Tensor) -> (Entry, TensorReport) {
     };
     let r = TensorReport {
         name: t.name.clone(),
-        codec: "stored".into(),
+        codec: Storage::Verbatim,
         shape: t.shape.clone(),
         dtype: t.dtype.clone(),
         stored_bytes: e.stored_bytes(),
@@ -248,7 +248,7 @@ pub fn encode_tensor(t: &Tensor, codec: &dyn Codec, rate: Rate) -> Result<(Entry
     let warnings = missed_targets(t, codec, rate, &enc, exceptions.len())?;
     let report = TensorReport {
         name: t.name.clone(),
-        codec: codec.name().to_string(),
+        codec: Storage::Codec(codec.name().to_string()),
         shape: t.shape.clone(),
         dtype: t.dtype.clone(),
         stored_bytes: 0,

@@ -60,7 +60,7 @@ pub fn run(
     }
     let (mut vals, mut bytes) = (0usize, 0usize);
     for (t, r) in tensors.iter().zip(&rep.tensors) {
-        if r.codec != "stored" {
+        if r.codec.is_coded() {
             vals += t.numel();
             bytes += r.stored_bytes;
         }
@@ -77,7 +77,7 @@ pub fn run(
             .map(|(t, r)| {
                 let stats: serde_json::Map<String, serde_json::Value> = r.stats.iter().map(|(k, v)| (k.clone(), super::num(*v))).collect();
                 json!({
-                    "name": r.name, "codec": r.codec, "dtype": r.dtype.name(), "shape": r.shape,
+                    "name": r.name, "codec": r.codec.to_string(), "dtype": r.dtype.name(), "shape": r.shape,
                     "bytes": r.stored_bytes, "bits_per_value": super::num(r.stored_bytes as f64 * 8.0 / t.numel().max(1) as f64),
                     "exceptions": r.exceptions, "stats": stats, "warnings": r.warnings,
                 })
@@ -100,7 +100,7 @@ pub fn run(
             .map(|(t, r)| {
                 vec![
                     r.name.clone(),
-                    r.codec.clone(),
+                    r.codec.to_string(),
                     format!("{:?}", r.shape),
                     r.stored_bytes.to_string(),
                     f(r.stored_bytes as f64 * 8.0 / t.numel().max(1) as f64, 3),

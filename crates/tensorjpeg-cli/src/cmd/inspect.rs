@@ -26,7 +26,7 @@ pub fn run(file: &Path, json_out: bool) -> Result<()> {
                 .map(|e| {
                     json!({
                         "name": e.name, "dtype": e.dtype.name(), "shape": e.shape,
-                        "codec": if e.codec.is_empty() { "stored" } else { e.codec.as_str() },
+                        "codec": e.storage().to_string(),
                         "bytes": e.stored_bytes(), "chunks": e.chunks.len(), "exceptions": e.exceptions.len(),
                         "bits_per_value": super::num(e.stored_bytes() as f64 * 8.0 / e.numel().max(1) as f64),
                     })
@@ -49,11 +49,7 @@ pub fn run(file: &Path, json_out: bool) -> Result<()> {
                         e.name.clone(),
                         e.dtype.name().to_string(),
                         format!("{:?}", e.shape),
-                        if e.codec.is_empty() {
-                            "stored".into()
-                        } else {
-                            e.codec.clone()
-                        },
+                        e.storage().to_string(),
                         e.stored_bytes().to_string(),
                         f(e.stored_bytes() as f64 * 8.0 / e.numel().max(1) as f64, 3),
                         e.chunks.len().to_string(),

@@ -63,9 +63,9 @@ impl ModelArgs {
                 let (spec, rate) =
                     parse_spec_rate(s).with_context(|| format!("--weight-codec {s}"))?;
                 tensorjpeg_io::registry()
-                    .build(spec)
+                    .build(&spec)
                     .with_context(|| format!("--weight-codec {s}"))?;
-                Some((spec.to_string(), rate))
+                Some((spec, rate))
             }
         };
         let include = match &self.weight_include {

@@ -61,6 +61,42 @@ pub struct Entry {
     pub chunks: Vec<Vec<u8>>,
 }
 
+/// How an entry's values are stored: verbatim source bytes (an empty codec name in the
+/// file, `stored` in reports) or through a named codec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Storage {
+    /// The source bytes as they are (non-float tensors, and whatever a selection skips).
+    Verbatim,
+    /// Through the codec of this name.
+    Codec(String),
+}
+
+impl Storage {
+    /// The storage a container's codec field names (empty: verbatim).
+    pub fn from_field(name: &str) -> Storage {
+        if name.is_empty() {
+            Storage::Verbatim
+        } else {
+            Storage::Codec(name.to_string())
+        }
+    }
+
+    /// Whether the values went through a codec.
+    pub fn is_coded(&self) -> bool {
+        matches!(self, Storage::Codec(_))
+    }
+}
+
+/// `stored` or the codec's name, as reports print it.
+impl std::fmt::Display for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Storage::Verbatim => f.write_str("stored"),
+            Storage::Codec(c) => f.write_str(c),
+        }
+    }
+}
+
 impl Entry {
     /// Bytes this entry occupies in the file: its table record, its chunks and their
     /// CRCs — the "all-in" size used for bits per value.
@@ -143,6 +179,11 @@ pub struct EntryRef<'a> {
 }
 
 impl<'a> EntryRef<'a> {
+    /// How the entry is stored.
+    pub fn storage(&self) -> Storage {
+        Storage::from_field(&self.codec)
+    }
+
     /// Number of elements.
     pub fn numel(&self) -> usize {
         numel(&self.shape).unwrap_or(0)
