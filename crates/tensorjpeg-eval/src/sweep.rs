@@ -94,7 +94,9 @@ fn default_rates(spec: &str) -> Vec<Rate> {
 pub fn parse_points(list: &str) -> Result<Vec<Point>> {
     let mut out = Vec::new();
     for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let parsed: SpecRates = item.parse().with_context(|| format!("--codecs: '{item}'"))?;
+        let parsed: SpecRates = item
+            .parse()
+            .with_context(|| format!("--codecs: '{item}'"))?;
         let spec = parsed.spec;
         let rates = if parsed.rates.is_empty() {
             default_rates(&spec)

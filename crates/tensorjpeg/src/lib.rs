@@ -58,10 +58,10 @@ pub struct ReadmeDoctests;
 pub use codec::{register, Codec, CodecSpec, Encoded, Rate, Registry};
 pub use error::{Error, Result};
 pub use limits::Limits;
-pub use spec::SpecRates;
 pub use pipeline::{
     compress, decompress, decompress_limited, decompress_with, CompressReport, Compressed, Options,
 };
+pub use spec::SpecRates;
 pub use tensor::{DType, Data, Tensor};
 
 /// The registry of every codec this crate implements — `native`, `jpeg`, `f16`, `bf16`,

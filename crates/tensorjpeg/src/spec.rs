@@ -102,7 +102,10 @@ mod tests {
         let p: SpecRates = " jpeg @q=95/75".parse().unwrap();
         assert_eq!(p.spec, "jpeg");
         assert_eq!(p.rates, vec![Rate::Quality(95), Rate::Quality(75)]);
-        assert_eq!("q4_0".parse::<SpecRates>().unwrap().single().unwrap(), Rate::Default);
+        assert_eq!(
+            "q4_0".parse::<SpecRates>().unwrap().single().unwrap(),
+            Rate::Default
+        );
         assert_eq!(
             "jpeg@q=50".parse::<SpecRates>().unwrap().single().unwrap(),
             Rate::Quality(50)
@@ -114,6 +117,10 @@ mod tests {
         for s in ["jpeg@95", "jpeg@q=95/x", "jpeg@q=500", "native@speed=3"] {
             assert!(s.parse::<SpecRates>().is_err(), "{s}");
         }
-        assert!("jpeg@q=95/75".parse::<SpecRates>().unwrap().single().is_err());
+        assert!("jpeg@q=95/75"
+            .parse::<SpecRates>()
+            .unwrap()
+            .single()
+            .is_err());
     }
 }

@@ -327,7 +327,7 @@ fn check_bound(
         Ok(())
     };
     let codec = spec.split(':').next().unwrap();
-    match r.codec.split(':').next().unwrap() {
+    match r.codec.to_string().split(':').next().unwrap() {
         "raw" | "zstd" => {
             if let Some(i) = (0..n).find(|&i| x[i].to_bits() != y[i].to_bits()) {
                 return Err(format!(

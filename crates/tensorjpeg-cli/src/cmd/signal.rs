@@ -70,10 +70,10 @@ pub struct EncodeArgs {
     pub channels: Option<usize>,
     /// gaussian (WaLLoC's compander to int8) or uniform.
     #[arg(long, default_value = "uniform")]
-    pub quantizer: String,
+    pub quantizer: QuantizerKind,
     /// rans (tensorjpeg's entropy coder), png or webp-lossless (latents tiled as an image).
     #[arg(long, default_value = "rans")]
-    pub coder: String,
+    pub coder: LatentCoder,
     /// Uniform quantizer step in latent units.
     #[arg(long, conflicts_with_all = ["gain", "bits"])]
     pub step: Option<f32>,
@@ -316,8 +316,7 @@ fn encode(a: &EncodeArgs) -> Result<()> {
     if let Some(k) = a.channels {
         basis = basis.truncate(k)?;
     }
-    let kind: QuantizerKind = a.quantizer.parse()?;
-    let coder: LatentCoder = a.coder.parse()?;
+    let (kind, coder) = (a.quantizer, a.coder);
     let s = read_signal(&a.input, a.frame)?;
     let ctx = || format!("{} with basis {}", a.input.display(), a.basis.display());
     basis.check(&s.shape, s.values.len()).with_context(ctx)?;
