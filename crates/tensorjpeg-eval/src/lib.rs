@@ -4,7 +4,17 @@
 //! | module | experiment | CLI |
 //! |---|---|---|
 //! | [`sweep`] | rate–distortion of tensor codecs on a tensor file | `tensorjpeg sweep` |
+//! | [`embeddings`] | embedding-collection codecs at equal bytes per vector, judged by retrieval on real sentence embeddings; seed 000's JPEG images | `tensorjpeg embed-eval` |
+//! | [`probe`] | seed 003's input-embedding probe: a codec and its controls on a language model's input embeddings, scored (perplexity, KL, top-1) and sampled (repetition, diversity) | `tensorjpeg probe` |
+//! | [`signal`] | seed 002's signal codec against JPEG, WebP, downsampling and PCM on photos, speech, an MRI volume, and digits classified from latents | `tensorjpeg signal eval` |
 //! | [`report`] | CSV, JSON, Markdown tables and PNG plots the experiments write | — |
+//! | [`progress`] | how an experiment reports progress to its front end | — |
+//!
+//! Each experiment takes a `Config` (plain data; [`Config::default`](embeddings::Config)
+//! has the CLI's defaults) and a [`Progress`], measures, writes its report into the
+//! configured folder and returns what it measured. The `clap` feature derives
+//! `clap::ValueEnum` on the closed sets of choices, for command-line front ends. The
+//! benchmark `klt_options` sweeps the KLT collection codec's options on cached embeddings.
 //!
 //! The codec crate (`tensorjpeg`) holds codecs only; the readers live in `tensorjpeg-io`
 //! and the model runtime in `tensorjpeg-models`. What measures them lives here.

@@ -14,7 +14,8 @@
 //!   The seed-003 probe built on them (altered embedding tables scored and sampled in one
 //!   batch through [`lm::LanguageModel::forward_embeds`]) is `tensorjpeg_eval::probe`.
 //! * [`attention`]: the single-position attention step of batched sampling.
-//! * [`lm`]: one entry point, [`lm::load`], for any supported `--model` path.
+//! * [`lm`]: the [`lm::LanguageModel`] trait; [`load`]: one entry point for any supported
+//!   `--model` path.
 
 pub mod attention;
 pub mod bert;
@@ -25,8 +26,10 @@ pub mod hooks;
 pub mod linear;
 pub mod llama;
 pub mod lm;
+pub mod load;
 pub mod text;
 pub mod tokenizer;
 pub mod weights;
 
 pub use error::{Error, Result};
+pub use load::load;

@@ -1,14 +1,13 @@
 //! The language-model interface every causal LM implements, its KV cache, and [`load`],
 //! which opens whatever `--model` points at.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use candle_core::Tensor;
 
 use crate::hooks::EmbedHook;
 use crate::tokenizer::Tokenizer;
-use crate::weights::{WeightOptions, WeightReport};
+use crate::weights::WeightReport;
 use crate::{Error, Result};
 
 /// Shape facts of a loaded LM.
@@ -334,39 +333,4 @@ pub fn check_context(cache_len: usize, t: usize, context: usize) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// Opens a causal LM: a `.gguf` file (llama family), a GPT-2 `.safetensors` file, or a model
-/// directory (a Hugging Face snapshot folder holding `config.json` and `model.safetensors`,
-/// or a folder with one `.gguf`).
-pub fn load(path: &Path, opts: &WeightOptions) -> Result<Box<dyn LanguageModel>> {
-    if path.is_dir() {
-        if path.join("model.safetensors").exists() {
-            return Ok(Box::new(crate::gpt2::Gpt2::load(path, opts)?));
-        }
-        let ggufs: Vec<_> = std::fs::read_dir(path)
-            .map_err(|e| Error::io(path, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "gguf"))
-            .collect();
-        return match ggufs.as_slice() {
-            [one] => Ok(Box::new(crate::llama::Llama::load(one, opts)?)),
-            [] => Err(Error::format(
-                path,
-                "no model.safetensors (GPT-2 layout) or .gguf file in this directory",
-            )),
-            _ => Err(Error::format(
-                path,
-                "several .gguf files in this directory: pass one of them",
-            )),
-        };
-    }
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("gguf") => Ok(Box::new(crate::llama::Llama::load(path, opts)?)),
-        Some("safetensors") => Ok(Box::new(crate::gpt2::Gpt2::load(path, opts)?)),
-        _ => Err(Error::format(
-            path,
-            "expected a .gguf file, a GPT-2 .safetensors file or a model directory",
-        )),
-    }
 }

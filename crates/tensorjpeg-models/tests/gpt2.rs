@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use tensorjpeg_models::gpt2::Gpt2;
 use tensorjpeg_models::hooks::EmbedHook;
-use tensorjpeg_models::lm::{self, LanguageModel};
+use tensorjpeg_models::lm::LanguageModel;
 use tensorjpeg_models::tokenizer::Tokenizer;
 use tensorjpeg_models::weights::WeightOptions;
 
@@ -380,7 +380,7 @@ fn assert_close(got: &[f32], want: &[f64], rel: f64, what: &str) {
 #[test]
 fn logits_at_every_position_match_the_reference() {
     let (dir, tensors) = model_dir(1, Layout::default());
-    let m = lm::load(dir.path(), &WeightOptions::default()).unwrap();
+    let m = tensorjpeg_models::load(dir.path(), &WeightOptions::default()).unwrap();
     let c = m.config();
     assert_eq!(
         (c.arch.as_str(), c.vocab, c.dim, c.layers, c.context),
@@ -521,7 +521,7 @@ fn lm_head_model_checkpoint_with_buffers_and_a_weight_codec() {
     let want = reference.logits(&toks, 1.0);
 
     // The file path (config and tokenizer beside it), through the generic loader.
-    let m = lm::load(&file, &WeightOptions::default()).unwrap();
+    let m = tensorjpeg_models::load(&file, &WeightOptions::default()).unwrap();
     assert_close(
         &values(&m.forward(&toks, 1, &mut m.new_cache()).unwrap()),
         &want,
@@ -605,7 +605,7 @@ fn real_gpt2_tokenizer() {
             ..Default::default()
         },
     );
-    let m = lm::load(dir.path(), &WeightOptions::default()).unwrap();
+    let m = tensorjpeg_models::load(dir.path(), &WeightOptions::default()).unwrap();
     let ids = m.tokenizer().encode("Hello world, this is GPT-2.").unwrap();
     assert_eq!(&ids[..2], &[15496, 995]);
     let got = values(&m.forward(&ids, 1, &mut m.new_cache()).unwrap());

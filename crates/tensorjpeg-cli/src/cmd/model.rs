@@ -125,7 +125,7 @@ impl ModelArgs {
             );
         }
         let opts = self.weight_options()?;
-        let mut m = tensorjpeg_models::lm::load(&path, &opts)?;
+        let mut m = tensorjpeg_models::load(&path, &opts)?;
         m.set_embed_hook(self.hook()?);
         Ok(m)
     }

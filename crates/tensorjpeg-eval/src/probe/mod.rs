@@ -119,7 +119,7 @@ fn load(config: &Config, plan: &Plan) -> Result<Box<dyn LanguageModel>> {
         dequantize: !config.quantized,
         ..Default::default()
     };
-    Ok(tensorjpeg_models::lm::load(&plan.model, &opts)?)
+    Ok(tensorjpeg_models::load(&plan.model, &opts)?)
 }
 
 fn encode_prompts(m: &dyn LanguageModel, plan: &Plan) -> Result<Vec<Vec<u32>>> {

@@ -40,6 +40,7 @@
 
 mod coarse;
 mod code;
+mod component;
 mod encode;
 mod format;
 mod quant;
@@ -263,7 +264,7 @@ pub struct KltIndex {
     params: Params,
     /// The collection is unit-norm: decoded vectors are renormalised, scores are cosines.
     unit: bool,
-    /// Derived: per component `[Δ, offsets]` ([`quant::CompQuant::table`]).
+    /// Derived: per component `[Δ, offsets]` ([`component::CompQuant::table`]).
     recon: Vec<[f32; 4]>,
     /// Derived: `B̂μ̂` (`k` values) and `‖μ̂‖²`, for `‖x̂‖² = ‖μ̂‖² + 2ĉ·B̂μ̂ + ‖ĉ‖²`.
     mean_rot: Vec<f32>,

@@ -16,7 +16,7 @@
 //! models and the cells' reconstruction centroids (for the search tables) are derived from
 //! that histogram by the same code in the encoder and the decoder.
 
-use super::quant::{CompQuant, MagModel, PREC};
+use super::component::{CompQuant, MagModel, PREC};
 use crate::bytes::{ByteReader, ByteWriter};
 use crate::entropy::model::FreqTable;
 use crate::{Error, Result};
@@ -185,7 +185,7 @@ impl CoarseComp {
         let lo = r.svarint()?;
         let lo = i32::try_from(lo)
             .ok()
-            .filter(|v| v.unsigned_abs() <= super::quant::MAX_MAG)
+            .filter(|v| v.unsigned_abs() <= super::component::MAX_MAG)
             .ok_or_else(|| Error::corrupt(format!("klt coarse: lowest index {lo}")))?;
         let len = r.varint_max("coarse range", MAX_RANGE as u64)? as usize;
         let mut freqs = Vec::with_capacity(len);

@@ -9,7 +9,8 @@
 //! non-zero entropy-coded components, which ride in the stream's initial state
 //! ([`super::vrans`]).
 
-use super::quant::{ctx_of, MagModel, Params, MAX_MAG, PREC};
+use super::component::{MagModel, MAX_MAG, PREC};
+use super::quant::{ctx_of, Params};
 use super::vrans::{Decoder, Encoder, PAYLOAD_BITS};
 use crate::{Error, Result};
 

@@ -2,7 +2,8 @@
 //! orthonormalised basis, quantization, parameters, streams; and the bisection on the
 //! global step that meets a bytes-per-vector target (see the parent module).
 
-use super::quant::{BuildOpts, CompQuant, Params};
+use super::component::CompQuant;
+use super::quant::{BuildOpts, Params};
 use super::search::SearchOptions;
 use super::{code, vrans, KltFit, KltIndex, KltOptions};
 use crate::transform::klt::Klt;

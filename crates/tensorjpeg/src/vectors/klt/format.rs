@@ -25,8 +25,9 @@
 //! A reader checks the magic, the version and the CRC before parsing anything, so damaged
 //! bytes are reported, never decoded into wrong numbers.
 
+use super::component::NCTX;
 use super::encode::{basis_from_ints, Basis};
-use super::quant::{Params, NCTX};
+use super::quant::Params;
 use super::search::SearchOptions;
 use super::{code, KltIndex};
 use crate::bytes::{ByteReader, ByteWriter};

@@ -10,7 +10,8 @@
 //! order, each decision seeing the contexts already decided; the caller then rebuilds the
 //! models and centroids from the new indices.
 
-use super::quant::{ctx_of, Params, PREC};
+use super::component::PREC;
+use super::quant::{ctx_of, Params};
 use rayon::prelude::*;
 
 /// Bits of each symbol of each model (`f64::INFINITY` for a symbol without frequency).
