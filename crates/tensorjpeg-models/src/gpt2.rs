@@ -23,10 +23,7 @@ use serde_json::Value;
 
 use crate::attention::attend_one;
 use crate::linear::Linear;
-use crate::lm::{
-    begin_embeds_step, begin_step, causal_mask, embed_tokens, tail_logits, Cache, LanguageModel,
-    LmConfig, LmParts,
-};
+use crate::lm::{causal_mask, Cache, LanguageModel, LmConfig, LmParts};
 use crate::tokenizer::Tokenizer;
 use crate::weights::{WeightOptions, Weights};
 use crate::{Error, Result};
@@ -454,26 +451,6 @@ impl Gpt2 {
         &self.gc
     }
 
-    /// Logits for the last `keep` positions only (`(batch, keep, vocab)`): the tied head
-    /// is the largest matrix, so scoring only the positions that count saves time.
-    pub fn forward_tail(
-        &self,
-        tokens: &[u32],
-        batch: usize,
-        cache: &mut Cache,
-        keep: usize,
-    ) -> Result<Tensor> {
-        let x = self.hidden(tokens, batch, cache)?;
-        tail_logits(&x, &self.head, keep)
-    }
-
-    /// Final hidden states `(batch, t, dim)` (after `ln_f`), extending `cache`.
-    fn hidden(&self, tokens: &[u32], batch: usize, cache: &mut Cache) -> Result<Tensor> {
-        let t = begin_step(&self.parts.cfg, tokens, batch, cache)?;
-        let tok_emb = embed_tokens(&self.parts.embed, tokens, self.parts.hook.as_ref())?;
-        self.blocks_forward(&tok_emb.reshape((batch, t, self.gc.dim))?, cache)
-    }
-
     /// Position embeddings, the blocks and `ln_f` on token embeddings `(batch, t, dim)`,
     /// extending `cache` (already checked by `begin_step` / `begin_embeds_step`).
     fn blocks_forward(&self, tok_emb: &Tensor, cache: &mut Cache) -> Result<Tensor> {
@@ -592,20 +569,12 @@ impl LanguageModel for Gpt2 {
         &mut self.parts
     }
 
-    fn forward_last(
-        &self,
-        tokens: &[u32],
-        batch: usize,
-        cache: &mut Cache,
-        keep: usize,
-    ) -> Result<Tensor> {
-        self.forward_tail(tokens, batch, cache, keep)
+    fn blocks(&self, x: &Tensor, cache: &mut Cache) -> Result<Tensor> {
+        self.blocks_forward(x, cache)
     }
 
-    fn forward_embeds(&self, x: &Tensor, cache: &mut Cache, keep: usize) -> Result<Tensor> {
-        begin_embeds_step(&self.parts.cfg, x, cache)?;
-        let h = self.blocks_forward(x, cache)?;
-        tail_logits(&h, &self.head, keep)
+    fn head(&self) -> &Linear {
+        &self.head
     }
 
     fn describe(&self) -> String {

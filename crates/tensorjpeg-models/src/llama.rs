@@ -17,10 +17,7 @@ use candle_core::{Device, Tensor};
 
 use crate::attention::attend_one;
 use crate::linear::Linear;
-use crate::lm::{
-    begin_embeds_step, begin_step, causal_mask, embed_tokens, tail_logits, Cache, LanguageModel,
-    LmConfig, LmParts,
-};
+use crate::lm::{causal_mask, Cache, LanguageModel, LmConfig, LmParts};
 use crate::tokenizer::Tokenizer;
 use crate::weights::{Replacements, WeightOptions, WeightReport};
 use crate::{Error, Result};
@@ -287,24 +284,6 @@ impl Llama {
         &self.lc
     }
 
-    /// Logits for the last `keep` positions only (`(batch, keep, vocab)`).
-    pub fn forward_tail(
-        &self,
-        tokens: &[u32],
-        batch: usize,
-        cache: &mut Cache,
-        keep: usize,
-    ) -> Result<Tensor> {
-        let x = self.hidden(tokens, batch, cache)?;
-        tail_logits(&x, &self.head, keep)
-    }
-
-    fn hidden(&self, tokens: &[u32], batch: usize, cache: &mut Cache) -> Result<Tensor> {
-        let t = begin_step(&self.parts.cfg, tokens, batch, cache)?;
-        let x = embed_tokens(&self.parts.embed, tokens, self.parts.hook.as_ref())?;
-        self.blocks_forward(x.reshape((batch, t, self.lc.dim))?, cache)
-    }
-
     /// The blocks and the final norm on input embeddings `(batch, t, dim)`, extending
     /// `cache` (already checked by `begin_step` / `begin_embeds_step`).
     fn blocks_forward(&self, mut x: Tensor, cache: &mut Cache) -> Result<Tensor> {
@@ -394,20 +373,12 @@ impl LanguageModel for Llama {
         &mut self.parts
     }
 
-    fn forward_last(
-        &self,
-        tokens: &[u32],
-        batch: usize,
-        cache: &mut Cache,
-        keep: usize,
-    ) -> Result<Tensor> {
-        self.forward_tail(tokens, batch, cache, keep)
+    fn blocks(&self, x: &Tensor, cache: &mut Cache) -> Result<Tensor> {
+        self.blocks_forward(x.clone(), cache)
     }
 
-    fn forward_embeds(&self, x: &Tensor, cache: &mut Cache, keep: usize) -> Result<Tensor> {
-        begin_embeds_step(&self.parts.cfg, x, cache)?;
-        let h = self.blocks_forward(x.clone(), cache)?;
-        tail_logits(&h, &self.head, keep)
+    fn head(&self) -> &Linear {
+        &self.head
     }
 
     fn describe(&self) -> String {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use candle_core::Tensor;
 
 use crate::hooks::EmbedHook;
+use crate::linear::Linear;
 use crate::tokenizer::Tokenizer;
 use crate::weights::WeightReport;
 use crate::{Error, Result};
@@ -150,21 +151,12 @@ pub trait LanguageModel: Send + Sync {
     fn parts(&self) -> &LmParts;
     /// The same, mutable.
     fn parts_mut(&mut self) -> &mut LmParts;
-    /// Logits `(batch, keep, vocab)` of the last `keep` positions for `tokens` (`batch × t`,
-    /// row-major), which continue the sequences in `cache` (positions `cache.len ..`);
-    /// appends them to the cache. Errors if `cache.len + t` exceeds the context.
-    fn forward_last(
-        &self,
-        tokens: &[u32],
-        batch: usize,
-        cache: &mut Cache,
-        keep: usize,
-    ) -> Result<Tensor>;
-    /// Logits `(batch, keep, vocab)` of the last `keep` positions for input embeddings `x`
-    /// (`(batch, t, dim)`: token-embedding rows, before any position embedding), continuing
-    /// the sequences in `cache`. No hook is applied: the caller chose the rows (the probe
-    /// feeds each sequence rows of its own codec-altered table).
-    fn forward_embeds(&self, x: &Tensor, cache: &mut Cache, keep: usize) -> Result<Tensor>;
+    /// Final hidden states `(batch, t, dim)` for input embeddings `x` (`(batch, t, dim)`,
+    /// before any position embedding): the blocks and the final norm, extending `cache`
+    /// (already checked by [`begin_step`] / [`begin_embeds_step`]).
+    fn blocks(&self, x: &Tensor, cache: &mut Cache) -> Result<Tensor>;
+    /// The output head (hidden states → logits).
+    fn head(&self) -> &Linear;
     /// One line for reports: architecture, size, weight kernels.
     fn describe(&self) -> String;
 
@@ -175,6 +167,32 @@ pub trait LanguageModel: Send + Sync {
     /// Its tokenizer.
     fn tokenizer(&self) -> &Tokenizer {
         &self.parts().tok
+    }
+    /// Logits `(batch, keep, vocab)` of the last `keep` positions for `tokens` (`batch × t`,
+    /// row-major), which continue the sequences in `cache` (positions `cache.len ..`);
+    /// appends them to the cache. Errors if `cache.len + t` exceeds the context. The head is
+    /// the largest matrix, so scoring only the positions that count saves time.
+    fn forward_last(
+        &self,
+        tokens: &[u32],
+        batch: usize,
+        cache: &mut Cache,
+        keep: usize,
+    ) -> Result<Tensor> {
+        let p = self.parts();
+        let t = begin_step(&p.cfg, tokens, batch, cache)?;
+        let x = embed_tokens(&p.embed, tokens, p.hook.as_ref())?;
+        let h = self.blocks(&x.reshape((batch, t, p.cfg.dim))?, cache)?;
+        tail_logits(&h, self.head(), keep)
+    }
+    /// Logits `(batch, keep, vocab)` of the last `keep` positions for input embeddings `x`
+    /// (`(batch, t, dim)`: token-embedding rows, before any position embedding), continuing
+    /// the sequences in `cache`. No hook is applied: the caller chose the rows (the probe
+    /// feeds each sequence rows of its own codec-altered table).
+    fn forward_embeds(&self, x: &Tensor, cache: &mut Cache, keep: usize) -> Result<Tensor> {
+        begin_embeds_step(self.config(), x, cache)?;
+        let h = self.blocks(x, cache)?;
+        tail_logits(&h, self.head(), keep)
     }
     /// Logits `(batch, t, vocab)` of every position ([`LanguageModel::forward_last`] with
     /// `keep = t`).
