@@ -371,7 +371,7 @@ pub fn code_latents(
         }
         LatentCoder::RansPlain => {
             let (h, w) = plane(cshape);
-            latent_rans::encode_reference(codes, k, h, w)
+            latent_rans::encode_plain(codes, k, h, w)
         }
         LatentCoder::Image(c) => {
             let bytes: Vec<i8> = codes.iter().map(|&q| q.clamp(-128, 127) as i8).collect();
@@ -395,7 +395,7 @@ pub fn decode_latent_codes(
         }
         LatentCoder::RansPlain => {
             let (h, w) = plane(cshape);
-            latent_rans::decode_reference(data, k, h, w)
+            latent_rans::decode_plain(data, k, h, w)
         }
         LatentCoder::Image(c) => {
             let (h, w) = plane(cshape);

@@ -24,7 +24,7 @@
 //!
 //! The decoder reads every segment, then walks the same raster order, computes each
 //! position's context from what it has already decoded, and takes the next symbol of that
-//! context's segment. [`encode_reference`]/[`decode_reference`] (one segment per channel, no context)
+//! context's segment. [`encode_plain`]/[`decode_plain`] (one segment per channel, no context)
 //! are the plain coder it is tested and measured against.
 
 use crate::bytes::{ByteReader, ByteWriter};
@@ -317,7 +317,7 @@ pub fn decode(data: &[u8], k: usize, h: usize, w: usize) -> Result<Vec<i32>> {
 }
 
 /// The plain coder: one static-model segment per channel, no prediction or context.
-pub fn encode_reference(codes: &[i32], k: usize, h: usize, w: usize) -> Result<Vec<u8>> {
+pub fn encode_plain(codes: &[i32], k: usize, h: usize, w: usize) -> Result<Vec<u8>> {
     check(codes.len(), k, h, w)?;
     let mut out = ByteWriter::new();
     for ch in codes.chunks_exact((h * w).max(1)) {
@@ -326,8 +326,8 @@ pub fn encode_reference(codes: &[i32], k: usize, h: usize, w: usize) -> Result<V
     Ok(out.into_inner())
 }
 
-/// Inverse of [`encode_reference`].
-pub fn decode_reference(data: &[u8], k: usize, h: usize, w: usize) -> Result<Vec<i32>> {
+/// Inverse of [`encode_plain`].
+pub fn decode_plain(data: &[u8], k: usize, h: usize, w: usize) -> Result<Vec<i32>> {
     let p = h
         .checked_mul(w)
         .filter(|p| p.checked_mul(k).is_some())
@@ -376,13 +376,13 @@ mod tests {
             let v = latents(k, h, w, 3);
             let f = encode(&v, k, h, w).unwrap();
             assert_eq!(decode(&f, k, h, w).unwrap(), v, "{k}×{h}×{w}");
-            let g = encode_reference(&v, k, h, w).unwrap();
-            assert_eq!(decode_reference(&g, k, h, w).unwrap(), v);
+            let g = encode_plain(&v, k, h, w).unwrap();
+            assert_eq!(decode_plain(&g, k, h, w).unwrap(), v);
         }
         let v = latents(12, 64, 64, 4);
         let (a, b) = (
             encode(&v, 12, 64, 64).unwrap().len(),
-            encode_reference(&v, 12, 64, 64).unwrap().len(),
+            encode_plain(&v, 12, 64, 64).unwrap().len(),
         );
         assert!(a < b * 9 / 10, "context {a} vs plain {b}");
         // Extreme values survive (prediction wraps).
