@@ -1,5 +1,9 @@
 //! Entropy coding (stage 4): quantized integer symbols ⇄ bytes, exactly.
 //!
+//! Two rANS coders live here: [`rans`], interleaved lanes of 16-bit words for long
+//! segments (the tensor and signal codecs), and [`byte_rans`], byte-wise rANS for short,
+//! independently decodable streams (one per stored vector in the KLT collection codec).
+//!
 //! A *segment* is a run of symbols coded with one static model:
 //!
 //! ```text
@@ -18,6 +22,7 @@
 //! [`plan`] chooses the window and the table once; [`encode`] writes it and [`cost_bits`]
 //! counts it, so rate control and the real bitstream never disagree.
 
+pub mod byte_rans;
 pub mod model;
 pub mod rans;
 

@@ -23,7 +23,7 @@
 //!    quantized basis `B̃` is exactly orthonormal and scores are exactly `q·x̂`.
 //! 4. Coefficients `c = B̃(x − μ̂)` are quantized (`quant`), the leading ones optionally
 //!    given a fixed-rate coarse field (`coarse`), and every vector is written as its
-//!    coarse bytes plus one rANS stream (`code`, `vrans`); stream lengths are stored
+//!    coarse bytes plus one rANS stream (`code`, `entropy::byte_rans`); stream lengths are stored
 //!    (entropy-coded) for random access.
 //! 5. With [`KltOptions::bytes_per_vector`], steps 1–4 are repeated in a bisection on `Δ`
 //!    until the serialized size (everything, the basis amortised) meets the target.
@@ -46,7 +46,6 @@ mod format;
 mod quant;
 mod rdo;
 mod search;
-mod vrans;
 
 #[cfg(test)]
 mod tests;

@@ -7,11 +7,11 @@
 //! under model `(ctx(|q_{j−1}|), bucket_j)`, the exp-Golomb excess when that is the model's
 //! escape, and for a non-zero magnitude its sign — except the signs of the first 30
 //! non-zero entropy-coded components, which ride in the stream's initial state
-//! ([`super::vrans`]).
+//! ([`crate::entropy::byte_rans`]).
 
 use super::component::{MagModel, MAX_MAG, PREC};
 use super::quant::{ctx_of, Params};
-use super::vrans::{Decoder, Encoder, PAYLOAD_BITS};
+use crate::entropy::byte_rans::{Decoder, Encoder, PAYLOAD_BITS};
 use crate::{Error, Result};
 
 #[inline]

@@ -3,7 +3,7 @@
 //! constants both the coarse field ([`super::coarse`]) and the parameter set
 //! ([`super::quant`]) build on.
 
-use super::vrans::PACKED_PREC;
+use crate::entropy::byte_rans::PACKED_PREC;
 use crate::bytes::{ByteReader, ByteWriter};
 use crate::entropy::model::FreqTable;
 use crate::{Error, Result};

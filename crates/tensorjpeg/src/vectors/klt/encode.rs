@@ -5,7 +5,8 @@
 use super::component::CompQuant;
 use super::quant::{BuildOpts, Params};
 use super::search::SearchOptions;
-use super::{code, vrans, KltFit, KltIndex, KltOptions};
+use super::{code, KltFit, KltIndex, KltOptions};
+use crate::entropy::byte_rans;
 use crate::transform::klt::Klt;
 use crate::vectors::VectorIndex;
 use crate::{Error, Result};
@@ -346,7 +347,7 @@ impl KltIndex {
             .par_chunks(CHUNK * k.max(1))
             .map(|qc| {
                 let rows = qc.len() / k.max(1);
-                let mut enc = vrans::Encoder::default();
+                let mut enc = byte_rans::Encoder::default();
                 let mut coarse = vec![0u8; rows * cb];
                 let mut out = Vec::new();
                 let mut lens = Vec::with_capacity(rows);

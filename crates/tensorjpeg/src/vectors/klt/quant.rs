@@ -17,7 +17,7 @@
 
 use super::coarse::CoarseComp;
 use super::component::{CompQuant, MagModel, BUCKETS_PER_OCTAVE, MAX_ALPHA, NCTX};
-use super::vrans::Packed;
+use crate::entropy::byte_rans::Packed;
 use crate::bytes::{ByteReader, ByteWriter};
 use crate::{Error, Result};
 
