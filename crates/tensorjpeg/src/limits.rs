@@ -5,7 +5,7 @@
 //! decoder checks the declared sizes against the bytes present:
 //!
 //! * fixed-rate codecs (`raw`, `f16`, `bf16`, `q8_0`, `q4_0`, `q4_1`, `svd`) need exactly
-//!   the bytes their shape implies, chunk by chunk ([`crate::Codec::check`]);
+//!   the bytes their shape implies, chunk by chunk (each codec's decoder);
 //! * entropy-coded codecs (`native`, `jpeg`, `zstd`) can legitimately store a constant
 //!   tensor in a few bytes, so no per-byte bound exists for them; for every codec the
 //!   whole file is held to the [`Limits`] below, which work like libpng's user limits or

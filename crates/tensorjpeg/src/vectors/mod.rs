@@ -7,7 +7,7 @@
 //! (random access), and scores a query against every stored vector in the compressed domain.
 //!
 //! Baselines ([`scalar`], [`binary`], [`pq`], [`pca`]) are what vector-search engineers use
-//! today; [`klt`] is tensorjpeg's own collection codec. [`eval`] has the retrieval metrics.
+//! today; [`klt`] is tensorjpeg's own collection codec. [`retrieval`] has exact search and the retrieval metrics.
 
 pub mod binary;
 pub mod jpeg;

@@ -3,8 +3,8 @@
 //! constants both the coarse field ([`super::coarse`]) and the parameter set
 //! ([`super::quant`]) build on.
 
-use crate::entropy::byte_rans::PACKED_PREC;
 use crate::bytes::{ByteReader, ByteWriter};
+use crate::entropy::byte_rans::PACKED_PREC;
 use crate::entropy::model::FreqTable;
 use crate::{Error, Result};
 

@@ -17,8 +17,8 @@
 
 use super::coarse::CoarseComp;
 use super::component::{CompQuant, MagModel, BUCKETS_PER_OCTAVE, MAX_ALPHA, NCTX};
-use crate::entropy::byte_rans::Packed;
 use crate::bytes::{ByteReader, ByteWriter};
+use crate::entropy::byte_rans::Packed;
 use crate::{Error, Result};
 
 /// Everything a decoder needs besides the basis: quantizers, coarse code, models.

@@ -125,7 +125,7 @@ impl KltIndex {
         dot
     }
 
-    /// Quantization indices of the vectors `idx` (at most [`GROUP`]) into `q`
+    /// Quantization indices of the vectors `idx` (at most 4, decoded as a group) into `q`
     /// (`idx.len() × k`), decoded in lockstep.
     pub fn indices_group(&self, idx: &[usize], q: &mut [i32]) -> Result<()> {
         let cb = self.params.coarse_bytes;
