@@ -88,13 +88,7 @@ pub fn top_k_reference(scores: &[f32], k: usize) -> Vec<u32> {
 mod tests {
     use super::*;
 
-    /// Deterministic values in [-1, 1) (SplitMix64).
-    fn synth(n: usize, seed: u64) -> Vec<f32> {
-        let mut g = crate::rng::SplitMix64(seed);
-        (0..n)
-            .map(|_| (g.next_u64() >> 40) as f32 / (1u64 << 23) as f32 - 1.0)
-            .collect()
-    }
+    use crate::rng::uniform_values as synth;
 
     #[test]
     fn dot_matches_plain_sum() {

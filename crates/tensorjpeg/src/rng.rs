@@ -40,6 +40,15 @@ impl SplitMix64 {
     }
 }
 
+/// Synthetic test data: `n` values uniform in `[-1, 1)` on a grid of `2^-23` (the top 24
+/// bits of each draw).
+pub fn uniform_values(n: usize, seed: u64) -> Vec<f32> {
+    let mut g = SplitMix64(seed);
+    (0..n)
+        .map(|_| (g.next_u64() >> 40) as f32 / (1u64 << 23) as f32 - 1.0)
+        .collect()
+}
+
 /// Synthetic test and benchmark data: `n` correlated Gaussian vectors of dimension `dim` (a shared random low-rank factor
 /// with decaying scales, a mean offset, isotropic noise), L2-normalised.
 pub fn correlated_unit_vectors(n: usize, dim: usize, seed: u64) -> Vec<f32> {

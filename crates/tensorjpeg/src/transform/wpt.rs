@@ -501,13 +501,7 @@ pub fn forward_reference(
 mod tests {
     use super::*;
 
-    /// SplitMix64 values uniform in [-1, 1).
-    fn noise(n: usize, seed: u64) -> Vec<f32> {
-        let mut g = crate::rng::SplitMix64(seed);
-        (0..n)
-            .map(|_| (g.next_u64() >> 40) as f32 / (1u64 << 23) as f32 - 1.0)
-            .collect()
-    }
+    use crate::rng::uniform_values as noise;
 
     /// Low-frequency periodic random data: four random cosines with 0 or 1 cycle per axis,
     /// amplitudes growing with the channel, plus 1 % white noise.

@@ -292,13 +292,7 @@ pub fn spearman(a: &[f64], b: &[f64]) -> Result<f64> {
 mod tests {
     use super::*;
 
-    /// Deterministic values in [-1, 1) (SplitMix64).
-    fn synth(n: usize, seed: u64) -> Vec<f32> {
-        let mut g = crate::rng::SplitMix64(seed);
-        (0..n)
-            .map(|_| (g.next_u64() >> 40) as f32 / (1u64 << 23) as f32 - 1.0)
-            .collect()
-    }
+    use crate::rng::uniform_values as synth;
 
     #[test]
     fn brute_force_matches_reference_and_hand_case() {
