@@ -1,6 +1,7 @@
 //! The probe's building blocks on SmolLM2 (the real asset): per-sequence embedding tables,
 //! scoring against the clean table, batched sampling across tables.
 
+#[path = "../../tensorjpeg-models/tests/common/mod.rs"]
 mod common;
 use common::asset;
 

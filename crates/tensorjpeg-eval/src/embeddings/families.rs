@@ -8,8 +8,6 @@
 //! codec spec (`tensorjpeg::vectors::registry`), run once.
 
 use tensorjpeg::vectors::registry::parse;
-#[cfg(test)]
-use tensorjpeg::vectors::registry::FAMILIES;
 use tensorjpeg::Result;
 
 /// The qualities seed 000 reports (its text: 95 … 75; its tables: 50 and 5).
@@ -98,6 +96,7 @@ pub fn expand(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tensorjpeg::vectors::registry::FAMILIES;
 
     #[test]
     fn every_family_expands_to_codecs_that_parse() {

@@ -63,11 +63,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(tensorjpeg_io::write_atomic(path, bytes)?)
 }
 
-/// Writes `value` as pretty JSON to `path`, atomically.
-pub fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
-    write_atomic(path, serde_json::to_string_pretty(value)?.as_bytes())
-}
-
 /// Creates the output folder `dir` (and its parents).
 pub fn create_dir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
