@@ -19,9 +19,12 @@ pub enum Error {
     /// A byte stream that is not a valid tensorjpeg container (or chunk), with where and why.
     #[error("corrupt data: {0}")]
     Corrupt(String),
-    /// The container was written by a format version this build does not read.
-    #[error("unsupported container format version {found} (this build reads version {supported})")]
+    /// A file (container, signal file, basis, index) written by a format version this
+    /// build does not read.
+    #[error("unsupported {what} format version {found} (this build reads version {supported})")]
     UnsupportedVersion {
+        /// Which file type (see [`crate::framing`]).
+        what: &'static str,
         /// Version in the file.
         found: u16,
         /// Version this build reads.

@@ -35,6 +35,7 @@ pub mod codec;
 pub mod container;
 pub mod entropy;
 pub mod error;
+pub mod framing;
 pub mod kernels;
 pub mod layout;
 pub mod limits;

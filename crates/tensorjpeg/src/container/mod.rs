@@ -22,13 +22,14 @@
 
 use crate::bytes::{ByteReader, ByteWriter};
 use crate::error::{Error, Result};
+use crate::framing::{self, check_crc};
 use crate::limits::Limits;
 use crate::tensor::{numel, DType};
 
-/// File magic.
-pub const MAGIC: [u8; 8] = [0x89, b'T', b'J', b'P', b'G', 0x0d, 0x0a, 0x1a];
+/// File magic (the frame is [`framing::CONTAINER`]).
+pub const MAGIC: &[u8] = framing::CONTAINER.magic;
 /// The format version this build writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = framing::CONTAINER.version;
 /// Largest number of dimensions accepted.
 pub const MAX_DIMS: u64 = 16;
 
@@ -142,19 +143,20 @@ pub fn write(entries: &[Entry]) -> Vec<u8> {
         .iter()
         .flat_map(|e| e.chunks.iter().map(Vec::len))
         .sum();
-    let mut out = Vec::with_capacity(8 + 4 + 8 + table.len() + 4 + total);
-    out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(&(table.len() as u64).to_le_bytes());
-    out.extend_from_slice(&table);
-    out.extend_from_slice(&crc32fast::hash(&table).to_le_bytes());
+    let mut w = ByteWriter {
+        buf: Vec::with_capacity(8 + 4 + 8 + table.len() + 4 + total),
+    };
+    framing::CONTAINER.write_header(&mut w);
+    w.u16(0);
+    w.u64(table.len() as u64);
+    w.bytes(&table);
+    w.u32(crc32fast::hash(&table));
     for e in entries {
         for c in &e.chunks {
-            out.extend_from_slice(c);
+            w.bytes(c);
         }
     }
-    out
+    w.into_inner()
 }
 
 /// A parsed table entry whose chunks still live in the file bytes.
@@ -198,16 +200,8 @@ impl<'a> EntryRef<'a> {
             .iter()
             .enumerate()
             .map(|(i, &(c, stored))| {
-                let computed = crc32fast::hash(c);
-                if computed != stored {
-                    Err(Error::Checksum {
-                        what: format!("tensor '{}' chunk {i}", self.name),
-                        stored,
-                        computed,
-                    })
-                } else {
-                    Ok(c)
-                }
+                check_crc(c, stored, || format!("tensor '{}' chunk {i}", self.name))?;
+                Ok(c)
             })
             .collect()
     }
@@ -224,7 +218,7 @@ pub struct Container<'a> {
 
 /// True if `bytes` starts with the container magic.
 pub fn is_container(bytes: &[u8]) -> bool {
-    bytes.len() >= 8 && bytes[..8] == MAGIC
+    framing::CONTAINER.is(bytes)
 }
 
 impl<'a> Container<'a> {
@@ -238,22 +232,12 @@ impl<'a> Container<'a> {
     /// (per tensor, and for the whole file against its size) before anything is
     /// allocated for it. Chunk CRCs are checked on access ([`EntryRef::verified_chunks`]).
     pub fn open_with(bytes: &'a [u8], limits: &Limits) -> Result<Self> {
-        let mut r = ByteReader::new(bytes, "container header");
-        let magic = r.take(8).map_err(|_| {
-            Error::corrupt("not a tensorjpeg container (file shorter than the 8-byte magic)")
+        let mut r = framing::CONTAINER.open_header(bytes).map_err(|e| match e {
+            Error::Corrupt(_) if !is_container(bytes) && bytes.len() < MAGIC.len() => {
+                Error::corrupt("not a tensorjpeg container (file shorter than the 8-byte magic)")
+            }
+            e => e,
         })?;
-        if magic != MAGIC {
-            return Err(Error::corrupt(
-                "not a tensorjpeg container (bad magic number)",
-            ));
-        }
-        let version = r.u16()?;
-        if version != FORMAT_VERSION {
-            return Err(Error::UnsupportedVersion {
-                found: version,
-                supported: FORMAT_VERSION,
-            });
-        }
         let flags = r.u16()?;
         if flags != 0 {
             return Err(Error::corrupt(format!("unknown header flags {flags:#06x}")));
@@ -266,15 +250,7 @@ impl<'a> Container<'a> {
             )));
         }
         let table = r.take(table_len as usize)?;
-        let stored = r.u32()?;
-        let computed = crc32fast::hash(table);
-        if stored != computed {
-            return Err(Error::Checksum {
-                what: "container table".into(),
-                stored,
-                computed,
-            });
-        }
+        check_crc(table, r.u32()?, || "container table".into())?;
         let mut data = r.rest();
         let mut t = ByteReader::new(table, "container table");
         let n = t.len("tensor count")?;
@@ -429,6 +405,7 @@ mod tests {
         b[8] = 2;
         match Container::open(&b) {
             Err(Error::UnsupportedVersion {
+                what: "container",
                 found: 2,
                 supported: 1,
             }) => {}

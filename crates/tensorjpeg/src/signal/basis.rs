@@ -12,10 +12,9 @@
 
 use super::projection::Projection;
 use crate::error::{Error, Result};
+use crate::framing::{self, Framing};
 use crate::transform::wpt;
 
-const MAGIC: &[u8; 8] = b"TJSBASIS";
-const VERSION: u8 = 1;
 /// Deepest WPT accepted (`2^(J·D)` sub-band channels per signal channel).
 pub const MAX_LEVELS: usize = 8;
 /// Most sub-band channels a basis may have (`C·2^(J·D)`).
@@ -279,31 +278,24 @@ impl SignalBasis {
 
     /// Serializes the basis (format in the module docs).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut w = super::frame_start(MAGIC, VERSION);
+        let mut w = framing::SIGNAL_BASIS.start();
         w.u8(self.dims as u8);
         w.varint(self.channels as u64);
         w.u8(self.levels as u8);
         self.projection.write(&mut w);
-        super::frame_finish(w)
+        Framing::seal(w)
     }
 
     /// CRC-32 of the serialized basis: encoded signals record it, so a signal is never
     /// decoded with a basis other than the one it was encoded with.
     pub fn checksum(&self) -> u32 {
-        let b = self.to_bytes();
-        u32::from_le_bytes(b[b.len() - 4..].try_into().expect("4 bytes"))
+        Framing::sealed_crc(&self.to_bytes()).expect("a sealed basis ends with its CRC")
     }
 
     /// Reads what [`SignalBasis::to_bytes`] wrote; anything else (another file type, a
     /// truncated or corrupted basis) is an error.
     pub fn from_bytes(bytes: &[u8]) -> Result<SignalBasis> {
-        let mut r = super::frame_open(
-            bytes,
-            MAGIC,
-            VERSION,
-            "signal basis",
-            "not a tensorjpeg signal basis (magic TJSBASIS missing; make one with `tensorjpeg signal fit`)",
-        )?;
+        let mut r = framing::SIGNAL_BASIS.open_sealed(bytes)?;
         let dims = r.u8()? as usize;
         let channels = r.varint_max("signal basis channels", MAX_SUBBANDS as u64)? as usize;
         let levels = r.u8()? as usize;

@@ -30,12 +30,10 @@ use super::latent_image::{self, LatentImageCodec};
 use super::latent_rans;
 
 use crate::error::{Error, Result};
+use crate::framing::{self, Framing};
 use crate::transform::wpt;
 use std::fmt;
 use std::str::FromStr;
-
-const MAGIC: &[u8; 8] = b"TJSIGNAL";
-const VERSION: u8 = 1;
 
 /// Largest magnitude of an unbounded (rANS-coded) latent code.
 pub const WIDE_CODE_MAX: f64 = 1e9;
@@ -421,7 +419,7 @@ pub fn encode_from_latents(
     let wide = coder.is_rans();
     let codes = quantizer.quantize_latents(z, basis.k(), wide)?;
     let payload = code_latents(coder, &codes, basis.k(), cshape)?;
-    let mut w = super::frame_start(MAGIC, VERSION);
+    let mut w = framing::SIGNAL_FILE.start();
     w.u8(basis.dims as u8);
     for &n in shape {
         w.varint(n as u64);
@@ -434,7 +432,7 @@ pub fn encode_from_latents(
     w.u8(coder.tag());
     w.varint(u64::from(sample_rate.unwrap_or(0)));
     w.blob(&payload);
-    Ok(super::frame_finish(w))
+    Ok(Framing::seal(w))
 }
 
 /// Encodes signal `x` (shape `[C, n_1, …, n_D]`) with `basis`, `quantizer` and `coder`.
@@ -451,13 +449,7 @@ pub fn encode(
 
 /// Reads and checks the header of a signal file; returns it and the payload.
 pub fn read_header(bytes: &[u8]) -> Result<(SignalHeader, &[u8])> {
-    let mut r = super::frame_open(
-        bytes,
-        MAGIC,
-        VERSION,
-        "signal file",
-        "not a tensorjpeg signal file (magic TJSIGNAL missing)",
-    )?;
+    let mut r = framing::SIGNAL_FILE.open_sealed(bytes)?;
     let dims = r.u8()? as usize;
     if !(1..=wpt::MAX_DIMS).contains(&dims) {
         return Err(Error::corrupt(format!(

@@ -30,15 +30,12 @@ use super::encode::{basis_from_ints, Basis};
 use super::quant::Params;
 use super::search::SearchOptions;
 use super::{code, KltIndex};
-use crate::bytes::{ByteReader, ByteWriter};
 use crate::entropy;
 use crate::entropy::model::entropy_bits;
+use crate::framing::{self, Framing};
 use crate::transform::MAX_KLT_COLS;
 use crate::{Error, Result};
 use half::f16;
-
-const MAGIC: &[u8; 4] = b"TJVK";
-const VERSION: u16 = 1;
 
 /// Where the bytes of an index go, and how close the streams are to ideal entropy coding.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,9 +78,7 @@ impl KltIndex {
     /// Serialized bytes and the end offset of each section (side, basis, lengths, coarse,
     /// streams).
     fn write_parts(&self) -> (Vec<u8>, [usize; 5]) {
-        let mut w = ByteWriter::new();
-        w.bytes(MAGIC);
-        w.u16(VERSION);
+        let mut w = framing::KLT_INDEX.start();
         w.varint(self.dim as u64);
         w.varint(self.n as u64);
         w.u8(self.unit as u8);
@@ -116,37 +111,13 @@ impl KltIndex {
         let coarse = w.buf.len();
         w.bytes(&self.payload);
         let streams = w.buf.len();
-        let crc = crc32fast::hash(&w.buf);
-        w.u32(crc);
-        (w.buf, [side, basis, lengths, coarse, streams])
+        (Framing::seal(w), [side, basis, lengths, coarse, streams])
     }
 
     /// Reads an index written by [`KltIndex::to_bytes`]. Errors (never panics) on a wrong
     /// magic, an unknown version, a checksum mismatch or inconsistent contents.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        if bytes.len() < 10 || &bytes[..4] != MAGIC {
-            return Err(Error::corrupt(
-                "not a tensorjpeg KLT vector index (bad magic)",
-            ));
-        }
-        let version = u16::from_le_bytes([bytes[4], bytes[5]]);
-        if version != VERSION {
-            return Err(Error::UnsupportedVersion {
-                found: version,
-                supported: VERSION,
-            });
-        }
-        let (body, tail) = bytes.split_at(bytes.len() - 4);
-        let stored = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]);
-        let computed = crc32fast::hash(body);
-        if stored != computed {
-            return Err(Error::Checksum {
-                what: "KLT vector index".into(),
-                stored,
-                computed,
-            });
-        }
-        let mut r = ByteReader::new(&body[6..], "klt index");
+        let mut r = framing::KLT_INDEX.open_sealed(bytes)?;
         let dim = r.varint_max("dimension", MAX_KLT_COLS as u64)? as usize;
         let n = r.varint_max("vectors", r.remaining() as u64)? as usize;
         if dim == 0 || n == 0 {
