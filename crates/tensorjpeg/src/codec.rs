@@ -111,12 +111,85 @@ pub trait Codec: Send + Sync {
     fn name(&self) -> &'static str;
     /// Encodes `values` (of `shape`) at `rate`.
     fn encode(&self, values: &[f32], shape: &[usize], rate: Rate) -> Result<Encoded>;
+    /// Encodes `values` so that the whole stored entry — the container's record for it
+    /// included — takes at most `budget.bits` bits, or as few as the codec can (the caller
+    /// reports a miss). The default runs [`fit_budget`] over [`Codec::encode`]; a codec
+    /// that searches its own step counts the record inside that search instead.
+    fn encode_within(&self, values: &[f32], shape: &[usize], budget: &Budget) -> Result<Encoded> {
+        fit_budget(self, values, shape, budget)
+    }
     /// Decodes what `encode` produced.
     fn decode(&self, params: &[u8], chunks: &[&[u8]], shape: &[usize]) -> Result<Vec<f32>>;
     /// True if the codec's output is bit-exact (no rate applies).
     fn lossless(&self) -> bool {
         false
     }
+}
+
+/// What the container stores for an entry beyond its codec's parameters and chunks: the
+/// table record (name, dtype, shape, codec name, the parameter and chunk length fields,
+/// chunk CRCs, exceptions).
+pub trait RecordCost: Sync {
+    /// Bytes of the record for parameters of `params` bytes and chunks of `chunks` bytes.
+    fn bytes(&self, params: usize, chunks: &[usize]) -> usize;
+}
+
+/// An all-in size budget for one stored entry (`--bits` × the number of values).
+#[derive(Clone, Copy)]
+pub struct Budget<'a> {
+    /// Bits the entry may take: record, parameters and chunks.
+    pub bits: f64,
+    /// What the record costs.
+    pub record: &'a dyn RecordCost,
+}
+
+impl std::fmt::Debug for Budget<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Budget").field("bits", &self.bits).finish()
+    }
+}
+
+impl Budget<'_> {
+    /// All-in bytes of `enc` once stored.
+    pub fn stored_bytes(&self, enc: &Encoded) -> usize {
+        let lens: Vec<usize> = enc.chunks.iter().map(Vec::len).collect();
+        enc.payload_bytes() + self.record.bytes(enc.params.len(), &lens)
+    }
+
+    /// All-in bits per value of `enc` for `n` values.
+    pub fn bits_per_value(&self, enc: &Encoded, n: usize) -> f64 {
+        self.stored_bytes(enc) as f64 * 8.0 / n.max(1) as f64
+    }
+}
+
+/// Meets `budget` with any codec's own `Rate::Bits` search (which counts parameters and
+/// chunks only): asks for the budget less a guess of the record — chunks of about 2^17
+/// values with 3-byte length fields and a 24-byte parameter block — then, while the stored
+/// entry is over budget, for a little less by the overshoot (at most four more times).
+pub fn fit_budget<C: Codec + ?Sized>(
+    codec: &C,
+    values: &[f32],
+    shape: &[usize],
+    budget: &Budget,
+) -> Result<Encoded> {
+    if values.is_empty() {
+        // Nothing to budget: the entry is its record.
+        return codec.encode(values, shape, Rate::Default);
+    }
+    let n = values.len() as f64;
+    let chunks = values.len().div_ceil(1 << 17).max(1);
+    let guess = budget.record.bytes(24, &vec![1 << 14; chunks]) + 24;
+    let mut target = (budget.bits / n - guess as f64 * 8.0 / n).max(1e-3);
+    let mut enc = codec.encode(values, shape, Rate::Bits(target))?;
+    for _ in 0..4 {
+        let total = budget.stored_bytes(&enc) as f64 * 8.0;
+        if total <= budget.bits || target <= 1e-3 {
+            break;
+        }
+        target = (target - (total - budget.bits) / n - 1e-4).max(1e-3);
+        enc = codec.encode(values, shape, Rate::Bits(target))?;
+    }
+    Ok(enc)
 }
 
 /// A parsed codec spec: `NAME[:OPTION[:OPTION...]]`, where an option is a bare word

@@ -56,7 +56,7 @@ pub mod vectors;
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;
 
-pub use codec::{register, Codec, CodecSpec, Encoded, Rate, Registry};
+pub use codec::{register, Budget, Codec, CodecSpec, Encoded, Rate, RecordCost, Registry};
 pub use error::{Error, Result};
 pub use limits::Limits;
 pub use pipeline::{

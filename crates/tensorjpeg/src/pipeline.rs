@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 
-use crate::codec::{Codec, Rate, Registry};
+use crate::codec::{Budget, Codec, Rate, RecordCost, Registry};
 use crate::container::{self, Container, Entry, EntryRef, Exception, Storage};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
@@ -15,7 +15,8 @@ const RAW_CHUNK: usize = 1 << 24;
 /// What to compress and how.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Codec spec (see [`crate::codec::CodecSpec`]), e.g. `native` or `jpeg:tworow`.
+    /// Codec spec (see [`crate::codec::CodecSpec`]), e.g. `native` or `jpeg:tworow`; a
+    /// typed configuration prints as its spec (`NativeConfig { .. }.to_string()`).
     pub codec: String,
     /// Rate mode.
     pub rate: Rate,
@@ -196,36 +197,20 @@ pub fn encode_tensor(t: &Tensor, codec: &dyn Codec, rate: Rate) -> Result<(Entry
         std::borrow::Cow::Owned(c)
     };
     // The `--bits` budget is all-in: the entry's own record (name, shape, chunk table,
-    // exceptions) counts too. Ask the codec for the budget less a guess of the record, then
-    // (rarely) for a little less again until the whole entry fits.
-    let first_rate = match rate {
-        Rate::Bits(b) if !values.is_empty() => {
-            let guess = record_guess(t, codec.name(), exceptions.len());
-            Rate::Bits((b - guess as f64 * 8.0 / values.len() as f64).max(1e-3))
-        }
-        r => r,
-    };
-    let mut enc = codec
-        .encode(&clean, &t.shape, first_rate)
-        .map_err(|e| name_error(&t.name, e))?;
-    if let Rate::Bits(b) = rate {
-        let n = values.len().max(1) as f64;
-        let mut target = match first_rate {
-            Rate::Bits(x) => x,
-            _ => b,
-        };
-        for _ in 0..4 {
-            let record = entry_overhead(t, codec.name(), &enc, exceptions.len());
-            let total = (enc.payload_bytes() + record) as f64 * 8.0;
-            if total <= b * n || target <= 1e-3 {
-                break;
-            }
-            target = (target - (total - b * n) / n - 1e-4).max(1e-3);
-            enc = codec
-                .encode(&clean, &t.shape, Rate::Bits(target))
-                .map_err(|e| name_error(&t.name, e))?;
-        }
+    // exceptions) counts too, and the codec is told what that record costs.
+    let record = EntryRecord::new(t, codec.name(), exceptions.len());
+    let enc = match rate {
+        Rate::Bits(b) if !values.is_empty() => codec.encode_within(
+            &clean,
+            &t.shape,
+            &Budget {
+                bits: b * values.len() as f64,
+                record: &record,
+            },
+        ),
+        r => codec.encode(&clean, &t.shape, r),
     }
+    .map_err(|e| name_error(&t.name, e))?;
     if let Rate::MaxError(bound) = rate {
         let chunks: Vec<&[u8]> = enc.chunks.iter().map(Vec::as_slice).collect();
         let back = codec
@@ -288,8 +273,12 @@ fn missed_targets(
     let n = values.len() as f64;
     Ok(match rate {
         Rate::Bits(b) => {
-            let record = entry_overhead(t, codec.name(), enc, exceptions);
-            let got = (enc.payload_bytes() + record) as f64 * 8.0 / n;
+            let record = EntryRecord::new(t, codec.name(), exceptions);
+            let budget = Budget {
+                bits: b * n,
+                record: &record,
+            };
+            let got = budget.bits_per_value(enc, values.len());
             if got > b * 1.01 + 1e-9 {
                 vec![format!(
                     "tensor '{}': --bits {b} not reached with {}: {got:.3} bits/value all-in is \
@@ -335,46 +324,38 @@ fn missed_targets(
     })
 }
 
-/// Bytes of an entry's table record and chunk CRCs, beyond the codec's payload.
-/// A guess of [`entry_overhead`] before encoding: chunks of about 2^17 values with
-/// 3-byte length fields and a 24-byte parameter block.
-fn record_guess(t: &Tensor, codec: &str, exceptions: usize) -> usize {
-    let chunks = t.numel().div_ceil(1 << 17).max(1);
-    let e = Entry {
-        name: t.name.clone(),
-        dtype: t.dtype.clone(),
-        shape: t.shape.clone(),
-        codec: codec.to_string(),
-        params: Vec::new(),
-        exceptions: vec![Exception { index: 0, bits: 0 }; exceptions],
-        chunks: vec![Vec::new(); chunks],
-    };
-    e.stored_bytes() + 24 + 2 * chunks
+/// The container record of one entry — name, dtype, shape, codec name, exceptions — whose
+/// size the codec's parameters and chunk lengths complete ([`RecordCost`]).
+struct EntryRecord {
+    /// The record with empty parameters and chunks of the right count filled in per call.
+    empty: Entry,
 }
 
-fn entry_overhead(
-    t: &Tensor,
-    codec: &str,
-    enc: &crate::codec::Encoded,
-    exceptions: usize,
-) -> usize {
-    let e = Entry {
-        name: t.name.clone(),
-        dtype: t.dtype.clone(),
-        shape: t.shape.clone(),
-        codec: codec.to_string(),
-        params: Vec::new(),
-        exceptions: vec![Exception { index: 0, bits: 0 }; exceptions],
-        chunks: vec![Vec::new(); enc.chunks.len()],
-    };
-    // Record with empty chunks and params, plus the varint growth of real lengths.
-    let varint = |v: usize| (usize::BITS - v.max(1).leading_zeros()).div_ceil(7) as usize;
-    e.stored_bytes() + varint(enc.params.len()) - 1
-        + enc
-            .chunks
-            .iter()
-            .map(|c| varint(c.len()) - 1)
-            .sum::<usize>()
+impl EntryRecord {
+    fn new(t: &Tensor, codec: &str, exceptions: usize) -> EntryRecord {
+        EntryRecord {
+            empty: Entry {
+                name: t.name.clone(),
+                dtype: t.dtype.clone(),
+                shape: t.shape.clone(),
+                codec: codec.to_string(),
+                params: Vec::new(),
+                exceptions: vec![Exception { index: 0, bits: 0 }; exceptions],
+                chunks: Vec::new(),
+            },
+        }
+    }
+}
+
+impl RecordCost for EntryRecord {
+    fn bytes(&self, params: usize, chunks: &[usize]) -> usize {
+        // The record with an empty parameter blob and no chunks, plus the varint growth of
+        // the real parameter length and one (length, CRC) pair per chunk.
+        let varint = |v: usize| (usize::BITS - v.max(1).leading_zeros()).div_ceil(7) as usize;
+        let mut e = self.empty.clone();
+        e.chunks = vec![Vec::new(); chunks.len()];
+        e.stored_bytes() + varint(params) - 1 + chunks.iter().map(|&c| varint(c) - 1).sum::<usize>()
+    }
 }
 
 fn name_error(tensor: &str, e: Error) -> Error {

@@ -353,10 +353,10 @@ const PINNED: &[Pin] = &[
     ),
     (
         "native@bits=4",
-        0x6a84cb3321a9e6d0,
-        470,
-        0x75de571e469954a7,
-        [0xbd06cf66, 0xbd06cf66, 0xbd06cf66, 0x00000000],
+        0xe97ebf16698128ba,
+        497,
+        0x4c2823966aef6166,
+        [0xbd31e8bd, 0xbd31e8bd, 0xbd31e8bd, 0x00000000],
     ),
     (
         "native@snr=30",
