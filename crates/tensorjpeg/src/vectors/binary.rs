@@ -278,32 +278,15 @@ impl VectorIndex for BinaryIndex {
     }
 }
 
-/// Parses `binary`, `binary+rescore`, `binary+rescore:shortlist=N`,
-/// `binary+int8[:shortlist=N]`.
-pub fn parse(spec: &str) -> Option<Box<dyn VectorCodec>> {
-    let spec = spec.trim();
-    let (head, opt) = match spec.split_once(':') {
-        Some((h, o)) => (
-            h,
-            Some(o.strip_prefix("shortlist=")?.parse::<usize>().ok()?),
-        ),
-        None => (spec, None),
-    };
-    let rescore = match (head, opt) {
-        ("binary", None) => Rescore::Hamming,
-        ("binary+rescore", shortlist) => Rescore::Float { shortlist },
-        ("binary+int8", s) => Rescore::Int8 {
-            shortlist: s.unwrap_or(DEFAULT_SHORTLIST),
-        },
-        _ => return None,
-    };
-    Some(Box::new(BinaryCodec::new(rescore).ok()?))
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::kmeans::testdata::{all_scores, exact_scores, overlap, vectors};
     use super::*;
+
+    /// The codec a spec names, if it parses and builds.
+    fn parse(spec: &str) -> Option<Box<dyn VectorCodec>> {
+        crate::vectors::registry::parse(spec).ok()
+    }
 
     #[test]
     fn sizes_names_and_bits() {

@@ -161,53 +161,15 @@ impl VectorIndex for JpegIndex {
     }
 }
 
-/// Parses `jpeg[:matrix][:trunc]:q=Q` and `jpeg:matrix[:trunc]:bytes=B`.
-pub fn parse(spec: &str) -> Option<Result<Box<dyn VectorCodec>>> {
-    let mut parts = spec.trim().split(':');
-    if parts.next()? != "jpeg" {
-        return None;
-    }
-    let (mut matrix, mut truncate, mut rate) = (false, false, None);
-    for p in parts {
-        match p {
-            "matrix" => matrix = true,
-            "tworow" => matrix = false,
-            "trunc" => truncate = true,
-            _ => {
-                let bad = || {
-                    Error::param(
-                        "jpeg vector codec option",
-                        p,
-                        "matrix, tworow, trunc, q=1..100 or bytes=B",
-                    )
-                };
-                let r = match p.split_once('=') {
-                    Some(("q", v)) => v.parse().ok().map(JpegRate::Quality),
-                    Some(("bytes", v)) => v.parse().ok().map(JpegRate::Bytes),
-                    _ => None,
-                };
-                match r {
-                    Some(r) => rate = Some(r),
-                    None => return Some(Err(bad())),
-                }
-            }
-        }
-    }
-    let rate = rate.unwrap_or(JpegRate::Quality(crate::backends::jpeg::DEFAULT_QUALITY));
-    if matches!(rate, JpegRate::Bytes(_)) && !matrix {
-        return Some(Err(Error::param(
-            "jpeg vector codec",
-            "bytes= with one image per vector",
-            "jpeg:matrix:bytes=B (a per-vector JPEG's headers alone exceed most budgets)",
-        )));
-    }
-    Some(JpegVectors::new(matrix, truncate, rate).map(|c| Box::new(c) as Box<dyn VectorCodec>))
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::kmeans::testdata::vectors;
     use super::*;
+
+    /// What the registry makes of a spec.
+    fn parse(spec: &str) -> Option<Result<Box<dyn VectorCodec>>> {
+        Some(crate::vectors::registry::parse(spec))
+    }
 
     #[test]
     fn per_vector_files_carry_330_header_bytes_each() {
@@ -234,7 +196,6 @@ mod tests {
 
     #[test]
     fn bad_specs_are_refused() {
-        assert!(parse("pq:m=8").is_none());
         assert!(parse("jpeg:q=0").unwrap().is_err());
         assert!(parse("jpeg:bytes=20").unwrap().is_err());
         assert!(parse("jpeg:zigzag").unwrap().is_err());

@@ -136,17 +136,15 @@ impl VectorIndex for PcaIndex {
     }
 }
 
-/// Parses `pca:k=K+int8` (or `pca:k=K`).
-pub fn parse(spec: &str) -> Option<Box<dyn VectorCodec>> {
-    let rest = spec.trim().strip_prefix("pca:k=")?;
-    let k = rest.strip_suffix("+int8").unwrap_or(rest).parse().ok()?;
-    Some(Box::new(PcaCodec::new(k).ok()?))
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::kmeans::testdata::*;
     use super::*;
+
+    /// The codec a spec names, if it parses and builds.
+    fn parse(spec: &str) -> Option<Box<dyn VectorCodec>> {
+        crate::vectors::registry::parse(spec).ok()
+    }
 
     #[test]
     fn scores_are_decoded_dot_products_and_sizes_add_up() {

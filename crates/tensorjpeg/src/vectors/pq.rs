@@ -365,21 +365,15 @@ impl VectorIndex for PqIndex {
     }
 }
 
-/// Parses `pq:m=M` and `opq:m=M`.
-pub fn parse(spec: &str) -> Option<Box<dyn VectorCodec>> {
-    let (kind, m) = spec.trim().split_once(":m=")?;
-    let m: usize = m.parse().ok()?;
-    match kind {
-        "pq" => Some(Box::new(PqCodec::pq(m).ok()?)),
-        "opq" => Some(Box::new(PqCodec::opq(m).ok()?)),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::kmeans::testdata::*;
     use super::*;
+
+    /// The codec a spec names, if it parses and builds.
+    fn parse(spec: &str) -> Option<Box<dyn VectorCodec>> {
+        crate::vectors::registry::parse(spec).ok()
+    }
 
     fn reconstruction_mse(index: &PqIndex, base: &[f32]) -> f64 {
         let mut row = vec![0f32; index.dim()];

@@ -485,21 +485,15 @@ impl VectorIndex for ScalarIndex {
     }
 }
 
-/// Parses `float32` (`f32`), `f16` (`float16`), `int8`, `int4`.
-pub fn parse(spec: &str) -> Option<Box<dyn VectorCodec>> {
-    match spec.trim() {
-        "float32" | "f32" => Some(Box::new(F32Codec)),
-        "f16" | "float16" => Some(Box::new(F16Codec)),
-        "int8" => Some(Box::new(ScalarCodec::int8())),
-        "int4" => Some(Box::new(ScalarCodec::int4())),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::kmeans::testdata::*;
     use super::*;
+
+    /// The codec a spec names, if it parses and builds.
+    fn parse(spec: &str) -> Option<Box<dyn VectorCodec>> {
+        crate::vectors::registry::parse(spec).ok()
+    }
 
     const DIM: usize = 37; // odd, and not a multiple of 16: exercises every tail
 

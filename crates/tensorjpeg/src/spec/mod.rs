@@ -1,4 +1,12 @@
-//! The one grammar for "a codec at some rates": `SPEC[@KEY=V[/V…]]`, e.g.
+//! Every spec grammar, each a typed value with a [`FromStr`]/[`Display`](std::fmt::Display)
+//! round trip:
+//!
+//! * [`CodecSpec`] — a tensor codec, `NAME[:OPTION…]` (`native:hadamard:block=256`); the
+//!   native codec's options typed as [`crate::native::NativeConfig`];
+//! * [`SpecRates`] — a codec at some rates, `SPEC[@KEY=V[/V…]]` (below);
+//! * [`VectorSpec`] — a vector codec for embedding collections (`pq:m=48`, `klt:bytes=24`).
+//!
+//! "A codec at some rates": `SPEC[@KEY=V[/V…]]`, e.g.
 //! `native:hadamard@bits=2/3/4`, `jpeg:tworow@q=95/75`, `q4_0` — what `sweep --codecs`
 //! lists and what `--embed-codec` / `--weight-codec` take (one rate). `SPEC` is a
 //! [`CodecSpec`](crate::CodecSpec) string, `KEY` one of [`Rate::parse`]'s keys (`q`,
@@ -9,6 +17,12 @@ use std::str::FromStr;
 
 use crate::codec::Rate;
 use crate::error::{Error, Result};
+
+mod codec;
+mod vector;
+
+pub use codec::CodecSpec;
+pub use vector::{VectorSpec, FAMILIES};
 
 /// A codec spec and the rates asked for it (none: the codec's defaults).
 #[derive(Debug, Clone, PartialEq)]
