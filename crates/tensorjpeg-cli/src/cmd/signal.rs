@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use tensorjpeg::signal::basis::SignalBasis;
 use tensorjpeg::signal::codec::{self, LatentCoder, QuantizerKind};
@@ -119,7 +119,7 @@ pub struct EvalArgs {
         value_delimiter = ',',
         default_value = "image,digits,audio,volume"
     )]
-    pub modalities: Vec<String>,
+    pub modalities: Vec<Modality>,
     /// Image rates, bits per pixel.
     #[arg(
         long,
@@ -181,18 +181,10 @@ impl EvalArgs {
     /// The evaluation these arguments ask for (assets default to `assets_dir()`; the
     /// command line is this process's).
     pub fn config(&self) -> Result<Config> {
-        let modalities = self
-            .modalities
-            .iter()
-            .map(|m| {
-                m.parse::<Modality>()
-                    .map_err(|e| anyhow!("--modalities: {e}"))
-            })
-            .collect::<Result<Vec<_>>>()?;
         Ok(Config {
             out: self.out.clone(),
             assets: self.assets.clone().unwrap_or_else(assets_dir),
-            modalities,
+            modalities: self.modalities.clone(),
             bpp: self.bpp.clone(),
             levels: self.levels.clone(),
             channels: self.channels.clone(),
@@ -485,13 +477,13 @@ mod tests {
             },
             Config::default()
         );
-        let a = P::try_parse_from(["eval", "--modalities", "audio,smell"])
-            .unwrap()
-            .a;
-        let e = a.config().unwrap_err().to_string();
-        assert_eq!(
-            e,
-            "--modalities: unknown \"smell\" (valid: image, digits, audio, volume)"
+        let e = P::try_parse_from(["eval", "--modalities", "audio,smell"])
+            .err()
+            .expect("an unknown modality is refused")
+            .to_string();
+        assert!(
+            e.contains("'smell'") && e.contains("[possible values: image, digits, audio, volume]"),
+            "{e}"
         );
     }
 }

@@ -10,6 +10,7 @@ use anyhow::{bail, Result};
 
 /// One part of the evaluation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Modality {
     /// Photos against JPEG, lossy WebP and downsampling (`images/`).
     Image,
