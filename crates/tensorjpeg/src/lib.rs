@@ -8,9 +8,10 @@
 //! ```
 //!
 //! Every stage is a module: [`layout`], [`transform`], [`quant`], [`entropy`],
-//! [`container`]; [`native`] strings them together as the `native` codec. The literal
-//! JPEG backend ([`backends::jpeg`]) and the baselines people already use ([`baselines`]:
-//! fp16/bf16 casts, GGUF Q8_0/Q4_0/Q4_1 blocks, SVD, zstd) are codecs behind the same
+//! [`container`]; [`native`] strings them together as the `native` codec. The seeds'
+//! literal JPEG ([`baselines::jpeg`]) and the other baselines people already use
+//! ([`baselines`]: fp16/bf16 casts, GGUF Q8_0/Q4_0/Q4_1 blocks, SVD, zstd) are codecs
+//! behind the same
 //! [`Codec`] trait, so every comparison runs through one container and one set of
 //! [`metrics`]; image-quality metrics (PSNR, SSIM, MS-SSIM) are in [`ssim`].
 //!
@@ -28,7 +29,6 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod backends;
 pub mod baselines;
 pub mod bytes;
 pub mod codec;
@@ -73,7 +73,7 @@ pub fn default_registry() -> Registry {
     codec::with_registered(
         Registry::empty()
             .with(&["native"], native::factory)
-            .with(&["jpeg"], backends::jpeg::factory)
+            .with(&["jpeg"], baselines::jpeg::factory)
             .with(&["f16", "bf16", "svd", "zstd", "raw"], baselines::factory)
             .with(&["q8_0", "q4_0", "q4_1"], baselines::ggml::factory),
     )

@@ -26,7 +26,7 @@
 use std::path::Path;
 
 use anyhow::{ensure, Context, Result};
-use tensorjpeg::backends::jpeg::jpeg_scan_bytes;
+use tensorjpeg::baselines::jpeg::jpeg_scan_bytes;
 use tensorjpeg::rng::SplitMix64;
 use tensorjpeg::signal::basis::SignalBasis;
 use tensorjpeg::signal::codec::{self, LatentCoder, Quantizer};

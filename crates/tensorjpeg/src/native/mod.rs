@@ -13,10 +13,10 @@
 //! Chunk: `[u8 scale code × planes]` when `step=block`, then one entropy segment per band
 //! (see [`crate::entropy`]) holding that band's indices in plane order.
 //!
-//! Encoding runs as named steps: [`Native::transform_for`] (the transform, KLT fitted),
-//! [`Analysis`] (planes, chunks, forward transforms, energy, per-plane scales), the step
-//! search of [`Analysis::quantizer`] (for a rate, or for an all-in [`Budget`] that counts
-//! the container's record), and [`Analysis::encode`] (the bytes).
+//! Encoding runs as named steps: `Native::transform_for` (the transform, KLT fitted),
+//! `Analysis::new` (planes, chunks, forward transforms, energy, per-plane scales), the step
+//! search of `Analysis::quantizer` (for a rate, or for an all-in [`Budget`] that counts
+//! the container's record), and `Analysis::encode` (the bytes).
 
 mod chunk;
 mod config;

@@ -192,7 +192,7 @@ fn parse_jpeg<'a>(parts: impl Iterator<Item = &'a str>) -> Result<VectorSpec> {
             }
         }
     }
-    let rate = rate.unwrap_or(JpegRate::Quality(crate::backends::jpeg::DEFAULT_QUALITY));
+    let rate = rate.unwrap_or(JpegRate::Quality(crate::baselines::jpeg::DEFAULT_QUALITY));
     if matches!(rate, JpegRate::Bytes(_)) && !matrix {
         return Err(Error::param(
             "jpeg vector codec",

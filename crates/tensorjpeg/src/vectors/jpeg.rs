@@ -1,5 +1,5 @@
 //! The literal-JPEG baseline for embedding collections (seed 000's method), through the
-//! real encoder and decoder of [`crate::backends::jpeg`]:
+//! real encoder and decoder of [`crate::baselines::jpeg`]:
 //!
 //! - `jpeg:q=Q` — one JPEG file per vector, the `2 × d/2` grayscale image the seed
 //!   describes, min–max normalised per vector (`jpeg:trunc:q=Q`: with numpy's truncating
@@ -13,7 +13,7 @@
 
 use super::kmeans::{check_out, check_row};
 use super::{check_query, check_rows, VectorCodec, VectorIndex};
-use crate::backends::jpeg::{JpegCodec, Layout};
+use crate::baselines::jpeg::{JpegCodec, Layout};
 use crate::codec::{Codec, Rate};
 use crate::kernels::dot;
 use crate::{Error, Result};

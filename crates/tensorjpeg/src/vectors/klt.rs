@@ -39,13 +39,13 @@
 //! decodes the collection once for many queries.
 
 mod coarse;
-mod code;
 mod component;
 mod encode;
 mod format;
-mod quant;
+mod params;
 mod rdo;
 mod search;
+mod stream;
 
 #[cfg(test)]
 mod tests;
@@ -54,7 +54,7 @@ use super::{check_rows, VectorCodec, VectorIndex};
 use crate::transform::klt::Klt;
 use crate::{Error, Result};
 use encode::{check_opts, Basis, Prepared};
-use quant::Params;
+use params::Params;
 
 pub use format::KltStats;
 pub use search::SearchOptions;
@@ -319,7 +319,7 @@ impl KltIndex {
     /// Quantization indices of vector `i` (`k` values).
     pub fn indices(&self, i: usize, q: &mut [i32]) -> Result<()> {
         let cb = self.params.coarse_bytes;
-        code::decode_vector(
+        stream::decode_vector(
             &self.params,
             &self.coarse[i * cb..(i + 1) * cb],
             &self.payload[self.offsets[i]..self.offsets[i + 1]],

@@ -1,7 +1,7 @@
 //! The per-component pieces of the KLT codec's quantization: the dead-zone quantizer of one
 //! component ([`CompQuant`]) and a static magnitude model ([`MagModel`]), with the
 //! constants both the coarse field ([`super::coarse`]) and the parameter set
-//! ([`super::quant`]) build on.
+//! ([`super::params`]) build on.
 
 use crate::bytes::{ByteReader, ByteWriter};
 use crate::entropy::byte_rans::PACKED_PREC;

@@ -3,9 +3,9 @@
 //! global step that meets a bytes-per-vector target (see the parent module).
 
 use super::component::CompQuant;
-use super::quant::{BuildOpts, Params};
+use super::params::{BuildOpts, Params};
 use super::search::SearchOptions;
-use super::{code, KltFit, KltIndex, KltOptions};
+use super::{stream, KltFit, KltIndex, KltOptions};
 use crate::entropy::byte_rans;
 use crate::transform::klt::Klt;
 use crate::vectors::VectorIndex;
@@ -353,7 +353,7 @@ impl KltIndex {
                 let mut lens = Vec::with_capacity(rows);
                 for (r, qr) in qc.chunks_exact(k.max(1)).enumerate() {
                     let before = out.len();
-                    code::encode_vector(
+                    stream::encode_vector(
                         &params,
                         qr,
                         &mut enc,

@@ -6,7 +6,7 @@
 //! dim, n   varint × 2
 //! flags    u8                        bit 0: unit-norm collection (decode renormalises)
 //! mean     u16 × dim                 f16 bits
-//! params   see quant::Params::write  u8 ρ·256, varint k, per component (f16 step, 3
+//! params   see params::Params::write  u8 ρ·256, varint k, per component (f16 step, 3
 //!                                    centroid bytes), varint m, m coarse components
 //!                                    (u8 width; if > 0: svarint lo, varint len, len
 //!                                    frequencies), varint buckets, a bucket byte per
@@ -27,9 +27,9 @@
 
 use super::component::NCTX;
 use super::encode::{basis_from_ints, Basis};
-use super::quant::Params;
+use super::params::Params;
 use super::search::SearchOptions;
-use super::{code, KltIndex};
+use super::{stream, KltIndex};
 use crate::entropy;
 use crate::entropy::model::entropy_bits;
 use crate::framing::{self, Framing};
@@ -237,7 +237,7 @@ impl KltIndex {
         let mut q = vec![0i32; self.params.k()];
         let cb = self.params.coarse_bytes;
         for i in 0..self.n {
-            code::decode_vector(
+            stream::decode_vector(
                 &self.params,
                 &self.coarse[i * cb..(i + 1) * cb],
                 &self.payload[self.offsets[i]..self.offsets[i + 1]],

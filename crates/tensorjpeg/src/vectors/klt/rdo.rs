@@ -11,7 +11,7 @@
 //! models and centroids from the new indices.
 
 use super::component::PREC;
-use super::quant::{ctx_of, Params};
+use super::params::{ctx_of, Params};
 use rayon::prelude::*;
 
 /// Bits of each symbol of each model (`f64::INFINITY` for a symbol without frequency).

@@ -16,7 +16,7 @@
 //! - [`KltIndex::search_exact_batch`]: decodes every vector once into coefficients and
 //!   searches them with all queries (for evaluating many queries).
 
-use super::code::{decode_group, field, GROUP};
+use super::stream::{decode_group, field, GROUP};
 use super::KltIndex;
 use crate::kernels::{dot, top_k};
 use crate::vectors::check_query;

@@ -274,7 +274,7 @@ fn lockstep_decoding_equals_one_at_a_time() {
     });
     let k = ix.components();
     let mut one = vec![0i32; k];
-    let mut grp = vec![0i32; code::GROUP * k];
+    let mut grp = vec![0i32; stream::GROUP * k];
     for idx in [
         vec![0usize],
         vec![5, 3],

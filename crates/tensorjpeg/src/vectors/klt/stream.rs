@@ -10,7 +10,7 @@
 //! ([`crate::entropy::byte_rans`]).
 
 use super::component::{MagModel, MAX_MAG, PREC};
-use super::quant::{ctx_of, Params};
+use super::params::{ctx_of, Params};
 use crate::entropy::byte_rans::{Decoder, Encoder, PAYLOAD_BITS};
 use crate::{Error, Result};
 

@@ -1,2 +1,0 @@
-//! Codecs that wrap an existing format: the literal JPEG backend of the seeds.
-pub mod jpeg;
