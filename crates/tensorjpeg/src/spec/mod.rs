@@ -9,7 +9,7 @@
 //! "A codec at some rates": `SPEC[@KEY=V[/V…]]`, e.g.
 //! `native:hadamard@bits=2/3/4`, `jpeg:tworow@q=95/75`, `q4_0` — what `sweep --codecs`
 //! lists and what `--embed-codec` / `--weight-codec` take (one rate). `SPEC` is a
-//! [`CodecSpec`](crate::CodecSpec) string, `KEY` one of [`Rate::parse`]'s keys (`q`,
+//! [`CodecSpec`] string, `KEY` one of [`Rate::parse`]'s keys (`q`,
 //! `bits`, `snr`, `maxerr`). [`FromStr`] and [`Display`](std::fmt::Display) round-trip.
 
 use std::fmt;
