@@ -31,7 +31,7 @@ pub enum Error {
         supported: u16,
     },
     /// A stored checksum does not match the bytes: the data was damaged after writing.
-    #[error("checksum mismatch in {what}: stored {stored:08x}, computed {computed:08x}")]
+    #[error("checksum mismatch in {what}: CRC-32 stored {stored:08x}, computed {computed:08x} (damaged or truncated after writing)")]
     Checksum {
         /// What was checked (header, tensor/chunk).
         what: String,

@@ -280,13 +280,8 @@ impl VectorIndex for BinaryIndex {
 
 #[cfg(test)]
 mod tests {
-    use super::super::kmeans::testdata::{all_scores, exact_scores, overlap, vectors};
+    use super::super::kmeans::testdata::{all_scores, exact_scores, overlap, parse, vectors};
     use super::*;
-
-    /// The codec a spec names, if it parses and builds.
-    fn parse(spec: &str) -> Option<Box<dyn VectorCodec>> {
-        crate::vectors::registry::parse(spec).ok()
-    }
 
     #[test]
     fn sizes_names_and_bits() {

@@ -278,6 +278,11 @@ pub(crate) mod testdata {
 
     pub use crate::rng::correlated_unit_vectors as vectors;
 
+    /// The codec a spec names, if it parses and builds.
+    pub fn parse(spec: &str) -> Option<Box<dyn crate::vectors::VectorCodec>> {
+        crate::vectors::registry::parse(spec).ok()
+    }
+
     /// Top-10 overlap with float32 of `codec` fitted on `train_n` synthetic vectors of
     /// dimension `dim` and encoding 2,000 others, over 30 queries (the recall sanity check
     /// every vector codec's tests run).

@@ -141,11 +141,6 @@ mod tests {
     use super::super::kmeans::testdata::*;
     use super::*;
 
-    /// The codec a spec names, if it parses and builds.
-    fn parse(spec: &str) -> Option<Box<dyn VectorCodec>> {
-        crate::vectors::registry::parse(spec).ok()
-    }
-
     #[test]
     fn scores_are_decoded_dot_products_and_sizes_add_up() {
         let dim = 40;

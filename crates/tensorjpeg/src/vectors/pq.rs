@@ -370,11 +370,6 @@ mod tests {
     use super::super::kmeans::testdata::*;
     use super::*;
 
-    /// The codec a spec names, if it parses and builds.
-    fn parse(spec: &str) -> Option<Box<dyn VectorCodec>> {
-        crate::vectors::registry::parse(spec).ok()
-    }
-
     fn reconstruction_mse(index: &PqIndex, base: &[f32]) -> f64 {
         let mut row = vec![0f32; index.dim()];
         let mut se = 0f64;

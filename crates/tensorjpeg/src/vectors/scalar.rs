@@ -490,11 +490,6 @@ mod tests {
     use super::super::kmeans::testdata::*;
     use super::*;
 
-    /// The codec a spec names, if it parses and builds.
-    fn parse(spec: &str) -> Option<Box<dyn VectorCodec>> {
-        crate::vectors::registry::parse(spec).ok()
-    }
-
     const DIM: usize = 37; // odd, and not a multiple of 16: exercises every tail
 
     #[test]
