@@ -255,16 +255,13 @@ fn signal_cases() -> Vec<(String, Got)> {
         assert_eq!(ysh, xsh);
         out.push((format!("tjs image {name}"), got(&f, &y)));
     }
-    let (f, _) = signal::encode_to_rate(
-        &basis,
-        &x,
-        &xsh,
-        QuantizerKind::Uniform,
-        LatentCoder::Rans,
-        1.0,
-        None,
-    )
-    .unwrap();
+    let rate = signal::RateTarget {
+        kind: QuantizerKind::Uniform,
+        coder: LatentCoder::Rans,
+        bits_per_sample: 1.0,
+        sample_rate: None,
+    };
+    let (f, _) = signal::encode_to_rate(&basis, &x, &xsh, &rate).unwrap();
     let (y, _) = signal::decode(&basis, &f).unwrap();
     out.push(("tjs image uniform rans @1bpp".into(), got(&f, &y)));
     // 1-D: a sound, J = 3, 4 of 8 channels, with a sample rate in the header.

@@ -314,16 +314,13 @@ fn encode(a: &EncodeArgs) -> Result<()> {
     basis.check(&s.shape, s.values.len()).with_context(ctx)?;
     let t0 = Instant::now();
     let (bytes, q) = if let Some(bits) = a.bits {
-        codec::encode_to_rate(
-            &basis,
-            &s.values,
-            &s.shape,
+        let rate = codec::RateTarget {
             kind,
             coder,
-            bits,
-            s.sample_rate,
-        )
-        .with_context(ctx)?
+            bits_per_sample: bits,
+            sample_rate: s.sample_rate,
+        };
+        codec::encode_to_rate(&basis, &s.values, &s.shape, &rate).with_context(ctx)?
     } else {
         let t = match (kind, a.step, a.gain) {
             (QuantizerKind::Uniform, Some(step), None) => 1.0 / step,

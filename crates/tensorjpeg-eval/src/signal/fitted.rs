@@ -24,15 +24,13 @@ pub fn point(
     reps: usize,
 ) -> Result<(Row, Vec<f32>, Quantizer)> {
     let positions: usize = s.shape[1..].iter().product();
-    let (bytes, q) = codec::encode_to_rate(
-        basis,
-        &s.values,
-        &s.shape,
+    let rate = codec::RateTarget {
         kind,
         coder,
-        target,
-        s.sample_rate,
-    )?;
+        bits_per_sample: target,
+        sample_rate: s.sample_rate,
+    };
+    let (bytes, q) = codec::encode_to_rate(basis, &s.values, &s.shape, &rate)?;
     let (_, enc) = timed(reps, || {
         Ok(codec::encode(basis, &s.values, &s.shape, q, coder)?)
     })?;

@@ -323,6 +323,146 @@ fn payload_bytes(rows: usize, cols: usize, r: usize, bytes_per_value: usize) -> 
     1 + w.buf.len() + (rows + cols) * r * bytes_per_value
 }
 
+/// The tensor's 2-D view and its decomposition, with the steps of choosing a rank.
+struct Plan<'a> {
+    values: &'a [f32],
+    rows: usize,
+    cols: usize,
+    /// `min(rows, cols)`, the highest rank.
+    k: usize,
+    dec: Decomposition,
+    /// Total energy `Σ s²`.
+    total: f64,
+}
+
+impl<'a> Plan<'a> {
+    fn new(values: &'a [f32], rows: usize, cols: usize) -> Self {
+        let dec = Decomposition::new(values, rows, cols);
+        let total = dec.tail(0);
+        Plan {
+            values,
+            rows,
+            cols,
+            k: rows.min(cols),
+            dec,
+            total,
+        }
+    }
+
+    /// SNR of rank `r` predicted from the discarded eigenvalues.
+    fn predicted_snr(&self, r: usize) -> f64 {
+        let t = self.dec.tail(r);
+        if t <= 0.0 {
+            f64::INFINITY
+        } else {
+            10.0 * (self.total / t).log10()
+        }
+    }
+
+    fn by_quality(&self, q: u8) -> usize {
+        ((f64::from(q) / 100.0 * self.k as f64).round() as usize).clamp(1, self.k)
+    }
+
+    /// The largest rank whose all-in bits fit `b` bits per value.
+    fn by_bits(&self, b: f64, bytes_per_value: usize) -> usize {
+        let budget = b * (self.rows * self.cols) as f64;
+        (0..=self.k)
+            .rev()
+            .find(|&r| {
+                8.0 * payload_bytes(self.rows, self.cols, r, bytes_per_value) as f64 <= budget
+            })
+            .unwrap_or(0)
+    }
+
+    /// The first rank to try for `rate` (an SNR target is refined by [`Plan::reach_snr`]).
+    fn initial_rank(&self, rate: Rate, default_rank: Option<usize>, f32_factors: bool) -> usize {
+        match rate {
+            Rate::Quality(q) => self.by_quality(q),
+            Rate::Default => match default_rank {
+                Some(r) => r.min(self.k),
+                None => self.by_quality(DEFAULT_QUALITY),
+            },
+            Rate::Bits(b) => self.by_bits(b, if f32_factors { 4 } else { 2 }),
+            Rate::Snr(db) => (0..=self.k)
+                .find(|&r| self.predicted_snr(r) >= db)
+                .unwrap_or(self.k),
+            // Refused by `encode` before a plan is made.
+            Rate::MaxError(_) => self.k,
+        }
+    }
+
+    /// The factors of rank `rank` in the given precision (`None`: f16 overflows).
+    fn store(&self, rank: usize, f32_factors: bool) -> Option<Stored> {
+        let (l, r) = self.dec.factors(self.values, rank);
+        Stored::new(&l, &r, rank, f32_factors)
+    }
+
+    fn store_or_err(&self, rank: usize, f32_factors: bool) -> Result<Stored> {
+        self.store(rank, f32_factors)
+            .ok_or_else(|| Error::External("svd: factors overflow".into()))
+    }
+
+    /// SNR of the stored factors against the tensor.
+    fn actual_snr(&self, s: &Stored) -> f64 {
+        snr_db(
+            self.values,
+            &product(&s.l, &s.r, self.rows, s.rank, self.cols),
+        )
+    }
+
+    /// Checks the predicted rank's SNR on the stored factors and, if it fell short,
+    /// bisects upwards for the smallest rank that reaches `db` (the highest rank if none
+    /// does). Returns the factors and their SNR.
+    fn reach_snr(&self, stored: Stored, db: f64) -> Result<(Stored, f64)> {
+        let snr = self.actual_snr(&stored);
+        if snr >= db || stored.rank >= self.k {
+            return Ok((stored, snr));
+        }
+        let f32_factors = stored.f32_factors;
+        let full = self.store_or_err(self.k, f32_factors)?;
+        let full_snr = self.actual_snr(&full);
+        if full_snr < db {
+            return Ok((full, full_snr));
+        }
+        let (mut lo, mut hi) = (stored.rank + 1, self.k);
+        let (mut best, mut best_snr) = (full, full_snr);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let s = self.store_or_err(mid, f32_factors)?;
+            let v = self.actual_snr(&s);
+            if v >= db {
+                (best, best_snr) = (s, v);
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        Ok((best, best_snr))
+    }
+
+    /// The statistics reported for the stored factors.
+    fn stats(&self, stored: &Stored, payload: usize) -> Vec<(String, f64)> {
+        let n = (self.rows * self.cols) as f64;
+        vec![
+            ("rank".into(), stored.rank as f64),
+            ("max_rank".into(), self.k as f64),
+            (
+                "factor_bits".into(),
+                if stored.f32_factors { 32.0 } else { 16.0 },
+            ),
+            (
+                "energy_kept".into(),
+                if self.total > 0.0 {
+                    1.0 - self.dec.tail(stored.rank) / self.total
+                } else {
+                    1.0
+                },
+            ),
+            ("bits_per_value".into(), 8.0 * payload as f64 / n),
+        ]
+    }
+}
+
 impl Codec for SvdCodec {
     fn name(&self) -> &'static str {
         "svd"
@@ -365,115 +505,35 @@ impl Codec for SvdCodec {
                 format!("the smaller side of the 2-D view is {k}; at most {MAX_SMALL_SIDE} is supported"),
             ));
         }
-        let dec = Decomposition::new(values, rows, cols);
-        let total: f64 = dec.tail(0);
-        let predicted_snr = |r: usize| {
-            let t = dec.tail(r);
-            if t <= 0.0 {
-                f64::INFINITY
-            } else {
-                10.0 * (total / t).log10()
-            }
-        };
-        let by_quality = |q: u8| ((f64::from(q) / 100.0 * k as f64).round() as usize).clamp(1, k);
-        let by_bits = |b: f64, bpv: usize| {
-            let budget = b * n as f64;
-            (0..=k)
-                .rev()
-                .find(|&r| 8.0 * payload_bytes(rows, cols, r, bpv) as f64 <= budget)
-                .unwrap_or(0)
-        };
+        let plan = Plan::new(values, rows, cols);
         let mut extra: Vec<(String, f64)> = Vec::new();
-        let mut f32_factors = self.f32_factors;
-        let pick = |f32_factors: bool| -> usize {
-            match rate {
-                Rate::Quality(q) => by_quality(q),
-                Rate::Default => match self.rank {
-                    Some(r) => r.min(k),
-                    None => by_quality(DEFAULT_QUALITY),
-                },
-                Rate::Bits(b) => by_bits(b, if f32_factors { 4 } else { 2 }),
-                Rate::Snr(db) => (0..=k).find(|&r| predicted_snr(r) >= db).unwrap_or(k),
-                Rate::MaxError(_) => unreachable!("refused above"),
-            }
-        };
-        let mut rank = pick(f32_factors);
-        let store = |rank: usize, f32_factors: bool| {
-            let (l, r) = dec.factors(values, rank);
-            Stored::new(&l, &r, rank, f32_factors)
-        };
-        let mut stored = match store(rank, f32_factors) {
+        let rank = plan.initial_rank(rate, self.rank, self.f32_factors);
+        let mut stored = match plan.store(rank, self.f32_factors) {
             Some(s) => s,
             None => {
+                // f16 overflows: store f32 factors, at the rank the rate gives for them.
                 extra.push(("svd_f16_fallback".into(), 1.0));
-                f32_factors = true;
-                rank = pick(true);
-                store(rank, true)
+                let rank = plan.initial_rank(rate, self.rank, true);
+                plan.store(rank, true)
                     .ok_or_else(|| Error::External("svd: f32 factors overflow".into()))?
             }
         };
-        let actual = |s: &Stored| snr_db(values, &product(&s.l, &s.r, rows, s.rank, cols));
         if let Rate::Snr(db) = rate {
-            // Check the prediction on the stored factors; search upwards if it fell short.
-            let mut snr = actual(&stored);
-            if snr < db && rank < k {
-                let full = store(k, f32_factors)
-                    .ok_or_else(|| Error::External("svd: factors overflow".into()))?;
-                let full_snr = actual(&full);
-                if full_snr < db {
-                    (stored, snr) = (full, full_snr);
-                } else {
-                    let (mut lo, mut hi) = (rank + 1, k);
-                    let (mut best, mut best_snr) = (full, full_snr);
-                    while lo < hi {
-                        let mid = lo + (hi - lo) / 2;
-                        let s = store(mid, f32_factors)
-                            .ok_or_else(|| Error::External("svd: factors overflow".into()))?;
-                        let v = actual(&s);
-                        if v >= db {
-                            (best, best_snr) = (s, v);
-                            hi = mid;
-                        } else {
-                            lo = mid + 1;
-                        }
-                    }
-                    (stored, snr) = (best, best_snr);
-                }
-            }
+            let snr;
+            (stored, snr) = plan.reach_snr(stored, db)?;
             extra.push(("snr_db".into(), snr));
             extra.push(("snr_target_met".into(), f64::from(u8::from(snr >= db))));
         }
         if let Rate::Bits(b) = rate {
-            let bits = 8.0
-                * payload_bytes(
-                    rows,
-                    cols,
-                    stored.rank,
-                    if stored.f32_factors { 4 } else { 2 },
-                ) as f64
-                / n as f64;
+            let bytes_per_value = if stored.f32_factors { 4 } else { 2 };
+            let bits =
+                8.0 * payload_bytes(rows, cols, stored.rank, bytes_per_value) as f64 / n as f64;
             extra.push(("bits_budget_met".into(), f64::from(u8::from(bits <= b))));
         }
         let params = stored.params();
         let chunks = stored.chunks();
         let payload = params.len() + chunks.iter().map(Vec::len).sum::<usize>();
-        let mut stats = vec![
-            ("rank".into(), stored.rank as f64),
-            ("max_rank".into(), k as f64),
-            (
-                "factor_bits".into(),
-                if stored.f32_factors { 32.0 } else { 16.0 },
-            ),
-            (
-                "energy_kept".into(),
-                if total > 0.0 {
-                    1.0 - dec.tail(stored.rank) / total
-                } else {
-                    1.0
-                },
-            ),
-            ("bits_per_value".into(), 8.0 * payload as f64 / n as f64),
-        ];
+        let mut stats = plan.stats(&stored, payload);
         stats.extend(extra);
         Ok(Encoded {
             params,

@@ -566,18 +566,34 @@ pub fn decode_full(basis: &SignalBasis, bytes: &[u8]) -> Result<(Vec<f32>, Signa
     Ok((x, h))
 }
 
-/// Rate control: the file of `x` whose size is closest to `bits_per_sample` without
+/// What [`encode_to_rate`] aims for: a quantizer family, a latent coder and a size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateTarget {
+    /// The quantizer family whose fineness is searched.
+    pub kind: QuantizerKind,
+    /// The lossless coder of the latents.
+    pub coder: LatentCoder,
+    /// All-in file bits per sample position (the file may not exceed it).
+    pub bits_per_sample: f64,
+    /// Sample rate written into the header (audio), if any.
+    pub sample_rate: Option<u32>,
+}
+
+/// Rate control: the file of `x` whose size is closest to `target.bits_per_sample` without
 /// exceeding it (or the smallest reachable), found by bisection on the quantizer's
 /// fineness. Returns the file and the quantizer used.
 pub fn encode_to_rate(
     basis: &SignalBasis,
     x: &[f32],
     shape: &[usize],
-    kind: QuantizerKind,
-    coder: LatentCoder,
-    bits_per_sample: f64,
-    sample_rate: Option<u32>,
+    target: &RateTarget,
 ) -> Result<(Vec<u8>, Quantizer)> {
+    let RateTarget {
+        kind,
+        coder,
+        bits_per_sample,
+        sample_rate,
+    } = *target;
     if !(bits_per_sample.is_finite() && bits_per_sample > 0.0) {
         return Err(Error::param(
             "target bits per sample",
@@ -720,9 +736,13 @@ mod tests {
         let (x, s) = image(64, 64, 5);
         for target in [0.25, 0.5, 1.0, 2.0] {
             for coder in [LatentCoder::Rans, LatentCoder::Image(LatentImageCodec::Png)] {
-                let (f, _) =
-                    encode_to_rate(&b, &x, &s, QuantizerKind::Uniform, coder, target, None)
-                        .unwrap();
+                let t = RateTarget {
+                    kind: QuantizerKind::Uniform,
+                    coder,
+                    bits_per_sample: target,
+                    sample_rate: None,
+                };
+                let (f, _) = encode_to_rate(&b, &x, &s, &t).unwrap();
                 let bps = f.len() as f64 * 8.0 / (64.0 * 64.0);
                 // A PNG has a floor of about 140 bytes (0.27 bpp here): below it, the
                 // smallest file is returned.
@@ -732,16 +752,13 @@ mod tests {
                 }
             }
         }
-        assert!(encode_to_rate(
-            &b,
-            &x,
-            &s,
-            QuantizerKind::Uniform,
-            LatentCoder::Rans,
-            0.0,
-            None
-        )
-        .is_err());
+        let zero = RateTarget {
+            kind: QuantizerKind::Uniform,
+            coder: LatentCoder::Rans,
+            bits_per_sample: 0.0,
+            sample_rate: None,
+        };
+        assert!(encode_to_rate(&b, &x, &s, &zero).is_err());
     }
 
     #[test]
