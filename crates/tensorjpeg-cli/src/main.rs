@@ -69,9 +69,10 @@ pub struct SelectArgs {
     /// Skip tensors whose name matches this regex.
     #[arg(long, value_name = "REGEX")]
     pub exclude: Option<String>,
-    /// Only tensors with at least this many dimensions (2 = weight matrices).
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub min_ndim: usize,
+    /// Only tensors with at least this many dimensions (2 = weight matrices). `compress`
+    /// defaults to 2 for a file holding matrices (norms and biases stay exact), else 0.
+    #[arg(long, value_name = "N")]
+    pub min_ndim: Option<usize>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -90,6 +91,14 @@ enum Command {
         rate: RateArgs,
         #[command(flatten)]
         select: SelectArgs,
+        /// Per-tensor rule REGEX=SPEC[@RATE] (repeatable, first match wins; SPEC `exact`
+        /// stores verbatim; the regex ends at the first '=').
+        #[arg(long, value_name = "RULE")]
+        rule: Vec<tensorjpeg_eval::plan::Rule>,
+        /// How a --bits budget is shared: the same bits for every tensor, or one budget at
+        /// one rate–distortion slope (least total squared error).
+        #[arg(long, value_enum, default_value_t)]
+        allocate: tensorjpeg_eval::plan::Allocation,
         /// Print a JSON report instead of a table (no progress bar).
         #[arg(long)]
         json: bool,
@@ -133,6 +142,9 @@ enum Command {
     /// Embedding-collection codecs at equal bytes per vector, judged by retrieval on real
     /// sentence embeddings (enwiki neighbours, Bible paraphrases); seed 000 reproduced.
     EmbedEval(cmd::embed_eval::EmbedEvalArgs),
+    /// Whole models judged by the model: every tensor through a codec plan, the container
+    /// loaded by the runtime, embeddings compared with the original model's.
+    ModelSweep(cmd::model_sweep::ModelSweepArgs),
     /// Seed 003 as an experiment: a codec on a language model's input embeddings at each
     /// quality, with controls; perplexity, KL, top-1 and sampled-text statistics; a report.
     Probe(cmd::probe::ProbeArgs),
@@ -170,8 +182,11 @@ fn main() -> ExitCode {
             codec,
             rate,
             select,
+            rule,
+            allocate,
             json,
-        } => cmd::compress::run(&input, &output, &codec, rate.rate(), &select, json),
+        } => cmd::compress::plan_config(&codec, rate.rate(), &select, rule, allocate)
+            .and_then(|plan| cmd::compress::run(&input, &output, &plan, json)),
         Command::Decompress { input, output } => cmd::decompress::run(&input, &output),
         Command::Inspect { file, json } => cmd::inspect::run(&file, json),
         Command::Compare {
@@ -185,6 +200,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => cmd::generate::run(&args),
         Command::Embed(args) => cmd::embed::run(&args),
         Command::EmbedEval(args) => cmd::embed_eval::run(&args),
+        Command::ModelSweep(args) => cmd::model_sweep::run(&args),
         Command::Probe(args) => cmd::probe::run(&args),
         Command::Signal { cmd } => cmd::signal::run(&cmd),
     };

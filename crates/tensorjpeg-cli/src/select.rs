@@ -28,7 +28,7 @@ impl Selection {
         Ok(Selection {
             include: compile("include", &a.include)?,
             exclude: compile("exclude", &a.exclude)?,
-            min_ndim: a.min_ndim,
+            min_ndim: a.min_ndim.unwrap_or(0),
         })
     }
     /// True if the name and rank pass.

@@ -4,7 +4,9 @@
 //! The codec list is a comma-separated list of `SPEC[@RATES]`, RATES being `bits=2/3/4`,
 //! `q=95/75`, `snr=20/30` or `maxerr=1e-3/1e-2`. Without `@`, each codec gets its default
 //! points (native: bits 2..6; jpeg: quality 100/95/90/75/50; svd: bits 1/2/4/8; the fixed-rate
-//! formats: one point).
+//! formats: one point). A `global:` prefix (`global:native@bits=3/4`) shares each `bits=`
+//! budget among all the tensors at one rate–distortion slope ([`Allocation::Global`])
+//! instead of giving every tensor the same bits.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,9 +15,10 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use tensorjpeg::metrics::{compare, Stats};
-use tensorjpeg::pipeline::{compress_with, Options};
+use tensorjpeg::pipeline::{compress_planned, compress_with, Options, TensorPlan};
 use tensorjpeg::{Rate, Registry, SpecRates, Tensor};
 
+use crate::plan::Allocation;
 use crate::report::plot::{rate_distortion, Series};
 use crate::report::table::{self, f};
 use crate::report::{num, stats_json, write_atomic};
@@ -30,6 +33,18 @@ pub struct Point {
     pub rate: Rate,
     /// The rate as written in reports (`bits=4`, `q=95`).
     pub label: String,
+    /// How a `bits=` budget is shared among the tensors.
+    pub allocation: Allocation,
+}
+
+impl Point {
+    /// The codec as reports name it: the spec, `global:` first for a global allocation.
+    pub fn codec_label(&self) -> String {
+        match self.allocation {
+            Allocation::Global => format!("global:{}", self.spec),
+            Allocation::PerTensor => self.spec.clone(),
+        }
+    }
 }
 
 /// One measured point: the whole selection compressed, decompressed and compared.
@@ -94,6 +109,10 @@ fn default_rates(spec: &str) -> Vec<Rate> {
 pub fn parse_points(list: &str) -> Result<Vec<Point>> {
     let mut out = Vec::new();
     for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (allocation, item) = match item.strip_prefix("global:") {
+            Some(rest) => (Allocation::Global, rest),
+            None => (Allocation::PerTensor, item),
+        };
         let parsed: SpecRates = item
             .parse()
             .with_context(|| format!("--codecs: '{item}'"))?;
@@ -105,10 +124,17 @@ pub fn parse_points(list: &str) -> Result<Vec<Point>> {
         };
         for rate in rates {
             rate.validate().with_context(|| format!("codec '{spec}'"))?;
+            if allocation == Allocation::Global && !matches!(rate, Rate::Bits(_)) {
+                bail!(
+                    "--codecs: 'global:{item}' shares a bits= budget; the rate is {}",
+                    rate.label()
+                );
+            }
             out.push(Point {
                 label: rate.label(),
                 spec: spec.clone(),
                 rate,
+                allocation,
             });
         }
     }
@@ -118,16 +144,29 @@ pub fn parse_points(list: &str) -> Result<Vec<Point>> {
     Ok(out)
 }
 
-/// Measures one point; returns the row.
 /// Measures one point on `tensors`.
 pub fn measure(tensors: &[Tensor], p: &Point, registry: &Registry) -> Result<Row> {
     let t0 = Instant::now();
-    let opts = Options {
-        codec: p.spec.clone(),
-        rate: p.rate,
-    };
-    let out = compress_with(tensors, &opts, registry, &|_| true, &|_| {})
-        .with_context(|| format!("codec {} at {}", p.spec, p.label))?;
+    let out = match (p.allocation, p.rate) {
+        (Allocation::Global, Rate::Bits(b)) => {
+            let plans = vec![
+                TensorPlan::Pool {
+                    codec: p.spec.clone(),
+                    weight: 1.0,
+                };
+                tensors.len()
+            ];
+            compress_planned(tensors, &plans, Some(b), registry, &|_| {})
+        }
+        _ => {
+            let opts = Options {
+                codec: p.spec.clone(),
+                rate: p.rate,
+            };
+            compress_with(tensors, &opts, registry, &|_| true, &|_| {})
+        }
+    }
+    .with_context(|| format!("codec {} at {}", p.codec_label(), p.label))?;
     let enc_s = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let back = tensorjpeg::decompress_with(&out.bytes, registry)
@@ -167,7 +206,7 @@ pub fn measure(tensors: &[Tensor], p: &Point, registry: &Registry) -> Result<Row
         }
     });
     Ok(Row {
-        codec: p.spec.clone(),
+        codec: p.codec_label(),
         rate: p.label.clone(),
         tensors: tensors.len(),
         stats: total,

@@ -184,7 +184,10 @@ impl Weights {
             let name = t.name.clone();
             let shape = t.shape.clone();
             let Some(v) = t.values() else {
-                continue; // integer tensors (e.g. position ids) are not weights
+                // Integer tensors (e.g. position ids) are not weights; a whole-model
+                // container carries them too, stored verbatim.
+                repl.map.remove(&name);
+                continue;
             };
             let mut values = v.to_vec();
             if let Some(r) = repl.take(&name, &shape)? {

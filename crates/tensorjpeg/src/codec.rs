@@ -7,9 +7,10 @@ use crate::error::{Error, Result};
 pub use crate::spec::CodecSpec;
 
 /// How the size/quality trade-off is chosen.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum Rate {
     /// The codec's own default.
+    #[default]
     Default,
     /// JPEG-like quality, 1..=100 (higher is better). See `docs/FORMAT.md` for the mapping.
     Quality(u8),
@@ -125,6 +126,27 @@ pub trait Codec: Send + Sync {
     fn lossless(&self) -> bool {
         false
     }
+    /// The tensor analysed once for a step-controlled rate, if this codec's rate is one
+    /// quantizer step (the native codec): what a file-level allocator needs to give every
+    /// tensor the same rate–distortion slope ([`crate::allocation`]). `None` otherwise.
+    fn step_search(&self, values: &[f32], shape: &[usize]) -> Option<Result<Box<dyn StepSearch>>> {
+        let _ = (values, shape);
+        None
+    }
+}
+
+/// One tensor, analysed once, whose size and error are set by an absolute quantizer step
+/// ([`Codec::step_search`]). Bits are the entropy coder's own cost estimate (within a few
+/// bytes of the real size); errors are exact sums over the coefficients.
+pub trait StepSearch: Send + Sync {
+    /// The RMS of the tensor's coefficients: a natural unit for its step.
+    fn unit(&self) -> f64;
+    /// Estimated all-in bits of the stored entry at `step`, its record costed by `record`.
+    fn bits_at(&self, step: f64, record: &dyn RecordCost) -> f64;
+    /// Sum of squared errors over the tensor's values at `step`.
+    fn sq_error_at(&self, step: f64) -> f64;
+    /// Encodes at `step`.
+    fn encode_at(&self, step: f64) -> Result<Encoded>;
 }
 
 /// What the container stores for an entry beyond its codec's parameters and chunks: the

@@ -29,6 +29,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod allocation;
 pub mod baselines;
 pub mod bytes;
 pub mod codec;
@@ -60,7 +61,8 @@ pub use codec::{register, Budget, Codec, CodecSpec, Encoded, Rate, RecordCost, R
 pub use error::{Error, Result};
 pub use limits::Limits;
 pub use pipeline::{
-    compress, decompress, decompress_limited, decompress_with, CompressReport, Compressed, Options,
+    compress, compress_planned, decompress, decompress_limited, decompress_with, CompressReport,
+    Compressed, Options, TensorPlan,
 };
 pub use spec::SpecRates;
 pub use tensor::{DType, Data, Tensor};

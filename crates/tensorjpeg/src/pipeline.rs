@@ -92,20 +92,124 @@ pub fn compress_with(
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<Compressed> {
     opts.rate.validate()?;
-    let codec = registry.build(&opts.codec)?;
-    let results: Vec<(Entry, TensorReport)> = tensors
-        .par_iter()
+    // Check the spec once, before any tensor is analysed.
+    registry.build(&opts.codec)?;
+    let plans: Vec<TensorPlan> = tensors
+        .iter()
         .map(|t| {
-            let r = if t.dtype.is_float() && select(t) {
-                encode_tensor(t, codec.as_ref(), opts.rate)
+            if t.dtype.is_float() && select(t) {
+                TensorPlan::Own {
+                    codec: opts.codec.clone(),
+                    rate: opts.rate,
+                }
             } else {
-                Ok(stored_entry(t))
+                TensorPlan::Verbatim
+            }
+        })
+        .collect();
+    compress_planned(tensors, &plans, None, registry, progress)
+}
+
+/// How one tensor of a file is stored ([`compress_planned`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum TensorPlan {
+    /// The source bytes, verbatim (lossless; what non-float tensors always get).
+    Verbatim,
+    /// Its own codec spec and rate.
+    Own {
+        /// Codec spec.
+        codec: String,
+        /// Rate.
+        rate: Rate,
+    },
+    /// A share of the pool's budget, allocated across the pool at one rate–distortion
+    /// slope ([`crate::allocation`]); the codec must support [`Codec::step_search`].
+    Pool {
+        /// Codec spec.
+        codec: String,
+        /// Distortion weight: the loss per unit of squared error in this tensor (1 = plain
+        /// MSE; larger gets a finer step, `Δ/√weight`).
+        weight: f64,
+    },
+}
+
+/// Compresses each tensor as its plan says (one plan per tensor, in order). The
+/// [`TensorPlan::Pool`] tensors share `pool_bits` all-in bits per value over their values
+/// (required if any tensor is pooled).
+pub fn compress_planned(
+    tensors: &[Tensor],
+    plans: &[TensorPlan],
+    pool_bits: Option<f64>,
+    registry: &Registry,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<Compressed> {
+    if plans.len() != tensors.len() {
+        return Err(Error::param(
+            "tensor plans",
+            plans.len(),
+            format!("one per tensor ({})", tensors.len()),
+        ));
+    }
+    let mut codecs: std::collections::HashMap<&str, Box<dyn Codec>> = Default::default();
+    for p in plans {
+        match p {
+            TensorPlan::Own { codec, rate } => {
+                rate.validate()?;
+                if !codecs.contains_key(codec.as_str()) {
+                    codecs.insert(codec, registry.build(codec)?);
+                }
+            }
+            TensorPlan::Pool { codec, .. } => {
+                if !codecs.contains_key(codec.as_str()) {
+                    codecs.insert(codec, registry.build(codec)?);
+                }
+            }
+            TensorPlan::Verbatim => {}
+        }
+    }
+    let mut results: Vec<Option<(Entry, TensorReport)>> = tensors
+        .par_iter()
+        .zip(plans)
+        .map(|(t, p)| {
+            let r = match p {
+                TensorPlan::Own { codec, rate } if t.dtype.is_float() => {
+                    encode_tensor(t, codecs[codec.as_str()].as_ref(), *rate)?
+                }
+                TensorPlan::Pool { .. } if t.dtype.is_float() => return Ok(None),
+                _ => stored_entry(t),
             };
             progress(&t.name);
-            r
+            Ok(Some(r))
         })
         .collect::<Result<_>>()?;
-    let (entries, mut reports): (Vec<Entry>, Vec<TensorReport>) = results.into_iter().unzip();
+    let pool: Vec<crate::allocation::Member> = tensors
+        .iter()
+        .zip(plans)
+        .enumerate()
+        .filter_map(|(i, (t, p))| match p {
+            TensorPlan::Pool { codec, weight } if t.dtype.is_float() => {
+                Some(crate::allocation::Member {
+                    index: i,
+                    tensor: t,
+                    codec: codecs[codec.as_str()].as_ref(),
+                    weight: *weight,
+                })
+            }
+            _ => None,
+        })
+        .collect();
+    if !pool.is_empty() {
+        let bits = pool_bits.ok_or_else(|| {
+            Error::param("pool bits", "none", "bits per value for the pooled tensors")
+        })?;
+        for (i, r) in crate::allocation::allocate(&pool, bits, progress)? {
+            results[i] = Some(r);
+        }
+    }
+    let (entries, mut reports): (Vec<Entry>, Vec<TensorReport>) = results
+        .into_iter()
+        .map(|r| r.expect("every tensor planned"))
+        .unzip();
     let bytes = container::write(&entries);
     for (r, e) in reports.iter_mut().zip(&entries) {
         r.stored_bytes = e.stored_bytes();
@@ -170,32 +274,7 @@ pub fn stored_entry(t: &Tensor) -> (Entry, TensorReport) {
 /// [`Rate::MaxError`] the reconstruction is verified (after rounding to the tensor's dtype)
 /// and every element off by more than the bound is stored exactly.
 pub fn encode_tensor(t: &Tensor, codec: &dyn Codec, rate: Rate) -> Result<(Entry, TensorReport)> {
-    let values = t.values().ok_or_else(|| Error::BadTensor {
-        tensor: t.name.clone(),
-        msg: "not a float tensor".into(),
-    })?;
-    if values.len() != t.numel() {
-        return Err(Error::BadTensor {
-            tensor: t.name.clone(),
-            msg: format!("{} values for shape {:?}", values.len(), t.shape),
-        });
-    }
-    let mut exceptions: Vec<Exception> = Vec::new();
-    let clean: std::borrow::Cow<[f32]> = if values.iter().all(|v| v.is_finite()) {
-        std::borrow::Cow::Borrowed(values)
-    } else {
-        let mut c = values.to_vec();
-        for (i, v) in c.iter_mut().enumerate() {
-            if !v.is_finite() {
-                exceptions.push(Exception {
-                    index: i,
-                    bits: v.to_bits(),
-                });
-                *v = 0.0;
-            }
-        }
-        std::borrow::Cow::Owned(c)
-    };
+    let (values, clean, mut exceptions) = clean_values(t)?;
     // The `--bits` budget is all-in: the entry's own record (name, shape, chunk table,
     // exceptions) counts too, and the codec is told what that record costs.
     let record = EntryRecord::new(t, codec.name(), exceptions.len());
@@ -231,6 +310,51 @@ pub fn encode_tensor(t: &Tensor, codec: &dyn Codec, rate: Rate) -> Result<(Entry
         exceptions.sort_by_key(|e| e.index);
     }
     let warnings = missed_targets(t, codec, rate, &enc, exceptions.len())?;
+    Ok(coded_entry(t, codec, enc, exceptions, warnings))
+}
+
+/// A float tensor's values, the same with non-finite values zeroed (borrowed when all are
+/// finite), and those values as exact exceptions.
+pub(crate) fn clean_values(
+    t: &Tensor,
+) -> Result<(&[f32], std::borrow::Cow<'_, [f32]>, Vec<Exception>)> {
+    let values = t.values().ok_or_else(|| Error::BadTensor {
+        tensor: t.name.clone(),
+        msg: "not a float tensor".into(),
+    })?;
+    if values.len() != t.numel() {
+        return Err(Error::BadTensor {
+            tensor: t.name.clone(),
+            msg: format!("{} values for shape {:?}", values.len(), t.shape),
+        });
+    }
+    let mut exceptions: Vec<Exception> = Vec::new();
+    let clean: std::borrow::Cow<[f32]> = if values.iter().all(|v| v.is_finite()) {
+        std::borrow::Cow::Borrowed(values)
+    } else {
+        let mut c = values.to_vec();
+        for (i, v) in c.iter_mut().enumerate() {
+            if !v.is_finite() {
+                exceptions.push(Exception {
+                    index: i,
+                    bits: v.to_bits(),
+                });
+                *v = 0.0;
+            }
+        }
+        std::borrow::Cow::Owned(c)
+    };
+    Ok((values, clean, exceptions))
+}
+
+/// The entry and report of a tensor encoded by `codec`.
+pub(crate) fn coded_entry(
+    t: &Tensor,
+    codec: &dyn Codec,
+    enc: crate::codec::Encoded,
+    exceptions: Vec<Exception>,
+    warnings: Vec<String>,
+) -> (Entry, TensorReport) {
     let report = TensorReport {
         name: t.name.clone(),
         codec: Storage::Codec(codec.name().to_string()),
@@ -241,7 +365,7 @@ pub fn encode_tensor(t: &Tensor, codec: &dyn Codec, rate: Rate) -> Result<(Entry
         stats: enc.stats,
         warnings,
     };
-    Ok((
+    (
         Entry {
             name: t.name.clone(),
             dtype: t.dtype.clone(),
@@ -252,7 +376,7 @@ pub fn encode_tensor(t: &Tensor, codec: &dyn Codec, rate: Rate) -> Result<(Entry
             chunks: enc.chunks,
         },
         report,
-    ))
+    )
 }
 
 /// Targets of `rate` that `enc` misses: `--bits` above the budget (all-in, 1 % slack),
@@ -326,13 +450,13 @@ fn missed_targets(
 
 /// The container record of one entry — name, dtype, shape, codec name, exceptions — whose
 /// size the codec's parameters and chunk lengths complete ([`RecordCost`]).
-struct EntryRecord {
+pub(crate) struct EntryRecord {
     /// The record with empty parameters and chunks of the right count filled in per call.
     empty: Entry,
 }
 
 impl EntryRecord {
-    fn new(t: &Tensor, codec: &str, exceptions: usize) -> EntryRecord {
+    pub(crate) fn new(t: &Tensor, codec: &str, exceptions: usize) -> EntryRecord {
         EntryRecord {
             empty: Entry {
                 name: t.name.clone(),

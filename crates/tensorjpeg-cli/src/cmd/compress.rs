@@ -4,26 +4,48 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use regex::Regex;
 use serde_json::json;
-use tensorjpeg::pipeline::{compress_with, Options};
-use tensorjpeg::Rate;
+use tensorjpeg::pipeline::compress_planned;
+use tensorjpeg::{Rate, TensorPlan};
+use tensorjpeg_eval::plan::{Allocation, PlanConfig, Rule};
 
 use super::{progress, read_tensors, write_atomic};
-use crate::select::Selection;
 use crate::SelectArgs;
 use tensorjpeg_eval::report::table::{self, f};
 
-/// Runs the command.
-pub fn run(
-    input: &Path,
-    output: &Path,
+/// The plan configuration from the command's flags (regexes and specs checked here).
+pub fn plan_config(
     codec: &str,
     rate: Rate,
     select: &SelectArgs,
-    json_out: bool,
-) -> Result<()> {
+    rules: Vec<Rule>,
+    allocation: Allocation,
+) -> Result<PlanConfig> {
     rate.validate().context("rate option")?;
-    let sel = Selection::new(select)?;
+    let compile = |flag: &str, s: &Option<String>| -> Result<Option<Regex>> {
+        s.as_deref()
+            .map(|p| {
+                Regex::new(p)
+                    .with_context(|| format!("--{flag} '{p}' is not a valid regular expression"))
+            })
+            .transpose()
+    };
+    Ok(PlanConfig {
+        codec: codec.to_string(),
+        rate,
+        allocation,
+        rules,
+        include: compile("include", &select.include)?,
+        exclude: compile("exclude", &select.exclude)?,
+        min_ndim: select.min_ndim,
+        weights: Default::default(),
+    })
+}
+
+/// Runs the command.
+pub fn run(input: &Path, output: &Path, cfg: &PlanConfig, json_out: bool) -> Result<()> {
+    let (codec, rate) = (cfg.codec.as_str(), cfg.rate);
     let registry = tensorjpeg_io::registry();
     // Check the codec spec before the (possibly long) read.
     registry
@@ -31,7 +53,8 @@ pub fn run(
         .with_context(|| format!("--codec {codec}"))?;
     super::check_output(output, &[input])?;
     let tensors = read_tensors(input)?;
-    if !tensors.iter().any(|t| sel.selects(t)) {
+    let plan = cfg.plan(&tensors, &registry)?;
+    if plan.tensors.iter().all(|p| *p == TensorPlan::Verbatim) {
         bail!(
             "{}: no float tensor matches the selection (of {} tensors)",
             input.display(),
@@ -40,14 +63,16 @@ pub fn run(
     }
     let pb = progress(tensors.len(), json_out, "compress");
     let t0 = Instant::now();
-    let opts = Options {
-        codec: codec.to_string(),
-        rate,
-    };
-    let out = compress_with(&tensors, &opts, &registry, &|t| sel.selects(t), &|name| {
-        pb.inc(1);
-        pb.set_message(name.to_string());
-    })
+    let out = compress_planned(
+        &tensors,
+        &plan.tensors,
+        plan.pool_bits,
+        &registry,
+        &|name| {
+            pb.inc(1);
+            pb.set_message(name.to_string());
+        },
+    )
     .with_context(|| format!("compressing {}", input.display()))?;
     pb.finish_and_clear();
     let secs = t0.elapsed().as_secs_f64();
@@ -87,7 +112,7 @@ pub fn run(
             "{}",
             serde_json::to_string_pretty(&json!({
                 "input": input.display().to_string(), "output": output.display().to_string(),
-                "codec": codec, "rate": format!("{rate:?}"),
+                "codec": codec, "rate": format!("{rate:?}"), "allocation": cfg.allocation.name(),
                 "input_bytes": input_bytes, "file_bytes": rep.file_bytes,
                 "compressed_values": vals, "compressed_bytes": bytes, "bits_per_value": bpv,
                 "seconds": secs, "tensors": tensors_json, "targets_missed": warnings.len(),

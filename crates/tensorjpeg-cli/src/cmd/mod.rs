@@ -8,6 +8,7 @@ pub mod embed_eval;
 pub mod generate;
 pub mod inspect;
 pub mod model;
+pub mod model_sweep;
 pub mod perplexity;
 pub mod probe;
 pub mod signal;

@@ -43,7 +43,7 @@ pub fn run(a: &SweepArgs) -> Result<()> {
     let sel = Selection::new(&SelectArgs {
         include: a.include.clone(),
         exclude: a.exclude.clone(),
-        min_ndim: a.min_ndim,
+        min_ndim: Some(a.min_ndim),
     })?;
     let points = sweep::parse_points(&a.codecs)?;
     let registry = tensorjpeg_io::registry();

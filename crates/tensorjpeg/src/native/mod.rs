@@ -25,7 +25,7 @@ pub use config::{auto_hadamard_block, NativeConfig, NativeTransform, StepMode};
 
 use rayon::prelude::*;
 
-use crate::codec::{Budget, Codec, CodecSpec, Encoded, Rate};
+use crate::codec::{Budget, Codec, CodecSpec, Encoded, Rate, RecordCost, StepSearch};
 use crate::error::{Error, Result};
 use crate::layout::{Layout, Plane};
 use crate::quant::rate::{boundary_step, quality_to_relative_step, Feasible};
@@ -243,14 +243,7 @@ impl Analysis {
                 self.search_bits(bits_at, b * self.n as f64, bits_guess(b))
             }
             Goal::AllIn { bits, budget } => {
-                let params = self.setup(self.at(1.0)).write().len();
-                let bits_at = |s: f64| {
-                    let costs = self.chunk_bits(s);
-                    let lens: Vec<usize> =
-                        costs.iter().map(|c| (c / 8.0).ceil() as usize).collect();
-                    (params + budget.record.bytes(params, &lens)) as f64 * 8.0
-                        + costs.iter().sum::<f64>()
-                };
+                let bits_at = |s: f64| self.all_in_bits(s, budget.record);
                 self.search_bits(bits_at, bits, bits_guess(bits / self.n.max(1) as f64))
             }
             Goal::Rate(Rate::Snr(db)) => {
@@ -271,6 +264,14 @@ impl Analysis {
                 ))
             }
         }
+    }
+
+    /// Estimated all-in bits at step `s`: parameters, chunks and the container's record.
+    fn all_in_bits(&self, s: f64, record: &dyn RecordCost) -> f64 {
+        let params = self.setup(self.at(1.0)).write().len();
+        let costs = self.chunk_bits(s);
+        let lens: Vec<usize> = costs.iter().map(|c| (c / 8.0).ceil() as usize).collect();
+        (params + record.bytes(params, &lens)) as f64 * 8.0 + costs.iter().sum::<f64>()
     }
 
     /// The smallest step whose bits (`bits_at`) fit `budget`.
@@ -305,9 +306,36 @@ impl Analysis {
     }
 }
 
+impl StepSearch for Analysis {
+    fn unit(&self) -> f64 {
+        self.base
+    }
+
+    fn bits_at(&self, step: f64, record: &dyn RecordCost) -> f64 {
+        self.all_in_bits(step, record)
+    }
+
+    fn sq_error_at(&self, step: f64) -> f64 {
+        let q = self.at(step);
+        self.chunks.par_iter().map(|c| c.sq_error(&q)).sum()
+    }
+
+    fn encode_at(&self, step: f64) -> Result<Encoded> {
+        let step = step.clamp(self.base * 1e-7, self.base * 1e3);
+        self.encode(self.at(step), Rate::Default)
+    }
+}
+
 impl Codec for Native {
     fn name(&self) -> &'static str {
         "native"
+    }
+
+    fn step_search(&self, values: &[f32], shape: &[usize]) -> Option<Result<Box<dyn StepSearch>>> {
+        Some(
+            self.analyse(values, shape, Rate::Default)
+                .map(|a| Box::new(a) as Box<dyn StepSearch>),
+        )
     }
 
     fn encode(&self, values: &[f32], shape: &[usize], rate: Rate) -> Result<Encoded> {

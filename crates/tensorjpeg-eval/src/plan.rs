@@ -1,0 +1,271 @@
+//! Which tensor of a file gets which codec: per-tensor rules, what stays exact by default,
+//! and how a `--bits` budget is shared ([`Allocation`]). The CLI's `compress` and the model
+//! sweep build their [`TensorPlan`]s here.
+//!
+//! Rules are `REGEX=SPEC[@RATE]` (the regex ends at the first '='; the first rule whose regex matches a tensor's name
+//! decides; `SPEC` = `exact` stores it verbatim; without `@RATE` the command's rate
+//! applies). Tensors no rule names follow the selection: by default a file that holds
+//! matrices keeps its 1-D tensors (norms, biases) exact, as llama.cpp does — they are a
+//! fraction of a percent of the values and the model is sensitive to them.
+
+use std::collections::HashMap;
+
+use anyhow::{bail, Context, Result};
+use regex::Regex;
+use tensorjpeg::{Rate, Tensor, TensorPlan};
+
+/// How a `--bits` budget is shared among the tensors the codec compresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum Allocation {
+    /// Every tensor gets the same bits per value.
+    #[default]
+    PerTensor,
+    /// One budget for all of them at one rate–distortion slope (the least total squared
+    /// error, or weighted error with distortion weights; see `tensorjpeg::allocation`).
+    Global,
+}
+
+impl Allocation {
+    /// The name used in reports and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Allocation::PerTensor => "per-tensor",
+            Allocation::Global => "global",
+        }
+    }
+}
+
+/// What a rule does with the tensors it matches.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RuleAction {
+    /// Store verbatim.
+    Exact,
+    /// This codec, at this rate (the command's rate if `None`).
+    Codec(String, Option<Rate>),
+}
+
+/// `REGEX=SPEC[@RATE]`.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Matched against tensor names.
+    pub pattern: Regex,
+    /// What happens to a matching tensor.
+    pub action: RuleAction,
+}
+
+impl std::str::FromStr for Rule {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<Rule> {
+        // The first '=' ends the regex (write '=' inside one as \x3d): specs and rates
+        // hold '=' of their own (`native:deadzone=0.2@bits=4`).
+        let (re, what) = s
+            .split_once('=')
+            .with_context(|| format!("rule '{s}': expected REGEX=SPEC[@RATE]"))?;
+        if re.is_empty() || what.is_empty() {
+            bail!("rule '{s}': expected REGEX=SPEC[@RATE], both non-empty");
+        }
+        let pattern = Regex::new(re)
+            .with_context(|| format!("rule '{s}': '{re}' is not a valid regular expression"))?;
+        let action = if what == "exact" {
+            RuleAction::Exact
+        } else {
+            match what.rsplit_once('@') {
+                Some((spec, rate)) => RuleAction::Codec(
+                    spec.to_string(),
+                    Some(Rate::parse(rate).with_context(|| format!("rule '{s}'"))?),
+                ),
+                None => RuleAction::Codec(what.to_string(), None),
+            }
+        };
+        Ok(Rule { pattern, action })
+    }
+}
+
+/// Everything that decides a file's plan.
+#[derive(Debug, Clone, Default)]
+pub struct PlanConfig {
+    /// The codec spec for tensors no rule names.
+    pub codec: String,
+    /// The rate.
+    pub rate: Rate,
+    /// How a `Rate::Bits` budget is shared.
+    pub allocation: Allocation,
+    /// Per-tensor rules, first match wins.
+    pub rules: Vec<Rule>,
+    /// Only tensors whose names match are compressed (others stay exact).
+    pub include: Option<Regex>,
+    /// Tensors whose names match stay exact.
+    pub exclude: Option<Regex>,
+    /// Only tensors of at least this many dimensions are compressed; `None`: 2 if the file
+    /// holds any tensor of 2 or more dimensions, else 0.
+    pub min_ndim: Option<usize>,
+    /// Distortion weights by tensor name for [`Allocation::Global`] (1 if absent).
+    pub weights: HashMap<String, f64>,
+}
+
+/// A file's plan: one [`TensorPlan`] per tensor and the pool's bits per value.
+#[derive(Debug, Clone)]
+pub struct FilePlan {
+    /// One per tensor, in file order.
+    pub tensors: Vec<TensorPlan>,
+    /// The pooled tensors' all-in bits per value (with [`Allocation::Global`]).
+    pub pool_bits: Option<f64>,
+}
+
+impl PlanConfig {
+    /// The plan for `tensors`. A global allocation needs `--bits`; a rule whose codec does
+    /// not parse is an error naming the rule.
+    pub fn plan(&self, tensors: &[Tensor], registry: &tensorjpeg::Registry) -> Result<FilePlan> {
+        self.rate.validate().context("rate")?;
+        registry
+            .build(&self.codec)
+            .with_context(|| format!("codec '{}'", self.codec))?;
+        for r in &self.rules {
+            if let RuleAction::Codec(spec, _) = &r.action {
+                registry
+                    .build(spec)
+                    .with_context(|| format!("rule '{}={spec}'", r.pattern))?;
+            }
+        }
+        let global = self.allocation == Allocation::Global;
+        let pool_bits = match (global, self.rate) {
+            (false, _) => None,
+            (true, Rate::Bits(b)) => Some(b),
+            (true, r) => bail!(
+                "the global allocation shares a --bits budget; the rate is {}",
+                r.label()
+            ),
+        };
+        let min_ndim = self
+            .min_ndim
+            .unwrap_or(if tensors.iter().any(|t| t.shape.len() >= 2) {
+                2
+            } else {
+                0
+            });
+        let plans = tensors
+            .iter()
+            .map(|t| {
+                if !t.dtype.is_float() {
+                    return TensorPlan::Verbatim;
+                }
+                if let Some(r) = self.rules.iter().find(|r| r.pattern.is_match(&t.name)) {
+                    return match &r.action {
+                        RuleAction::Exact => TensorPlan::Verbatim,
+                        RuleAction::Codec(spec, rate) => TensorPlan::Own {
+                            codec: spec.clone(),
+                            rate: rate.unwrap_or(self.rate),
+                        },
+                    };
+                }
+                let selected = t.shape.len() >= min_ndim
+                    && self.include.as_ref().is_none_or(|r| r.is_match(&t.name))
+                    && !self.exclude.as_ref().is_some_and(|r| r.is_match(&t.name));
+                match (selected, global) {
+                    (false, _) => TensorPlan::Verbatim,
+                    (true, false) => TensorPlan::Own {
+                        codec: self.codec.clone(),
+                        rate: self.rate,
+                    },
+                    (true, true) => TensorPlan::Pool {
+                        codec: self.codec.clone(),
+                        weight: self.weights.get(&t.name).copied().unwrap_or(1.0),
+                    },
+                }
+            })
+            .collect();
+        Ok(FilePlan {
+            tensors: plans,
+            pool_bits,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(name: &str, shape: Vec<usize>) -> Tensor {
+        let n = shape.iter().product();
+        Tensor::from_f32(name, shape, vec![0.5; n]).unwrap()
+    }
+
+    #[test]
+    fn rules_parse() {
+        let r: Rule = "attn\\.(q|k)=native@bits=6".parse().unwrap();
+        assert!(r.pattern.is_match("layer.0.attn.q"));
+        assert_eq!(
+            r.action,
+            RuleAction::Codec("native".into(), Some(Rate::Bits(6.0)))
+        );
+        let r: Rule = "norm=exact".parse().unwrap();
+        assert_eq!(r.action, RuleAction::Exact);
+        let r: Rule = "emb=q8_0".parse().unwrap();
+        assert_eq!(r.action, RuleAction::Codec("q8_0".into(), None));
+        let r: Rule = "a\\x3db=native:deadzone=0.2@q=90".parse().unwrap();
+        assert!(r.pattern.is_match("a=b"));
+        assert_eq!(
+            r.action,
+            RuleAction::Codec("native:deadzone=0.2".into(), Some(Rate::Quality(90)))
+        );
+        for bad in ["", "x", "=native", "x=", "(=native", "x=native@bits=-1"] {
+            assert!(bad.parse::<Rule>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn model_files_keep_vectors_exact_and_rules_win() {
+        let ts = vec![
+            t("emb.weight", vec![8, 4]),
+            t("ln.weight", vec![4]),
+            t("fc.weight", vec![4, 4]),
+            t("fc.bias", vec![4]),
+        ];
+        let reg = tensorjpeg::default_registry();
+        let mut cfg = PlanConfig {
+            codec: "native".into(),
+            rate: Rate::Bits(4.0),
+            ..Default::default()
+        };
+        let p = cfg.plan(&ts, &reg).unwrap();
+        assert!(matches!(p.tensors[0], TensorPlan::Own { .. }));
+        assert_eq!(p.tensors[1], TensorPlan::Verbatim);
+        assert_eq!(p.tensors[3], TensorPlan::Verbatim);
+        // A lone vector is compressed.
+        let p = cfg.plan(&ts[1..2], &reg).unwrap();
+        assert!(matches!(p.tensors[0], TensorPlan::Own { .. }));
+        cfg.rules = vec!["^emb=q8_0".parse().unwrap(), "fc=exact".parse().unwrap()];
+        cfg.allocation = Allocation::Global;
+        cfg.weights.insert("x".into(), 2.0);
+        let p = cfg.plan(&ts, &reg).unwrap();
+        assert_eq!(
+            p.tensors[0],
+            TensorPlan::Own {
+                codec: "q8_0".into(),
+                rate: Rate::Bits(4.0)
+            }
+        );
+        assert_eq!(p.tensors[2], TensorPlan::Verbatim);
+        assert_eq!(p.pool_bits, Some(4.0));
+        cfg.rules.clear();
+        let p = cfg.plan(&ts, &reg).unwrap();
+        assert_eq!(
+            p.tensors[2],
+            TensorPlan::Pool {
+                codec: "native".into(),
+                weight: 1.0
+            }
+        );
+        cfg.rate = Rate::Quality(90);
+        assert!(cfg
+            .plan(&ts, &reg)
+            .unwrap_err()
+            .to_string()
+            .contains("--bits"));
+        cfg.rate = Rate::Bits(4.0);
+        cfg.rules = vec!["x=nosuch".parse().unwrap()];
+        assert!(format!("{:#}", cfg.plan(&ts, &reg).unwrap_err()).contains("rule 'x=nosuch'"));
+    }
+}

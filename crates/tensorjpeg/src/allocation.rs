@@ -1,0 +1,374 @@
+//! File-level bit allocation: many tensors, one budget, one rate–distortion slope.
+//!
+//! The pooled tensors ([`crate::pipeline::TensorPlan::Pool`]) share one all-in budget
+//! `B · Σ nₜ` bits. Each has a distortion weight `wₜ` — the model's loss per unit of squared
+//! error in it (1 for plain MSE; a calibrated sensitivity or activation energy otherwise) —
+//! and the goal is the least weighted error `Σ wₜ Dₜ` the budget allows. For entropy-coded
+//! uniform quantization at moderate and high rates `Dₜ ≈ nₜΔₜ²/12` and `dDₜ/dRₜ ∝ −Δₜ²`,
+//! so the optimum gives every tensor the same slope `wₜΔₜ²`: **Δₜ = Δ/√wₜ** with one
+//! global `Δ` (Gish–Pierce; the same rule llama.cpp's importance matrix applies inside a
+//! tensor). Equal *bits* per tensor, what a per-tensor `--bits` gives, is optimal only when
+//! every tensor has the same variance and weight; MiniLM's 40 matrices do not.
+//!
+//! The search: every tensor is analysed once ([`crate::codec::StepSearch`]); `Δ` is bisected
+//! in the log domain on the codecs' own cost estimates until the pool's all-in bits
+//! (records, parameters and chunks) fit; every tensor is encoded at its step, the real
+//! bytes are summed, and an overshoot (a few bytes of estimate error) is taken off the
+//! target and the search repeated, at most three times.
+
+use rayon::prelude::*;
+
+use crate::codec::{Codec, StepSearch};
+use crate::container::Entry;
+use crate::error::{Error, Result};
+use crate::pipeline::{clean_values, coded_entry, EntryRecord, TensorReport};
+use crate::tensor::Tensor;
+
+/// Most bisection steps on `log Δ`; the search stops once `Δ` is known to a relative 1e-6
+/// (about 25 steps over the ~10 decades of the bracket), far below what changes a byte.
+const SEARCH_STEPS: usize = 60;
+
+/// One pooled tensor.
+pub struct Member<'a> {
+    /// Its position in the file.
+    pub index: usize,
+    /// The tensor.
+    pub tensor: &'a Tensor,
+    /// The codec (must support [`Codec::step_search`]).
+    pub codec: &'a dyn Codec,
+    /// Distortion weight (finite, > 0).
+    pub weight: f64,
+}
+
+/// A member analysed: its search handle, record, exceptions and step bounds.
+struct Analysed<'a> {
+    member: &'a Member<'a>,
+    search: Box<dyn StepSearch>,
+    record: EntryRecord,
+    exceptions: Vec<crate::container::Exception>,
+}
+
+impl Analysed<'_> {
+    /// This tensor's step for the global `delta`: `Δ/√w`, within the codec's step range.
+    fn step(&self, delta: f64) -> f64 {
+        let u = self.search.unit();
+        (delta / self.member.weight.sqrt()).clamp(u * 1e-7, u * 1e3)
+    }
+}
+
+/// Encodes the pooled tensors at one slope so that together they take at most `bits` all-in
+/// bits per value; returns each member's file position with its entry and report. Every
+/// report carries `step`, `relative_step`, `allocated_bits_per_value` and `weight`; if the
+/// budget is below what the coarsest steps store, every member gets a warning saying so.
+pub fn allocate(
+    members: &[Member],
+    bits: f64,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<Vec<(usize, (Entry, TensorReport))>> {
+    if !(bits.is_finite() && bits > 0.0 && bits <= 32.0) {
+        return Err(Error::param(
+            "pool bits per value",
+            bits,
+            "a number in (0, 32]",
+        ));
+    }
+    for m in members {
+        if !(m.weight.is_finite() && m.weight > 0.0) {
+            return Err(Error::BadTensor {
+                tensor: m.tensor.name.clone(),
+                msg: format!(
+                    "distortion weight {} (expected a finite number > 0)",
+                    m.weight
+                ),
+            });
+        }
+    }
+    let analysed: Vec<Analysed> = members
+        .par_iter()
+        .map(|m| analyse(m))
+        .collect::<Result<_>>()?;
+    let values: usize = members.iter().map(|m| m.tensor.numel()).sum();
+    let budget = bits * values as f64;
+    let total_at = |delta: f64| -> f64 {
+        analysed
+            .par_iter()
+            .map(|a| a.search.bits_at(a.step(delta), &a.record))
+            .sum()
+    };
+    let real_bits = |encoded: &[(Entry, TensorReport)]| -> f64 {
+        encoded
+            .iter()
+            .map(|(e, _)| e.stored_bytes() as f64 * 8.0)
+            .sum()
+    };
+    // The bracket: the finest and coarsest steps any member allows.
+    let lo = analysed
+        .iter()
+        .map(|a| a.search.unit() * 1e-7 * a.member.weight.sqrt())
+        .fold(f64::INFINITY, f64::min);
+    let hi = analysed
+        .iter()
+        .map(|a| a.search.unit() * 1e3 * a.member.weight.sqrt())
+        .fold(0f64, f64::max);
+    let mut target = budget;
+    let mut delta = search(&total_at, target, lo, hi);
+    let mut encoded = encode_all(&analysed, delta)?;
+    for _ in 0..3 {
+        let over = real_bits(&encoded) - budget;
+        if over <= 0.0 || delta >= hi {
+            break;
+        }
+        target -= over + 64.0;
+        delta = search(&total_at, target, lo, hi);
+        encoded = encode_all(&analysed, delta)?;
+    }
+    let got = real_bits(&encoded) / values.max(1) as f64;
+    let missed = got > bits * 1.01 + 1e-9;
+    Ok(analysed
+        .iter()
+        .zip(encoded)
+        .map(|(a, (entry, mut report))| {
+            let n = a.member.tensor.numel().max(1) as f64;
+            report.stats.extend([
+                (
+                    "allocated_bits_per_value".into(),
+                    entry.stored_bytes() as f64 * 8.0 / n,
+                ),
+                ("weight".into(), a.member.weight),
+            ]);
+            if missed {
+                report.warnings.push(format!(
+                    "tensor '{}': the pool's {bits} bits/value not reached: {got:.3} bits/value \
+                     all-in is the least its {} tensors store at the coarsest steps",
+                    a.member.tensor.name,
+                    members.len()
+                ));
+            }
+            progress(&a.member.tensor.name);
+            (a.member.index, (entry, report))
+        })
+        .collect())
+}
+
+fn analyse<'a>(m: &'a Member<'a>) -> Result<Analysed<'a>> {
+    let named = |e: Error| Error::BadTensor {
+        tensor: m.tensor.name.clone(),
+        msg: e.to_string(),
+    };
+    let (_, clean, exceptions) = clean_values(m.tensor)?;
+    let search = m
+        .codec
+        .step_search(&clean, &m.tensor.shape)
+        .ok_or_else(|| Error::BadTensor {
+            tensor: m.tensor.name.clone(),
+            msg: format!(
+                "codec '{}' has no step search: allocation across tensors needs a \
+                 step-controlled codec (native)",
+                m.codec.name()
+            ),
+        })?
+        .map_err(named)?;
+    let record = EntryRecord::new(m.tensor, m.codec.name(), exceptions.len());
+    Ok(Analysed {
+        member: m,
+        search,
+        record,
+        exceptions,
+    })
+}
+
+/// The smallest `Δ` in `[lo, hi]` whose total bits fit `target` (`hi` if none does).
+fn search(total_at: &(dyn Fn(f64) -> f64 + Sync), target: f64, lo: f64, hi: f64) -> f64 {
+    if total_at(lo) <= target {
+        return lo;
+    }
+    let (mut a, mut b) = (lo.ln(), hi.ln());
+    for _ in 0..SEARCH_STEPS {
+        if b - a < 1e-6 {
+            break;
+        }
+        let mid = 0.5 * (a + b);
+        if total_at(mid.exp()) <= target {
+            b = mid;
+        } else {
+            a = mid;
+        }
+    }
+    b.exp()
+}
+
+fn encode_all(analysed: &[Analysed], delta: f64) -> Result<Vec<(Entry, TensorReport)>> {
+    analysed
+        .par_iter()
+        .map(|a| {
+            let enc = a
+                .search
+                .encode_at(a.step(delta))
+                .map_err(|e| Error::BadTensor {
+                    tensor: a.member.tensor.name.clone(),
+                    msg: e.to_string(),
+                })?;
+            Ok(coded_entry(
+                a.member.tensor,
+                a.member.codec,
+                enc,
+                a.exceptions.clone(),
+                Vec::new(),
+            ))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::pipeline::{compress_planned, TensorPlan};
+    use crate::rng::SplitMix64;
+    use crate::{decompress, Rate, Tensor};
+
+    /// Gaussian tensors of very different spreads (as a model's matrices are).
+    fn tensors() -> Vec<Tensor> {
+        let mut rng = SplitMix64::new(7);
+        [
+            (64, 96, 0.02f64),
+            (128, 64, 0.1),
+            (48, 200, 0.005),
+            (96, 96, 0.05),
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, &(r, c, s))| {
+            let v = (0..r * c).map(|_| (rng.gaussian() * s) as f32).collect();
+            Tensor::from_f32(&format!("t{i}"), vec![r, c], v).unwrap()
+        })
+        .collect()
+    }
+
+    /// (all-in bits per value, Σ squared error per tensor) of a container of `ts`.
+    fn measure(ts: &[Tensor], bytes: &[u8]) -> (f64, Vec<f64>) {
+        let back = decompress(bytes).unwrap();
+        let n: usize = ts.iter().map(Tensor::numel).sum();
+        let errs = ts
+            .iter()
+            .zip(&back)
+            .map(|(a, b)| {
+                let (a, b) = (a.values().unwrap(), b.values().unwrap());
+                a.iter().zip(b).map(|(x, y)| f64::from(x - y).powi(2)).sum()
+            })
+            .collect();
+        (bytes.len() as f64 * 8.0 / n as f64, errs)
+    }
+
+    fn pooled(ts: &[Tensor], weights: &[f64], bits: f64) -> crate::Compressed {
+        let plans: Vec<TensorPlan> = weights
+            .iter()
+            .map(|&w| TensorPlan::Pool {
+                codec: "native".into(),
+                weight: w,
+            })
+            .collect();
+        compress_planned(ts, &plans, Some(bits), &crate::default_registry(), &|_| {}).unwrap()
+    }
+
+    #[test]
+    fn one_slope_beats_equal_bits_at_the_same_size() {
+        let ts = tensors();
+        let n: usize = ts.iter().map(Tensor::numel).sum();
+        let sum_sq: f64 = ts
+            .iter()
+            .flat_map(|t| t.values().unwrap())
+            .map(|&x| f64::from(x).powi(2))
+            .sum();
+        for bits in [2.0, 3.0, 4.0] {
+            let plans = vec![
+                TensorPlan::Own {
+                    codec: "native".into(),
+                    rate: Rate::Bits(bits),
+                };
+                ts.len()
+            ];
+            let own =
+                compress_planned(&ts, &plans, None, &crate::default_registry(), &|_| {}).unwrap();
+            let pool = pooled(&ts, &[1.0; 4], bits);
+            let (own_bits, own_err) = measure(&ts, &own.bytes);
+            let (pool_bits, pool_err) = measure(&ts, &pool.bytes);
+            // The pool's entries fit its budget (the container header is outside it).
+            let entries: usize = pool.report.tensors.iter().map(|r| r.stored_bytes).sum();
+            assert!(entries as f64 * 8.0 <= bits * n as f64, "{bits}: {entries}");
+            assert!(
+                entries as f64 * 8.0 >= 0.98 * bits * n as f64,
+                "{bits}: {entries}"
+            );
+            assert!(
+                pool_bits <= own_bits + 1e-3,
+                "{bits}: {pool_bits} > {own_bits}"
+            );
+            let snr = |e: &[f64]| 10.0 * (sum_sq / e.iter().sum::<f64>()).log10();
+            let (a, b) = (snr(&own_err), snr(&pool_err));
+            // Spreads 20× apart: equal bits wastes them on the small tensors.
+            assert!(
+                b > a + 0.3,
+                "{bits} bits: pool {b:.2} dB vs per-tensor {a:.2} dB"
+            );
+            // One slope: every tensor ends at (about) the same absolute step.
+            let steps: Vec<f64> = pool
+                .report
+                .tensors
+                .iter()
+                .map(|r| r.stats.iter().find(|s| s.0 == "step").unwrap().1)
+                .collect();
+            for s in &steps {
+                assert!((s / steps[0] - 1.0).abs() < 1e-4, "{steps:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_heavier_weight_gets_a_finer_step_and_less_error() {
+        let ts = tensors();
+        let plain = pooled(&ts, &[1.0; 4], 3.0);
+        let heavy = pooled(&ts, &[1.0, 16.0, 1.0, 1.0], 3.0);
+        let (_, e_plain) = measure(&ts, &plain.bytes);
+        let (_, e_heavy) = measure(&ts, &heavy.bytes);
+        assert!(e_heavy[1] < 0.5 * e_plain[1], "{e_heavy:?} {e_plain:?}");
+        assert!(e_heavy[0] > e_plain[0], "{e_heavy:?} {e_plain:?}");
+        let step = |c: &crate::Compressed, i: usize| {
+            c.report.tensors[i]
+                .stats
+                .iter()
+                .find(|s| s.0 == "step")
+                .unwrap()
+                .1
+        };
+        let ratio = step(&heavy, 0) / step(&heavy, 1);
+        assert!((ratio - 4.0).abs() < 1e-3, "{ratio}");
+    }
+
+    #[test]
+    fn bad_pools_are_errors() {
+        let ts = tensors();
+        let reg = crate::default_registry();
+        let plan = |codec: &str, w: f64| {
+            vec![
+                TensorPlan::Pool {
+                    codec: codec.into(),
+                    weight: w,
+                };
+                4
+            ]
+        };
+        let err = |p: Vec<TensorPlan>, bits: Option<f64>| {
+            compress_planned(&ts, &p, bits, &reg, &|_| {})
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err(plan("q8_0", 1.0), Some(4.0)).contains("no step search"));
+        assert!(err(plan("native", 0.0), Some(4.0)).contains("weight"));
+        assert!(err(plan("native", f64::NAN), Some(4.0)).contains("weight"));
+        assert!(err(plan("native", 1.0), None).contains("pool bits"));
+        assert!(err(plan("native", 1.0), Some(0.0)).contains("(0, 32]"));
+        assert!(err(plan("native", 1.0)[..2].to_vec(), Some(4.0)).contains("one per tensor"));
+        // A budget below the side information: met as closely as possible, with warnings.
+        let c = compress_planned(&ts, &plan("native", 1.0), Some(1e-4), &reg, &|_| {}).unwrap();
+        assert!(c.report.tensors.iter().all(|r| !r.warnings.is_empty()));
+    }
+}
