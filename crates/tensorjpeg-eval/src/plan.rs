@@ -103,6 +103,8 @@ pub struct PlanConfig {
     pub min_ndim: Option<usize>,
     /// Distortion weights by tensor name for [`Allocation::Global`] (1 if absent).
     pub weights: HashMap<String, f64>,
+    /// Row/column weights by tensor name for [`Allocation::Global`] (none if absent).
+    pub axes: HashMap<String, tensorjpeg::AxisWeights>,
 }
 
 /// A file's plan: one [`TensorPlan`] per tensor and the pool's bits per value.
@@ -172,6 +174,7 @@ impl PlanConfig {
                     (true, true) => TensorPlan::Pool {
                         codec: self.codec.clone(),
                         weight: self.weights.get(&t.name).copied().unwrap_or(1.0),
+                        axes: self.axes.get(&t.name).cloned(),
                     },
                 }
             })
@@ -255,7 +258,8 @@ mod tests {
             p.tensors[2],
             TensorPlan::Pool {
                 codec: "native".into(),
-                weight: 1.0
+                weight: 1.0,
+                axes: None
             }
         );
         cfg.rate = Rate::Quality(90);

@@ -153,6 +153,7 @@ pub fn measure(tensors: &[Tensor], p: &Point, registry: &Registry) -> Result<Row
                 TensorPlan::Pool {
                     codec: p.spec.clone(),
                     weight: 1.0,
+                    axes: None,
                 };
                 tensors.len()
             ];

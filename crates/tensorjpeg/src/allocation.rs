@@ -38,6 +38,8 @@ pub struct Member<'a> {
     pub codec: &'a dyn Codec,
     /// Distortion weight (finite, > 0).
     pub weight: f64,
+    /// Weights along its rows and columns (see [`crate::codec::AxisWeights`]), if any.
+    pub axes: Option<&'a crate::codec::AxisWeights>,
 }
 
 /// A member analysed: its search handle, record, exceptions and step bounds.
@@ -158,7 +160,7 @@ fn analyse<'a>(m: &'a Member<'a>) -> Result<Analysed<'a>> {
     let (_, clean, exceptions) = clean_values(m.tensor)?;
     let search = m
         .codec
-        .step_search(&clean, &m.tensor.shape)
+        .step_search(&clean, &m.tensor.shape, m.axes)
         .ok_or_else(|| Error::BadTensor {
             tensor: m.tensor.name.clone(),
             msg: format!(
@@ -264,6 +266,7 @@ mod tests {
             .map(|&w| TensorPlan::Pool {
                 codec: "native".into(),
                 weight: w,
+                axes: None,
             })
             .collect();
         compress_planned(ts, &plans, Some(bits), &crate::default_registry(), &|_| {}).unwrap()
@@ -344,6 +347,95 @@ mod tests {
     }
 
     #[test]
+    fn axis_weights_move_error_to_the_light_columns_and_rows() {
+        let ts = tensors();
+        let t = &ts[1]; // 128 × 64
+        let x = t.values().unwrap();
+        // Columns 0..8 matter 64× more; rows 100.. hardly at all.
+        let axes = crate::AxisWeights {
+            rows: Some(
+                (0..128)
+                    .map(|i| if i >= 100 { 0.01 } else { 1.0 })
+                    .collect(),
+            ),
+            cols: Some((0..64).map(|j| if j < 8 { 64.0 } else { 1.0 }).collect()),
+        };
+        let run = |axes: Option<crate::AxisWeights>| {
+            let plans = vec![TensorPlan::Pool {
+                codec: "native".into(),
+                weight: 1.0,
+                axes,
+            }];
+            let c = compress_planned(
+                &ts[1..2],
+                &plans,
+                Some(3.0),
+                &crate::default_registry(),
+                &|_| {},
+            )
+            .unwrap();
+            let back = decompress(&c.bytes).unwrap();
+            let y = back[0].values().unwrap().to_vec();
+            (c.bytes.len(), y)
+        };
+        let (plain_len, plain) = run(None);
+        let (len, y) = run(Some(axes.clone()));
+        // The scales cost 1 byte per row and column: the budget still holds.
+        assert!(
+            len as f64 * 8.0 <= 3.0 * 128.0 * 64.0 + 200.0,
+            "{len} vs {plain_len}"
+        );
+        let err = |y: &[f32], f: &dyn Fn(usize, usize) -> bool| -> f64 {
+            let mut e = 0.0;
+            for i in 0..128 {
+                for j in 0..64 {
+                    if f(i, j) {
+                        e += f64::from(x[i * 64 + j] - y[i * 64 + j]).powi(2);
+                    }
+                }
+            }
+            e
+        };
+        let heavy = |i: usize, j: usize| j < 8 && i < 100;
+        let light = |i: usize, _: usize| i >= 100;
+        assert!(err(&y, &heavy) < 0.25 * err(&plain, &heavy));
+        assert!(err(&y, &light) > 2.0 * err(&plain, &light));
+        // The weighted error — what the weights ask for — is lower.
+        let weighted = |y: &[f32]| -> f64 {
+            let (r, c) = (axes.rows.as_ref().unwrap(), axes.cols.as_ref().unwrap());
+            (0..128 * 64)
+                .map(|k| f64::from(r[k / 64] * c[k % 64]) * f64::from(x[k] - y[k]).powi(2))
+                .sum()
+        };
+        assert!(
+            weighted(&y) < 0.8 * weighted(&plain),
+            "{} {}",
+            weighted(&y),
+            weighted(&plain)
+        );
+        // Wrong lengths are errors naming the axis.
+        let bad = crate::AxisWeights {
+            rows: Some(vec![1.0; 3]),
+            cols: None,
+        };
+        let plans = vec![TensorPlan::Pool {
+            codec: "native".into(),
+            weight: 1.0,
+            axes: Some(bad),
+        }];
+        let e = compress_planned(
+            &ts[1..2],
+            &plans,
+            Some(3.0),
+            &crate::default_registry(),
+            &|_| {},
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("row weights") && e.contains("t1"), "{e}");
+    }
+
+    #[test]
     fn bad_pools_are_errors() {
         let ts = tensors();
         let reg = crate::default_registry();
@@ -352,6 +444,7 @@ mod tests {
                 TensorPlan::Pool {
                     codec: codec.into(),
                     weight: w,
+                    axes: None,
                 };
                 4
             ]

@@ -129,10 +129,28 @@ pub trait Codec: Send + Sync {
     /// The tensor analysed once for a step-controlled rate, if this codec's rate is one
     /// quantizer step (the native codec): what a file-level allocator needs to give every
     /// tensor the same rate–distortion slope ([`crate::allocation`]). `None` otherwise.
-    fn step_search(&self, values: &[f32], shape: &[usize]) -> Option<Result<Box<dyn StepSearch>>> {
-        let _ = (values, shape);
+    /// `axes`, if given, weights the squared error along rows and columns (the native
+    /// codec stores them as scales; see `native/axes.rs`).
+    fn step_search(
+        &self,
+        values: &[f32],
+        shape: &[usize],
+        axes: Option<&AxisWeights>,
+    ) -> Option<Result<Box<dyn StepSearch>>> {
+        let _ = (values, shape, axes);
         None
     }
+}
+
+/// Distortion weights along the rows and/or columns of a tensor's 2-D view (`rows =` the
+/// product of all dimensions but the last, `cols =` the last). Each must be finite and
+/// ≥ 0 with a positive sum; a zero weight gets the coarsest scale.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AxisWeights {
+    /// One weight per row, or none.
+    pub rows: Option<Vec<f32>>,
+    /// One weight per column, or none.
+    pub cols: Option<Vec<f32>>,
 }
 
 /// One tensor, analysed once, whose size and error are set by an absolute quantizer step
@@ -143,7 +161,8 @@ pub trait StepSearch: Send + Sync {
     fn unit(&self) -> f64;
     /// Estimated all-in bits of the stored entry at `step`, its record costed by `record`.
     fn bits_at(&self, step: f64, record: &dyn RecordCost) -> f64;
-    /// Sum of squared errors over the tensor's values at `step`.
+    /// Sum of squared errors over the tensor's values at `step` (weighted by the axis
+    /// weights, if any).
     fn sq_error_at(&self, step: f64) -> f64;
     /// Encodes at `step`.
     fn encode_at(&self, step: f64) -> Result<Encoded>;

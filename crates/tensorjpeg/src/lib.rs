@@ -57,7 +57,9 @@ pub mod vectors;
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;
 
-pub use codec::{register, Budget, Codec, CodecSpec, Encoded, Rate, RecordCost, Registry};
+pub use codec::{
+    register, AxisWeights, Budget, Codec, CodecSpec, Encoded, Rate, RecordCost, Registry,
+};
 pub use error::{Error, Result};
 pub use limits::Limits;
 pub use pipeline::{

@@ -130,6 +130,8 @@ pub enum TensorPlan {
         /// Distortion weight: the loss per unit of squared error in this tensor (1 = plain
         /// MSE; larger gets a finer step, `Δ/√weight`).
         weight: f64,
+        /// Weights along its rows and columns (importance inside the tensor), if any.
+        axes: Option<crate::codec::AxisWeights>,
     },
 }
 
@@ -187,14 +189,17 @@ pub fn compress_planned(
         .zip(plans)
         .enumerate()
         .filter_map(|(i, (t, p))| match p {
-            TensorPlan::Pool { codec, weight } if t.dtype.is_float() => {
-                Some(crate::allocation::Member {
-                    index: i,
-                    tensor: t,
-                    codec: codecs[codec.as_str()].as_ref(),
-                    weight: *weight,
-                })
-            }
+            TensorPlan::Pool {
+                codec,
+                weight,
+                axes,
+            } if t.dtype.is_float() => Some(crate::allocation::Member {
+                index: i,
+                tensor: t,
+                codec: codecs[codec.as_str()].as_ref(),
+                weight: *weight,
+                axes: axes.as_ref(),
+            }),
             _ => None,
         })
         .collect();

@@ -40,6 +40,7 @@ pub fn plan_config(
         exclude: compile("exclude", &select.exclude)?,
         min_ndim: select.min_ndim,
         weights: Default::default(),
+        axes: Default::default(),
     })
 }
 

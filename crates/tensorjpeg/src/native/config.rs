@@ -5,6 +5,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::axes::AxisScales;
 use crate::bytes::{ByteReader, ByteWriter};
 use crate::codec::CodecSpec;
 use crate::error::{Error, Result};
@@ -14,6 +15,8 @@ use crate::transform::klt::Klt;
 use crate::transform::Transform;
 
 const PARAMS_VERSION: u8 = 1;
+/// The parameter block's version when per-row / per-column scales follow it.
+const AXES_VERSION: u8 = 2;
 /// Seed of the Hadamard sign flips when the spec names none.
 pub const DEFAULT_HADAMARD_SEED: u64 = 0x7e45_0a1b;
 /// Tile side when the spec says `tiles` without `tile=`.
@@ -306,20 +309,27 @@ impl FromStr for NativeConfig {
 
 /// Everything the decoder needs, as stored in the tensor's parameter block: `u8 version,
 /// u8 layout, varint tile, transform params, f32 step, f32 deadzone, f32 recon, u8
-/// step_mode, varint chunk_target`.
+/// step_mode, varint chunk_target`, and in version 2 the axis scales.
 pub(super) struct Setup {
     pub(super) layout: Layout,
     pub(super) transform: Transform,
     pub(super) quant: Quantizer,
     pub(super) per_block: bool,
     pub(super) chunk_target: usize,
+    /// Per-row / per-column scales (version 2 only).
+    pub(super) axes: Option<AxisScales>,
 }
 
 impl Setup {
     /// The parameter block.
     pub(super) fn write(&self) -> Vec<u8> {
         let mut w = ByteWriter::new();
-        w.u8(PARAMS_VERSION);
+        // Version 1 unless axis scales are stored: files without them keep their bytes.
+        w.u8(if self.axes.is_some() {
+            AXES_VERSION
+        } else {
+            PARAMS_VERSION
+        });
         w.u8(self.layout.id());
         w.varint(match self.layout {
             Layout::Tiles(t) => t as u64,
@@ -331,6 +341,9 @@ impl Setup {
         w.f32(self.quant.recon);
         w.u8(self.per_block as u8);
         w.varint(self.chunk_target as u64);
+        if let Some(a) = &self.axes {
+            a.write(&mut w);
+        }
         w.into_inner()
     }
 
@@ -338,9 +351,9 @@ impl Setup {
     pub(super) fn read(p: &[u8]) -> Result<Setup> {
         let mut r = ByteReader::new(p, "native codec params");
         let v = r.u8()?;
-        if v != PARAMS_VERSION {
+        if v != PARAMS_VERSION && v != AXES_VERSION {
             return Err(Error::corrupt(format!(
-                "native params version {v} (expected {PARAMS_VERSION})"
+                "native params version {v} (expected {PARAMS_VERSION} or {AXES_VERSION})"
             )));
         }
         let layout_id = r.u8()?;
@@ -365,6 +378,11 @@ impl Setup {
             x => return Err(Error::corrupt(format!("native step mode {x}"))),
         };
         let chunk_target = r.varint_max("chunk target", 1 << 30)? as usize;
+        let axes = if v == AXES_VERSION {
+            Some(AxisScales::read(&mut r)?)
+        } else {
+            None
+        };
         r.finish()?;
         Ok(Setup {
             layout,
@@ -376,6 +394,7 @@ impl Setup {
             },
             per_block,
             chunk_target: chunk_target.max(1),
+            axes,
         })
     }
 }

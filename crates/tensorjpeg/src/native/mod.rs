@@ -18,9 +18,11 @@
 //! search of `Analysis::quantizer` (for a rate, or for an all-in [`Budget`] that counts
 //! the container's record), and `Analysis::encode` (the bytes).
 
+mod axes;
 mod chunk;
 mod config;
 
+pub use axes::AxisWeights;
 pub use config::{auto_hadamard_block, NativeConfig, NativeTransform, StepMode};
 
 use rayon::prelude::*;
@@ -32,6 +34,7 @@ use crate::quant::rate::{boundary_step, quality_to_relative_step, Feasible};
 use crate::quant::Quantizer;
 use crate::tensor::matrix_dims;
 use crate::transform::Transform;
+use axes::AxisScales;
 use chunk::{
     check_step, chunk_bytes, chunk_cost_bits, decode_chunk, group_planes, ChunkCoefs, Sink,
 };
@@ -146,6 +149,8 @@ struct Analysis {
     base: f64,
     /// The configuration's quantizer at step 1 (dead zone and reconstruction offset).
     unit: Quantizer,
+    /// Row/column scales applied to the values before the layout (stored in the params).
+    axes: Option<AxisScales>,
 }
 
 /// What the step is chosen for.
@@ -200,6 +205,7 @@ impl Analysis {
             sum_sq,
             base,
             unit,
+            axes: None,
         })
     }
 
@@ -217,6 +223,7 @@ impl Analysis {
             quant,
             per_block: self.per_block,
             chunk_target: CHUNK_TARGET,
+            axes: self.axes.clone(),
         }
     }
 
@@ -331,11 +338,31 @@ impl Codec for Native {
         "native"
     }
 
-    fn step_search(&self, values: &[f32], shape: &[usize]) -> Option<Result<Box<dyn StepSearch>>> {
-        Some(
-            self.analyse(values, shape, Rate::Default)
-                .map(|a| Box::new(a) as Box<dyn StepSearch>),
-        )
+    fn step_search(
+        &self,
+        values: &[f32],
+        shape: &[usize],
+        axes: Option<&AxisWeights>,
+    ) -> Option<Result<Box<dyn StepSearch>>> {
+        let analysed = || -> Result<Box<dyn StepSearch>> {
+            let Some(w) = axes else {
+                return Ok(Box::new(self.analyse(values, shape, Rate::Default)?));
+            };
+            let (rows, cols) = matrix_dims(shape);
+            if rows * cols != values.len() {
+                return Err(Error::param(
+                    "values",
+                    values.len(),
+                    format!("{} values for shape {shape:?}", rows * cols),
+                ));
+            }
+            let scales = AxisScales::from_weights(w, rows, cols)?;
+            let scaled = scales.apply(values, cols);
+            let mut a = self.analyse(&scaled, shape, Rate::Default)?;
+            a.axes = Some(scales);
+            Ok(Box::new(a))
+        };
+        Some(analysed())
     }
 
     fn encode(&self, values: &[f32], shape: &[usize], rate: Rate) -> Result<Encoded> {
@@ -435,6 +462,9 @@ impl Codec for Native {
                     off += len;
                 }
             }
+        }
+        if let Some(a) = &s.axes {
+            a.undo(&mut out, rows, cols)?;
         }
         Ok(out)
     }
