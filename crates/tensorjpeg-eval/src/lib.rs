@@ -9,6 +9,7 @@
 //! | [`plan`] | which tensor of a file gets which codec: rules, what stays exact, how a `--bits` budget is shared | `tensorjpeg compress` |
 //! | [`probe`] | seed 003's input-embedding probe: a codec and its controls on a language model's input embeddings, scored (perplexity, KL, top-1) and sampled (repetition, diversity) | `tensorjpeg probe` |
 //! | [`signal`] | seed 002's signal codec against JPEG, WebP, downsampling and PCM on photos, speech, an MRI volume, and digits classified from latents | `tensorjpeg signal eval` |
+//! | [`sensitivity`] | how much each weight of a model matters, from calibration text: per-row/column importance and per-tensor loss per unit of error | `tensorjpeg model-sweep` (`weighted:`) |
 //! | [`report`] | CSV, JSON, Markdown tables and PNG plots the experiments write | — |
 //! | [`progress`] | how an experiment reports progress to its front end | — |
 //!
@@ -30,6 +31,7 @@ pub mod plan;
 pub mod probe;
 pub mod progress;
 pub mod report;
+pub mod sensitivity;
 pub mod signal;
 pub mod sweep;
 

@@ -26,7 +26,7 @@ use tensorjpeg_models::bert::Embedder;
 use tensorjpeg_models::weights::WeightOptions;
 
 use crate::embeddings::datasets::sample_sentences;
-use crate::plan::PlanConfig;
+use crate::plan::{Allocation, PlanConfig};
 use crate::report::plot::{log_x, Series};
 use crate::report::table::{self, f};
 use crate::report::{create_dir, csv, num, write_atomic};
@@ -35,8 +35,8 @@ use crate::Progress;
 
 /// The default codec list: the native codec per tensor and at one slope, the seed's literal
 /// JPEG, and the fixed-rate formats people use.
-pub const DEFAULT_CODECS: &str =
-    "native@bits=2/3/4/5,global:native@bits=2/3/4/5,q8_0,q4_1,q4_0,q4_k,f16,jpeg:matrix@q=95";
+pub const DEFAULT_CODECS: &str = "native@bits=2/3/4/5,global:native@bits=2/3/4/5,\
+weighted:native@bits=2/3/4/5,q8_0,q4_1,q4_0,q4_k,f16,jpeg:matrix@q=95";
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -50,6 +50,8 @@ pub struct Config {
     pub codecs: String,
     /// Sentences embedded per point.
     pub sentences: usize,
+    /// Calibration sentences for `weighted:` points (disjoint from the evaluated ones).
+    pub calibration_sentences: usize,
     /// Output folder.
     pub out: PathBuf,
 }
@@ -166,7 +168,7 @@ pub fn run(cfg: &Config, progress: &dyn Progress) -> Result<Outcome> {
     let tensors = tensorjpeg_io::read_tensors(&file)?;
     let total_values: usize = tensors.iter().map(Tensor::numel).sum();
     let text = tensorjpeg_models::text::read_text(&cfg.text)?;
-    let sentences = sample_sentences(&text, cfg.sentences, 5);
+    let (sentences, calibration) = split_sentences(&text, cfg.sentences, cfg.calibration_sentences);
     if sentences.len() < 11 {
         bail!(
             "{}: only {} sentences of ≥ 5 words",
@@ -175,8 +177,7 @@ pub fn run(cfg: &Config, progress: &dyn Progress) -> Result<Outcome> {
         );
     }
     create_dir(&cfg.out)?;
-    progress.phase("model-sweep", points.len() + 1);
-    progress.message("original model");
+    progress.phase("original model", 1);
     let original = Embedder::load(&cfg.model, &WeightOptions::default())
         .with_context(|| format!("loading {}", cfg.model.display()))?;
     let dim = original.dim();
@@ -200,11 +201,33 @@ pub fn run(cfg: &Config, progress: &dyn Progress) -> Result<Outcome> {
         compress_s: 0.0,
     }];
     progress.advance(1);
+    let importance = if points.iter().any(|p| p.allocation == Allocation::Weighted) {
+        if calibration.is_empty() {
+            bail!("weighted points need calibration sentences (--calibration-sentences > 0)");
+        }
+        Some(crate::sensitivity::embedder(
+            &cfg.model,
+            &tensors,
+            &calibration,
+            &cfg.out,
+            progress,
+        )?)
+    } else {
+        None
+    };
+    progress.phase("model-sweep", points.len());
     let mut skipped = Vec::new();
-    let tmp = cfg.out.join(".model-sweep.tjpg");
-    for p in &points {
+    for (k, p) in points.iter().enumerate() {
+        // A new file per point: a file this process has read is never written again.
+        let tmp = cfg.out.join(format!(".model-sweep-{k}.tjpg"));
         progress.message(&format!("{} {}", p.codec_label(), p.label));
-        match measure(&tensors, p, cfg, &tmp, &reference, &sentences, dim) {
+        let eval = Eval {
+            reference: &reference,
+            sentences: &sentences,
+            dim,
+            importance: importance.as_ref(),
+        };
+        match measure(&tensors, p, cfg, &tmp, &eval) {
             Ok(mut r) => {
                 r.model = name.clone();
                 rows.push(r);
@@ -215,31 +238,52 @@ pub fn run(cfg: &Config, progress: &dyn Progress) -> Result<Outcome> {
                 skipped.push((format!("{} {}", p.codec_label(), p.label), why));
             }
         }
+        let _ = std::fs::remove_file(&tmp);
         progress.advance(1);
     }
-    let _ = std::fs::remove_file(&tmp);
     progress.finish();
     write(cfg, &rows, &skipped)?;
     Ok(Outcome { rows, skipped })
 }
 
-fn measure(
-    tensors: &[Tensor],
-    p: &Point,
-    cfg: &Config,
-    tmp: &Path,
-    reference: &[f32],
-    sentences: &[String],
+/// The `n` evaluation sentences (evenly spaced over the text's sentences of ≥ 5 words) and
+/// up to `calibration` others, evenly spaced over the rest: no sentence is in both.
+pub fn split_sentences(text: &str, n: usize, calibration: usize) -> (Vec<String>, Vec<String>) {
+    let all = sample_sentences(text, usize::MAX, 5);
+    let n = n.min(all.len());
+    let picked: std::collections::BTreeSet<usize> = (0..n).map(|i| i * all.len() / n).collect();
+    let rest: Vec<&String> = (0..all.len())
+        .filter(|i| !picked.contains(i))
+        .map(|i| &all[i])
+        .collect();
+    let m = calibration.min(rest.len());
+    (
+        picked.iter().map(|&i| all[i].clone()).collect(),
+        (0..m).map(|i| rest[i * rest.len() / m].clone()).collect(),
+    )
+}
+
+/// What every point is compared with.
+struct Eval<'a> {
+    reference: &'a [f32],
+    sentences: &'a [String],
     dim: usize,
-) -> Result<Row> {
+    importance: Option<&'a crate::sensitivity::Importance>,
+}
+
+fn measure(tensors: &[Tensor], p: &Point, cfg: &Config, tmp: &Path, ev: &Eval) -> Result<Row> {
     let registry = tensorjpeg_io::registry();
-    let plan = PlanConfig {
+    let mut plan_cfg = PlanConfig {
         codec: p.spec.clone(),
         rate: p.rate,
         allocation: p.allocation,
         ..Default::default()
+    };
+    if let (Allocation::Weighted, Some(imp)) = (p.allocation, ev.importance) {
+        plan_cfg.weights = imp.weights.clone();
+        plan_cfg.axes = imp.axes.clone();
     }
-    .plan(tensors, &registry)?;
+    let plan = plan_cfg.plan(tensors, &registry)?;
     let t0 = Instant::now();
     let c = compress_planned(tensors, &plan.tensors, plan.pool_bits, &registry, &|_| {})?;
     let compress_s = t0.elapsed().as_secs_f64();
@@ -269,8 +313,8 @@ fn measure(
         ..Default::default()
     };
     let model = Embedder::load(&cfg.model, &opts)?;
-    let emb = model.embed(sentences)?;
-    let (cos, recall) = compare_embeddings(reference, &emb, dim);
+    let emb = model.embed(ev.sentences)?;
+    let (cos, recall) = compare_embeddings(ev.reference, &emb, ev.dim);
     let total: usize = tensors.iter().map(Tensor::numel).sum();
     Ok(Row {
         model: String::new(),

@@ -21,9 +21,13 @@ pub enum Allocation {
     /// Every tensor gets the same bits per value.
     #[default]
     PerTensor,
-    /// One budget for all of them at one rate–distortion slope (the least total squared
-    /// error, or weighted error with distortion weights; see `tensorjpeg::allocation`).
+    /// One budget for all of them at one rate–distortion slope: the least total squared
+    /// error (see `tensorjpeg::allocation`).
     Global,
+    /// One budget at one slope of the model-weighted error: the calibrated per-tensor and
+    /// per-row/column importance of [`crate::sensitivity`] ([`PlanConfig::weights`],
+    /// [`PlanConfig::axes`]).
+    Weighted,
 }
 
 impl Allocation {
@@ -32,6 +36,7 @@ impl Allocation {
         match self {
             Allocation::PerTensor => "per-tensor",
             Allocation::Global => "global",
+            Allocation::Weighted => "weighted",
         }
     }
 }
@@ -131,7 +136,11 @@ impl PlanConfig {
                     .with_context(|| format!("rule '{}={spec}'", r.pattern))?;
             }
         }
-        let global = self.allocation == Allocation::Global;
+        let global = self.allocation != Allocation::PerTensor;
+        let weighted = self.allocation == Allocation::Weighted;
+        if weighted && self.weights.is_empty() && self.axes.is_empty() {
+            bail!("the weighted allocation needs a calibration (per-tensor weights)");
+        }
         let pool_bits = match (global, self.rate) {
             (false, _) => None,
             (true, Rate::Bits(b)) => Some(b),
@@ -171,10 +180,15 @@ impl PlanConfig {
                         codec: self.codec.clone(),
                         rate: self.rate,
                     },
-                    (true, true) => TensorPlan::Pool {
+                    (true, true) if weighted => TensorPlan::Pool {
                         codec: self.codec.clone(),
                         weight: self.weights.get(&t.name).copied().unwrap_or(1.0),
                         axes: self.axes.get(&t.name).cloned(),
+                    },
+                    (true, true) => TensorPlan::Pool {
+                        codec: self.codec.clone(),
+                        weight: 1.0,
+                        axes: None,
                     },
                 }
             })
@@ -241,7 +255,7 @@ mod tests {
         assert!(matches!(p.tensors[0], TensorPlan::Own { .. }));
         cfg.rules = vec!["^emb=q8_0".parse().unwrap(), "fc=exact".parse().unwrap()];
         cfg.allocation = Allocation::Global;
-        cfg.weights.insert("x".into(), 2.0);
+        cfg.weights.insert("fc.weight".into(), 2.0);
         let p = cfg.plan(&ts, &reg).unwrap();
         assert_eq!(
             p.tensors[0],

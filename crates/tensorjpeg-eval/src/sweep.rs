@@ -6,7 +6,8 @@
 //! points (native: bits 2..6; jpeg: quality 100/95/90/75/50; svd: bits 1/2/4/8; the fixed-rate
 //! formats: one point). A `global:` prefix (`global:native@bits=3/4`) shares each `bits=`
 //! budget among all the tensors at one rate–distortion slope ([`Allocation::Global`])
-//! instead of giving every tensor the same bits.
+//! instead of giving every tensor the same bits; `weighted:` (the model sweep only) weights
+//! that error by the model's calibrated sensitivity.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -41,8 +42,8 @@ impl Point {
     /// The codec as reports name it: the spec, `global:` first for a global allocation.
     pub fn codec_label(&self) -> String {
         match self.allocation {
-            Allocation::Global => format!("global:{}", self.spec),
             Allocation::PerTensor => self.spec.clone(),
+            a => format!("{}:{}", a.name(), self.spec),
         }
     }
 }
@@ -109,9 +110,12 @@ fn default_rates(spec: &str) -> Vec<Rate> {
 pub fn parse_points(list: &str) -> Result<Vec<Point>> {
     let mut out = Vec::new();
     for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let (allocation, item) = match item.strip_prefix("global:") {
-            Some(rest) => (Allocation::Global, rest),
-            None => (Allocation::PerTensor, item),
+        let (allocation, item) = if let Some(rest) = item.strip_prefix("global:") {
+            (Allocation::Global, rest)
+        } else if let Some(rest) = item.strip_prefix("weighted:") {
+            (Allocation::Weighted, rest)
+        } else {
+            (Allocation::PerTensor, item)
         };
         let parsed: SpecRates = item
             .parse()
@@ -147,6 +151,12 @@ pub fn parse_points(list: &str) -> Result<Vec<Point>> {
 /// Measures one point on `tensors`.
 pub fn measure(tensors: &[Tensor], p: &Point, registry: &Registry) -> Result<Row> {
     let t0 = Instant::now();
+    if p.allocation == Allocation::Weighted {
+        bail!(
+            "{}: the weighted allocation needs a model to calibrate: use `tensorjpeg model-sweep`",
+            p.codec_label()
+        );
+    }
     let out = match (p.allocation, p.rate) {
         (Allocation::Global, Rate::Bits(b)) => {
             let plans = vec![

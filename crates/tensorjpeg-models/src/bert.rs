@@ -24,6 +24,7 @@ use rayon::prelude::*;
 use regex::Regex;
 use serde_json::Value;
 
+use crate::calibrate::{Calibration, Recorder};
 use crate::hooks::EmbedHook;
 use crate::linear::Linear;
 use crate::tokenizer::Tokenizer;
@@ -175,19 +176,27 @@ struct Dense {
     linear: Linear,
     bias: Vec<f32>,
     inp: usize,
+    /// The weight tensor's name (calibration statistics are keyed by it).
+    name: String,
 }
 
 impl Dense {
-    fn load(w: &Weights, name: &str, out: usize, inp: usize) -> Result<Self> {
+    fn load(w: &Weights, prefix: &str, out: usize, inp: usize) -> Result<Self> {
+        let name = format!("{prefix}.weight");
         Ok(Dense {
-            linear: Linear::dense(w.get(&format!("{name}.weight"), &[out, inp])?, None)?,
-            bias: w.get(&format!("{name}.bias"), &[out])?.to_vec1()?,
+            linear: Linear::dense(w.get(&name, &[out, inp])?, None)?,
+            bias: w.get(&format!("{prefix}.bias"), &[out])?.to_vec1()?,
             inp,
+            name,
         })
     }
 
-    /// `x · Wᵀ` for `x` of `rows × inp` values (the bias is not added).
-    fn product(&self, x: &[f32]) -> Result<Vec<f32>> {
+    /// `x · Wᵀ` for `x` of `rows × inp` values (the bias is not added); the input is
+    /// recorded if a calibration is running.
+    fn product(&self, x: &[f32], rec: Option<&Recorder>) -> Result<Vec<f32>> {
+        if let Some(r) = rec {
+            r.record(&self.name, x, self.inp);
+        }
         let rows = x.len() / self.inp;
         let t = Tensor::from_slice(x, (rows, self.inp), &Device::Cpu)?;
         Ok(self.linear.forward(&t)?.flatten_all()?.to_vec1()?)
@@ -232,11 +241,12 @@ impl Block {
         lens: &[usize],
         heads: usize,
         act: Activation,
+        rec: Option<&Recorder>,
     ) -> Result<Vec<f32>> {
         let h = self.query.bias.len();
-        let mut q = self.query.product(x)?;
-        let mut k = self.key.product(x)?;
-        let mut v = self.value.product(x)?;
+        let mut q = self.query.product(x, rec)?;
+        let mut k = self.key.product(x, rec)?;
+        let mut v = self.value.product(x, rec)?;
         for (m, d) in [
             (&mut q, &self.query),
             (&mut k, &self.key),
@@ -250,7 +260,7 @@ impl Block {
         drop((q, k, v));
 
         // attention output: dense + bias + residual, LayerNorm.
-        let mut a = self.attn_out.product(&ctx)?;
+        let mut a = self.attn_out.product(&ctx, rec)?;
         a.par_chunks_mut(h)
             .zip(x.par_chunks(h))
             .with_min_len(ROWS_PER_TASK)
@@ -263,11 +273,11 @@ impl Block {
 
         // feed-forward: dense + bias, activation, dense + bias + residual, LayerNorm.
         let i = self.intermediate.bias.len();
-        let mut f = self.intermediate.product(&a)?;
+        let mut f = self.intermediate.product(&a, rec)?;
         f.par_chunks_mut(i)
             .with_min_len(ROWS_PER_TASK)
             .for_each(|r| act.apply_biased(r, &self.intermediate.bias));
-        let mut y = self.output.product(&f)?;
+        let mut y = self.output.product(&f, rec)?;
         drop(f);
         y.par_chunks_mut(h)
             .zip(a.par_chunks(h))
@@ -635,15 +645,45 @@ impl Embedder {
             .par_chunks(self.batch_size.max(1))
             .map(|batch| {
                 let seqs: Vec<&[u32]> = batch.iter().map(Vec::as_slice).collect();
-                self.forward(&seqs)
+                self.forward(&seqs, None)
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(outs.concat())
     }
 
+    /// Runs `sentences` through the model and records what its weights see: token and
+    /// position counts, and each linear layer's `E[xⱼ²]` ([`Calibration`]).
+    pub fn calibrate(&self, sentences: &[String]) -> Result<Calibration> {
+        let ids = sentences
+            .par_iter()
+            .map(|s| self.encode(s))
+            .collect::<Result<Vec<_>>>()?;
+        let rec = Recorder::new();
+        for batch in ids.chunks(self.batch_size.max(1)) {
+            let seqs: Vec<&[u32]> = batch.iter().map(Vec::as_slice).collect();
+            self.forward(&seqs, Some(&rec))?;
+        }
+        let mut token_counts = vec![0f64; self.word_embeddings.dim(0)?];
+        let mut position_counts = vec![0f64; self.cfg.max_position_embeddings];
+        let mut tokens = 0u64;
+        for seq in &ids {
+            for (pos, &t) in seq.iter().enumerate() {
+                token_counts[t as usize] += 1.0;
+                position_counts[pos] += 1.0;
+                tokens += 1;
+            }
+        }
+        Ok(Calibration {
+            tokens,
+            token_counts,
+            position_counts,
+            input_energy: rec.finish(),
+        })
+    }
+
     /// Embeddings of a batch of sequences (`b × dim`, in the order of `seqs`). The
     /// sequences are packed row after row, without padding.
-    fn forward(&self, seqs: &[&[u32]]) -> Result<Vec<f32>> {
+    fn forward(&self, seqs: &[&[u32]], rec: Option<&Recorder>) -> Result<Vec<f32>> {
         let h = self.dim();
         let lens: Vec<usize> = seqs.iter().map(|s| s.len()).collect();
         let flat: Vec<u32> = seqs.iter().flat_map(|s| s.iter().copied()).collect();
@@ -674,7 +714,7 @@ impl Embedder {
         }
         let (heads, act) = (self.cfg.num_attention_heads, self.cfg.hidden_act);
         for block in &self.blocks {
-            x = block.forward(&x, &lens, heads, act)?;
+            x = block.forward(&x, &lens, heads, act, rec)?;
         }
         // Mean over each sequence's tokens, then L2 normalisation.
         let mut out = vec![0f32; seqs.len() * h];

@@ -19,6 +19,7 @@
 
 pub mod attention;
 pub mod bert;
+pub mod calibrate;
 pub mod error;
 pub mod eval;
 pub mod gpt2;

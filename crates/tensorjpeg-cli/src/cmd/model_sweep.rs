@@ -26,7 +26,10 @@ pub struct ModelSweepArgs {
     /// Sentences embedded per point.
     #[arg(long, default_value_t = 2000)]
     pub sentences: usize,
-    /// A quick run for tests: 200 sentences.
+    /// Calibration sentences for `weighted:` points (never among the evaluated ones).
+    #[arg(long, default_value_t = 512)]
+    pub calibration_sentences: usize,
+    /// A quick run for tests: 200 sentences, 64 for calibration.
     #[arg(long)]
     pub quick: bool,
     /// Output folder: results.json, results.csv, report.md, cosine.png, recall.png.
@@ -47,6 +50,7 @@ pub fn run(a: &ModelSweepArgs) -> Result<()> {
             .unwrap_or_else(|| assets_dir().join("text/enwiki.txt")),
         codecs: a.codecs.clone(),
         sentences: if a.quick { 200 } else { a.sentences },
+        calibration_sentences: if a.quick { 64 } else { a.calibration_sentences },
         out: a.out.clone(),
     };
     let out = model_sweep::run(&cfg, &Bar::new(false))?;

@@ -1,0 +1,206 @@
+//! How much each weight of a sentence embedder matters, from calibration text kept apart
+//! from every evaluation text: the inputs to a model-weighted bit allocation.
+//!
+//! Two levels, both measured on the calibration sentences:
+//! - **Inside a tensor** ([`tensorjpeg::AxisWeights`]): a linear layer's columns weigh
+//!   `E[xⱼ²]` of its inputs (llama.cpp's importance matrix; the layer's output error is
+//!   `Σᵢⱼ ΔWᵢⱼ² E[xⱼ²]`); an embedding table's rows weigh how often each token (position,
+//!   token type) occurs, plus [`PRIOR_COUNT`] so that a token the calibration never saw is
+//!   still stored.
+//! - **Between tensors** (one weight per tensor): Gaussian noise shaped by the axis weights
+//!   (so it is white in the weighted domain the codec quantizes in) is added to one tensor
+//!   at a time at [`PROBE_SNR_DB`] weighted SNR; the weight is the model's loss — the mean
+//!   `1 − cos` between its embeddings and the clean model's — per unit of weighted squared
+//!   error. Loss is quadratic in a small perturbation, so `Σₜ wₜ Dₜ` predicts the loss of
+//!   any set of small errors, and the allocator minimises exactly that.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use tensorjpeg::rng::SplitMix64;
+use tensorjpeg::{AxisWeights, Tensor};
+use tensorjpeg_models::bert::Embedder;
+use tensorjpeg_models::weights::WeightOptions;
+
+use crate::Progress;
+
+/// Occurrences added to every token, position and token-type count.
+pub const PRIOR_COUNT: f64 = 0.5;
+/// Weighted SNR of the probing noise, dB (about what 3–4 bits per weight give).
+pub const PROBE_SNR_DB: f64 = 20.0;
+/// Relative floor added to a column's `E[xⱼ²]` (a column that never fires still exists).
+const COLUMN_FLOOR: f64 = 1e-3;
+
+/// The importance of a model's tensors.
+#[derive(Debug, Clone, Default)]
+pub struct Importance {
+    /// Weights along rows/columns, by tensor name.
+    pub axes: HashMap<String, AxisWeights>,
+    /// Loss per unit of weighted squared error, by tensor name.
+    pub weights: HashMap<String, f64>,
+    /// Calibration sentences and tokens used.
+    pub sentences: usize,
+    /// Tokens in them.
+    pub tokens: u64,
+}
+
+/// The axis weights of each tensor the calibration says something about.
+fn axis_weights(
+    tensors: &[Tensor],
+    cal: &tensorjpeg_models::calibrate::Calibration,
+) -> HashMap<String, AxisWeights> {
+    let mut out = HashMap::new();
+    for t in tensors {
+        let rows_of = |counts: &[f64]| -> Option<Vec<f32>> {
+            (t.shape.len() == 2 && t.shape[0] == counts.len())
+                .then(|| counts.iter().map(|&c| (c + PRIOR_COUNT) as f32).collect())
+        };
+        let axes = if t.name.ends_with("embeddings.word_embeddings.weight") {
+            rows_of(&cal.token_counts).map(|r| AxisWeights {
+                rows: Some(r),
+                cols: None,
+            })
+        } else if t.name.ends_with("embeddings.position_embeddings.weight") {
+            rows_of(&cal.position_counts).map(|r| AxisWeights {
+                rows: Some(r),
+                cols: None,
+            })
+        } else if t.name.ends_with("embeddings.token_type_embeddings.weight") {
+            // Sentence embedders use token type 0 only.
+            let mut counts = vec![0.0; t.shape.first().copied().unwrap_or(0)];
+            if let Some(c) = counts.first_mut() {
+                *c = cal.tokens as f64;
+            }
+            rows_of(&counts).map(|r| AxisWeights {
+                rows: Some(r),
+                cols: None,
+            })
+        } else {
+            cal.input_energy.get(&t.name).and_then(|e| {
+                let mean = e.iter().sum::<f64>() / e.len().max(1) as f64;
+                (t.shape.last() == Some(&e.len()) && mean > 0.0).then(|| AxisWeights {
+                    rows: None,
+                    cols: Some(
+                        e.iter()
+                            .map(|&v| (v + COLUMN_FLOOR * mean) as f32)
+                            .collect(),
+                    ),
+                })
+            })
+        };
+        if let Some(a) = axes {
+            out.insert(t.name.clone(), a);
+        }
+    }
+    out
+}
+
+/// `√(w / mean w)` per element of an axis (1 without weights).
+fn unit_scales(w: Option<&Vec<f32>>, n: usize) -> Vec<f64> {
+    match w {
+        None => vec![1.0; n],
+        Some(w) => {
+            let mean = w.iter().map(|&v| f64::from(v)).sum::<f64>() / w.len().max(1) as f64;
+            w.iter().map(|&v| (f64::from(v) / mean).sqrt()).collect()
+        }
+    }
+}
+
+/// Mean `1 − cos` between row-major `n × dim` embeddings.
+fn loss(reference: &[f32], other: &[f32], dim: usize) -> f64 {
+    let n = reference.len() / dim.max(1);
+    (0..n)
+        .map(|i| {
+            let s = i * dim..(i + 1) * dim;
+            1.0 - tensorjpeg::metrics::cosine(&reference[s.clone()], &other[s])
+        })
+        .sum::<f64>()
+        / n.max(1) as f64
+}
+
+/// Measures the importance of every matrix of the embedder at `model` (`tensors` are its
+/// file's tensors) on `calibration` sentences; `scratch` is a folder for the probe files.
+pub fn embedder(
+    model: &Path,
+    tensors: &[Tensor],
+    calibration: &[String],
+    scratch: &Path,
+    progress: &dyn Progress,
+) -> Result<Importance> {
+    let clean = Embedder::load(model, &WeightOptions::default())
+        .with_context(|| format!("loading {}", model.display()))?;
+    let cal = clean.calibrate(calibration)?;
+    let axes = axis_weights(tensors, &cal);
+    let dim = clean.dim();
+    let reference = clean.embed(calibration)?;
+    let matrices: Vec<&Tensor> = tensors
+        .iter()
+        .filter(|t| t.shape.len() >= 2 && t.values().is_some())
+        .collect();
+    progress.phase("sensitivity", matrices.len());
+    let mut weights = HashMap::new();
+    for (k, t) in matrices.iter().enumerate() {
+        progress.message(&t.name);
+        let x = t.values().expect("float tensor");
+        let (rows, cols) = t.matrix_dims();
+        let a = axes.get(&t.name);
+        let r = unit_scales(a.and_then(|a| a.rows.as_ref()), rows);
+        let c = unit_scales(a.and_then(|a| a.cols.as_ref()), cols);
+        // Weighted energy per value → the noise level of the probe.
+        let mut energy = 0.0;
+        for (i, row) in x.chunks(cols).enumerate() {
+            for (j, &v) in row.iter().enumerate() {
+                energy += (r[i] * c[j] * f64::from(v)).powi(2);
+            }
+        }
+        let sigma = (energy / x.len().max(1) as f64 / 10f64.powf(PROBE_SNR_DB / 10.0)).sqrt();
+        let mut rng = SplitMix64::new(0x5e75 + k as u64);
+        let mut weighted_err = 0.0;
+        let noisy: Vec<f32> = x
+            .iter()
+            .enumerate()
+            .map(|(idx, &v)| {
+                let (i, j) = (idx / cols, idx % cols);
+                // White in the weighted domain: e = σ·g / (rᵢcⱼ).
+                let e = sigma * rng.gaussian() / (r[i] * c[j]).max(1e-6);
+                let y = (f64::from(v) + e) as f32;
+                weighted_err += (r[i] * c[j] * (f64::from(y) - f64::from(v))).powi(2);
+                y
+            })
+            .collect();
+        let probe = Tensor::from_f32(&t.name, t.shape.clone(), noisy)?;
+        // A new file per probe: a file this process has read is never written again.
+        let probe_file = scratch.join(format!(".sensitivity-probe-{k}.safetensors"));
+        tensorjpeg_io::write_tensors(&probe_file, &[probe])?;
+        let perturbed = Embedder::load(
+            model,
+            &WeightOptions {
+                container: Some(probe_file.clone()),
+                ..Default::default()
+            },
+        )?;
+        let _ = std::fs::remove_file(&probe_file);
+        let l = loss(&reference, &perturbed.embed(calibration)?, dim);
+        weights.insert(t.name.clone(), l / weighted_err.max(1e-30));
+        progress.advance(1);
+    }
+    // A tensor the model does not use (BERT's pooler) or whose noise changes nothing
+    // measurable gets the smallest measured weight: stored coarsely, never dropped.
+    let floor = weights
+        .values()
+        .copied()
+        .filter(|&w| w > 0.0)
+        .fold(f64::INFINITY, f64::min);
+    let floor = if floor.is_finite() { floor } else { 1.0 };
+    for w in weights.values_mut() {
+        *w = w.max(floor);
+    }
+    progress.finish();
+    Ok(Importance {
+        axes,
+        weights,
+        sentences: calibration.len(),
+        tokens: cal.tokens,
+    })
+}
