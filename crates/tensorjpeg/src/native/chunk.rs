@@ -147,6 +147,32 @@ impl ChunkCoefs {
         bands
     }
 
+    /// `(Σ (|q| − |c|/Δ), count)` over the coefficients whose index `q` under `q` is not
+    /// zero (`Δ` the plane's step): the reconstruction offset δ that minimises the squared
+    /// error of `x̂ = sign(q)(|q| − δ)Δ` is the sum over the count (the centroid rule,
+    /// pooled over every nonzero bin).
+    pub(super) fn recon_moments(&self, q: &Quantizer) -> (f64, u64) {
+        let (mut sum, mut count) = (0f64, 0u64);
+        let mut idx = Vec::new();
+        for (pi, &(off, len, _)) in self.planes.iter().enumerate() {
+            let pq = Quantizer {
+                step: q.step * scale_of(self.codes[pi]),
+                ..*q
+            };
+            idx.resize(len, 0);
+            let c = &self.coefs[off..off + len];
+            pq.quantize(c, &mut idx);
+            let inv = 1.0 / f64::from(pq.step);
+            for (&v, &i) in c.iter().zip(&idx) {
+                if i != 0 {
+                    sum += f64::from(i.unsigned_abs()) - f64::from(v.abs()) * inv;
+                    count += 1;
+                }
+            }
+        }
+        (sum, count)
+    }
+
     /// Squared error of quantizing with `q`, in the coefficient domain.
     pub(super) fn sq_error(&self, q: &Quantizer) -> f64 {
         let mut e = 0.0f64;

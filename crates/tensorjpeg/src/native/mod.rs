@@ -281,6 +281,21 @@ impl Analysis {
         (params + record.bytes(params, &lens)) as f64 * 8.0 + costs.iter().sum::<f64>()
     }
 
+    /// The reconstruction offset δ ∈ [0, 0.45] that minimises the squared error at `q`'s
+    /// step, pooled over all nonzero bins (Sullivan's centroid rule with one parameter; it
+    /// costs no bits: δ is in the parameters already).
+    fn centroid_recon(&self, q: &Quantizer) -> f32 {
+        let (sum, count) = self
+            .chunks
+            .par_iter()
+            .map(|c| c.recon_moments(q))
+            .reduce(|| (0.0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+        if count == 0 {
+            return 0.0;
+        }
+        (sum / count as f64).clamp(0.0, 0.45) as f32
+    }
+
     /// The smallest step whose bits (`bits_at`) fit `budget`.
     fn search_bits(&self, bits_at: impl FnMut(f64) -> f64, budget: f64, guess: f64) -> Quantizer {
         let base = self.base;
@@ -327,9 +342,17 @@ impl StepSearch for Analysis {
         self.chunks.par_iter().map(|c| c.sq_error(&q)).sum()
     }
 
+    /// Encodes at `step`; when the configuration leaves the reconstruction offset at 0, the
+    /// offset is the centroid of the nonzero bins ([`Analysis::centroid_recon`]).
     fn encode_at(&self, step: f64) -> Result<Encoded> {
         let step = step.clamp(self.base * 1e-7, self.base * 1e3);
-        self.encode(self.at(step), Rate::Default)
+        let mut q = self.at(step);
+        if q.recon == 0.0 {
+            q.recon = self.centroid_recon(&q);
+        }
+        let mut enc = self.encode(q, Rate::Default)?;
+        enc.stats.push(("recon".into(), f64::from(q.recon)));
+        Ok(enc)
     }
 }
 
