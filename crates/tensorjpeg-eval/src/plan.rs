@@ -139,6 +139,7 @@ impl PlanConfig {
         let global = self.allocation != Allocation::PerTensor;
         let weighted = self.allocation == Allocation::Weighted;
         if weighted && self.weights.is_empty() && self.axes.is_empty() {
+            // Calibration gave nothing to weight by.
             bail!("the weighted allocation needs a calibration (per-tensor weights)");
         }
         let pool_bits = match (global, self.rate) {

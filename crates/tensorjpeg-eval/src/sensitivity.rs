@@ -7,12 +7,15 @@
 //!   `Σᵢⱼ ΔWᵢⱼ² E[xⱼ²]`); an embedding table's rows weigh how often each token (position,
 //!   token type) occurs, plus [`PRIOR_COUNT`] so that a token the calibration never saw is
 //!   still stored.
-//! - **Between tensors** (one weight per tensor): Gaussian noise shaped by the axis weights
+//! - **Between tensors** (one weight per tensor; sentence embedders, [`embedder`]): Gaussian noise shaped by the axis weights
 //!   (so it is white in the weighted domain the codec quantizes in) is added to one tensor
 //!   at a time at [`PROBE_SNR_DB`] weighted SNR; the weight is the model's loss — the mean
 //!   `1 − cos` between its embeddings and the clean model's — per unit of weighted squared
 //!   error. Loss is quadratic in a small perturbation, so `Σₜ wₜ Dₜ` predicts the loss of
-//!   any set of small errors, and the allocator minimises exactly that.
+//!   any set of small errors, and the allocator minimises exactly that. A language model
+//!   ([`language_model`]) has 211 matrices and a costlier forward pass: its tensors weigh 1
+//!   each, i.e. every layer's output error counts the same (llama.cpp's importance matrix
+//!   makes the same assumption).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -45,52 +48,43 @@ pub struct Importance {
     pub tokens: u64,
 }
 
-/// The axis weights of each tensor the calibration says something about.
-fn axis_weights(
+/// The axis weights of each tensor the calibration says something about: rows of token,
+/// position and token-type tables by how often each occurs (+ [`PRIOR_COUNT`]); columns of
+/// every matrix whose input was recorded (a linear layer, or a tied embedding table as the
+/// output head) by `E[xⱼ²]` (+ a small floor).
+pub fn axis_weights(
     tensors: &[Tensor],
     cal: &tensorjpeg_models::calibrate::Calibration,
 ) -> HashMap<String, AxisWeights> {
     let mut out = HashMap::new();
-    for t in tensors {
+    for t in tensors.iter().filter(|t| t.shape.len() == 2) {
         let rows_of = |counts: &[f64]| -> Option<Vec<f32>> {
-            (t.shape.len() == 2 && t.shape[0] == counts.len())
+            (t.shape[0] == counts.len())
                 .then(|| counts.iter().map(|&c| (c + PRIOR_COUNT) as f32).collect())
         };
-        let axes = if t.name.ends_with("embeddings.word_embeddings.weight") {
-            rows_of(&cal.token_counts).map(|r| AxisWeights {
-                rows: Some(r),
-                cols: None,
-            })
-        } else if t.name.ends_with("embeddings.position_embeddings.weight") {
-            rows_of(&cal.position_counts).map(|r| AxisWeights {
-                rows: Some(r),
-                cols: None,
-            })
-        } else if t.name.ends_with("embeddings.token_type_embeddings.weight") {
+        let n = &t.name;
+        let rows = if n.ends_with("embeddings.word_embeddings.weight") || n == "token_embd.weight" {
+            rows_of(&cal.token_counts)
+        } else if n.ends_with("embeddings.position_embeddings.weight") {
+            rows_of(&cal.position_counts)
+        } else if n.ends_with("embeddings.token_type_embeddings.weight") {
             // Sentence embedders use token type 0 only.
-            let mut counts = vec![0.0; t.shape.first().copied().unwrap_or(0)];
-            if let Some(c) = counts.first_mut() {
-                *c = cal.tokens as f64;
-            }
-            rows_of(&counts).map(|r| AxisWeights {
-                rows: Some(r),
-                cols: None,
-            })
+            let mut counts = vec![0.0; t.shape[0]];
+            counts[0] = cal.tokens as f64;
+            rows_of(&counts)
         } else {
-            cal.input_energy.get(&t.name).and_then(|e| {
-                let mean = e.iter().sum::<f64>() / e.len().max(1) as f64;
-                (t.shape.last() == Some(&e.len()) && mean > 0.0).then(|| AxisWeights {
-                    rows: None,
-                    cols: Some(
-                        e.iter()
-                            .map(|&v| (v + COLUMN_FLOOR * mean) as f32)
-                            .collect(),
-                    ),
-                })
-            })
+            None
         };
-        if let Some(a) = axes {
-            out.insert(t.name.clone(), a);
+        let cols = cal.input_energy.get(n).and_then(|e| {
+            let mean = e.iter().sum::<f64>() / e.len().max(1) as f64;
+            (t.shape[1] == e.len() && mean > 0.0).then(|| {
+                e.iter()
+                    .map(|&v| (v + COLUMN_FLOOR * mean) as f32)
+                    .collect()
+            })
+        });
+        if rows.is_some() || cols.is_some() {
+            out.insert(n.clone(), AxisWeights { rows, cols });
         }
     }
     out
@@ -201,6 +195,24 @@ pub fn embedder(
         axes,
         weights,
         sentences: calibration.len(),
+        tokens: cal.tokens,
+    })
+}
+
+/// The importance of a language model's tensors from calibration token ids (never the
+/// evaluated ones): axis weights from [`tensorjpeg_models::calibrate::calibrate_lm`], every
+/// tensor's weight 1.
+pub fn language_model(
+    model: &mut dyn tensorjpeg_models::lm::LanguageModel,
+    tensors: &[Tensor],
+    ids: &[u32],
+    window: tensorjpeg_models::eval::Window,
+) -> Result<Importance> {
+    let cal = tensorjpeg_models::calibrate::calibrate_lm(model, ids, window)?;
+    Ok(Importance {
+        axes: axis_weights(tensors, &cal),
+        weights: HashMap::new(),
+        sentences: 0,
         tokens: cal.tokens,
     })
 }

@@ -65,6 +65,48 @@ pub struct Calibration {
     pub input_energy: HashMap<String, Vec<f64>>,
 }
 
+/// Runs `ids` through a language model in windows of `window.ctx` tokens every
+/// `window.stride` and records what its weights see: token counts (the embedding table's
+/// rows) and each linear layer's `E[xⱼ²]` — the tied head's under the embedding table's
+/// name. Positions are not counted (the models here have no position table).
+pub fn calibrate_lm(
+    m: &mut dyn crate::lm::LanguageModel,
+    ids: &[u32],
+    window: crate::eval::Window,
+) -> crate::Result<Calibration> {
+    window.validate(m.config().context)?;
+    let rec = std::sync::Arc::new(Recorder::new());
+    for (name, l) in m.linears_mut() {
+        l.tap(&name, rec.clone());
+    }
+    let run = || -> crate::Result<()> {
+        for (begin, end, _) in window.spans(ids.len()) {
+            let mut cache = m.new_cache();
+            // Every position's logits: the head sees every hidden state.
+            m.forward(&ids[begin..end], 1, &mut cache)?;
+        }
+        Ok(())
+    };
+    let r = run();
+    for (_, l) in m.linears_mut() {
+        l.untap();
+    }
+    r?;
+    let mut token_counts = vec![0f64; m.config().vocab];
+    for &t in ids {
+        if let Some(c) = token_counts.get_mut(t as usize) {
+            *c += 1.0;
+        }
+    }
+    let rec = std::sync::Arc::try_unwrap(rec).unwrap_or_default();
+    Ok(Calibration {
+        tokens: ids.len() as u64,
+        token_counts,
+        position_counts: Vec::new(),
+        input_energy: rec.finish(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use candle_core::quantized::{QMatMul, QTensor};
 use candle_core::{Module, Tensor};
 
+use crate::calibrate::Recorder;
 use crate::Result;
 
 /// A matrix product `y = x · Wᵀ` by some kernel. `x` is `(..., in)`, `y` is `(..., out)`.
@@ -24,6 +25,8 @@ pub trait MatMul: Send + Sync {
 pub struct Linear {
     kernel: Kernel,
     bias: Option<Tensor>,
+    /// Records the inputs during a calibration run: the weight's name and the recorder.
+    tap: Option<(String, Arc<Recorder>)>,
 }
 
 #[derive(Clone)]
@@ -42,6 +45,7 @@ impl Linear {
         Ok(Linear {
             kernel: Kernel::Dense(wt),
             bias,
+            tap: None,
         })
     }
 
@@ -52,6 +56,7 @@ impl Linear {
         Ok(Linear {
             kernel: Kernel::Quant(Arc::new(QMatMul::from_qtensor(q)?), dims, kind),
             bias,
+            tap: None,
         })
     }
 
@@ -60,7 +65,19 @@ impl Linear {
         Linear {
             kernel: Kernel::Custom(k),
             bias,
+            tap: None,
         }
+    }
+
+    /// Records every input of [`Linear::forward`] into `recorder` under `name` (the weight
+    /// tensor's name) until [`Linear::untap`]: a calibration run's `E[xⱼ²]`.
+    pub fn tap(&mut self, name: &str, recorder: Arc<Recorder>) {
+        self.tap = Some((name.to_string(), recorder));
+    }
+
+    /// Stops recording.
+    pub fn untap(&mut self) {
+        self.tap = None;
     }
 
     /// `(out, in)`.
@@ -94,6 +111,11 @@ impl Linear {
 
     /// `x · Wᵀ + b` for `x` of shape `(..., in)`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if let Some((name, rec)) = &self.tap {
+            let inp = *x.dims().last().unwrap_or(&0);
+            let v: Vec<f32> = x.flatten_all()?.to_vec1()?;
+            rec.record(name, &v, inp);
+        }
         let y = match &self.kernel {
             Kernel::Dense(wt) => {
                 let (inp, out) = wt.dims2()?;

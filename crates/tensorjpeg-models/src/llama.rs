@@ -68,6 +68,8 @@ pub struct Llama {
     sin: Tensor,
     path: PathBuf,
     kernels: String,
+    /// The output head is the token embedding table.
+    tied_head: bool,
 }
 
 /// Longest context precomputed for RoPE (SmolLM2 declares 8192).
@@ -234,7 +236,8 @@ impl Llama {
             });
         }
         let norm = ld.f32("output_norm.weight", &[dim])?;
-        let head = if ld.content.tensor_infos.contains_key("output.weight") {
+        let tied_head = !ld.content.tensor_infos.contains_key("output.weight");
+        let head = if !tied_head {
             ld.linear("output.weight", vocab, dim)?
         } else if embed_altered {
             Linear::dense(embed.clone(), None)?
@@ -276,6 +279,7 @@ impl Llama {
             sin,
             path: path.to_path_buf(),
             kernels,
+            tied_head,
         })
     }
 
@@ -379,6 +383,30 @@ impl LanguageModel for Llama {
 
     fn head(&self) -> &Linear {
         &self.head
+    }
+
+    fn linears_mut(&mut self) -> Vec<(String, &mut Linear)> {
+        let mut out = Vec::new();
+        for (i, b) in self.blocks.iter_mut().enumerate() {
+            for (n, l) in [
+                ("attn_q", &mut b.wq),
+                ("attn_k", &mut b.wk),
+                ("attn_v", &mut b.wv),
+                ("attn_output", &mut b.wo),
+                ("ffn_gate", &mut b.gate),
+                ("ffn_up", &mut b.up),
+                ("ffn_down", &mut b.down),
+            ] {
+                out.push((format!("blk.{i}.{n}.weight"), l));
+            }
+        }
+        let head = if self.tied_head {
+            "token_embd.weight"
+        } else {
+            "output.weight"
+        };
+        out.push((head.to_string(), &mut self.head));
+        out
     }
 
     fn describe(&self) -> String {

@@ -216,6 +216,11 @@ pub trait LanguageModel: Send + Sync {
     fn new_cache(&self) -> Cache {
         Cache::new(self.config().layers)
     }
+    /// Every weight matrix with the name of its tensor in the model file (for calibration
+    /// taps); the default has none.
+    fn linears_mut(&mut self) -> Vec<(String, &mut Linear)> {
+        Vec::new()
+    }
 }
 
 /// Checks one forward step's input against the model and its cache, and readies the cache:

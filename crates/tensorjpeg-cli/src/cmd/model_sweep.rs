@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use tensorjpeg_eval::model_sweep::{self, Config, DEFAULT_CODECS};
+use tensorjpeg_eval::model_sweep::{self, Config, ModelKind, DEFAULT_CODECS, DEFAULT_LM_CODECS};
+use tensorjpeg_models::eval::Window;
 
 use super::model::assets_dir;
 use super::Bar;
@@ -13,45 +14,80 @@ use super::Bar;
 /// Arguments of `model-sweep`.
 #[derive(Args, Debug)]
 pub struct ModelSweepArgs {
-    /// Sentence-embedding model directory (default assets/minilm).
+    /// A sentence embedder's folder (default assets/minilm), a .gguf language model or a
+    /// GPT-2 folder.
     #[arg(long, value_name = "PATH")]
     pub model: Option<PathBuf>,
     /// Codecs and rates: SPEC[@bits=..|@q=..], comma-separated; a `global:` prefix shares
-    /// each bits= budget among the tensors at one slope.
-    #[arg(long, default_value = DEFAULT_CODECS)]
-    pub codecs: String,
-    /// Text to sample the evaluation sentences from (default assets/text/enwiki.txt).
+    /// each bits= budget among the tensors at one slope, `weighted:` at one slope of the
+    /// calibrated model-weighted error. Default: a list per kind of model.
+    #[arg(long)]
+    pub codecs: Option<String>,
+    /// Text for evaluation and calibration (default assets/text/enwiki.txt).
     #[arg(long, value_name = "PATH")]
     pub text: Option<PathBuf>,
-    /// Sentences embedded per point.
+    /// Embedders: sentences embedded per point.
     #[arg(long, default_value_t = 2000)]
     pub sentences: usize,
-    /// Calibration sentences for `weighted:` points (never among the evaluated ones).
+    /// Embedders: calibration sentences for `weighted:` points (never among the evaluated).
     #[arg(long, default_value_t = 512)]
     pub calibration_sentences: usize,
-    /// A quick run for tests: 200 sentences, 64 for calibration.
+    /// Language models: tokens scored, from the start of the text.
+    #[arg(long, default_value_t = 5120)]
+    pub tokens: usize,
+    /// Language models: calibration tokens for `weighted:` points (from the end of the text).
+    #[arg(long, default_value_t = 8192)]
+    pub calibration_tokens: usize,
+    /// Language models: window length in tokens.
+    #[arg(long, default_value_t = 512)]
+    pub ctx: usize,
+    /// Language models: step between windows.
+    #[arg(long, default_value_t = 256)]
+    pub stride: usize,
+    /// A quick run for tests: 200 sentences (64 for calibration), or 256 tokens in windows
+    /// of 128 (512 for calibration).
     #[arg(long)]
     pub quick: bool,
-    /// Output folder: results.json, results.csv, report.md, cosine.png, recall.png.
+    /// Output folder: results.json, results.csv, report.md and plots.
     #[arg(long)]
     pub out: PathBuf,
 }
 
 /// Runs `model-sweep`.
 pub fn run(a: &ModelSweepArgs) -> Result<()> {
+    let model = a
+        .model
+        .clone()
+        .unwrap_or_else(|| assets_dir().join("minilm"));
+    let lm = ModelKind::of(&model) == ModelKind::LanguageModel;
+    let default = if lm {
+        DEFAULT_LM_CODECS
+    } else {
+        DEFAULT_CODECS
+    };
     let cfg = Config {
-        model: a
-            .model
-            .clone()
-            .unwrap_or_else(|| assets_dir().join("minilm")),
+        codecs: a.codecs.clone().unwrap_or_else(|| default.to_string()),
         text: a
             .text
             .clone()
             .unwrap_or_else(|| assets_dir().join("text/enwiki.txt")),
-        codecs: a.codecs.clone(),
         sentences: if a.quick { 200 } else { a.sentences },
         calibration_sentences: if a.quick { 64 } else { a.calibration_sentences },
+        tokens: if a.quick { 256 } else { a.tokens },
+        calibration_tokens: if a.quick { 512 } else { a.calibration_tokens },
+        window: if a.quick {
+            Window {
+                ctx: 128,
+                stride: 64,
+            }
+        } else {
+            Window {
+                ctx: a.ctx,
+                stride: a.stride,
+            }
+        },
         out: a.out.clone(),
+        model,
     };
     let out = model_sweep::run(&cfg, &Bar::new(false))?;
     print!("{}", model_sweep::table(&out.rows));
@@ -59,7 +95,7 @@ pub fn run(a: &ModelSweepArgs) -> Result<()> {
         eprintln!("skipped {p}: {why}");
     }
     println!(
-        "wrote {}/results.json, results.csv, report.md, cosine.png, recall.png",
+        "wrote {}/results.json, results.csv, report.md and plots",
         a.out.display()
     );
     Ok(())
