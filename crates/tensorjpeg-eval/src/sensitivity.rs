@@ -101,6 +101,52 @@ fn unit_scales(w: Option<&Vec<f32>>, n: usize) -> Vec<f64> {
     }
 }
 
+/// A tensor the model does not use (BERT's pooler) or whose noise changes nothing
+/// measurable gets the smallest measured weight: stored coarsely, never dropped.
+fn floor_weights(weights: &mut HashMap<String, f64>) {
+    let floor = weights
+        .values()
+        .copied()
+        .filter(|&w| w > 0.0)
+        .fold(f64::INFINITY, f64::min);
+    let floor = if floor.is_finite() { floor } else { 1.0 };
+    for w in weights.values_mut() {
+        *w = w.max(floor);
+    }
+}
+
+/// `t` plus Gaussian noise that is white in the weighted domain (`e = σg/(rᵢcⱼ)`) at
+/// [`PROBE_SNR_DB`] weighted SNR; returns the values and the weighted squared error.
+fn probe_noise(t: &Tensor, axes: Option<&AxisWeights>, seed: u64) -> Result<(Vec<f32>, f64)> {
+    let x = t
+        .values()
+        .with_context(|| format!("tensor '{}' is not a float tensor", t.name))?;
+    let (rows, cols) = t.matrix_dims();
+    let r = unit_scales(axes.and_then(|a| a.rows.as_ref()), rows);
+    let c = unit_scales(axes.and_then(|a| a.cols.as_ref()), cols);
+    let mut energy = 0.0;
+    for (i, row) in x.chunks(cols.max(1)).enumerate() {
+        for (j, &v) in row.iter().enumerate() {
+            energy += (r[i] * c[j] * f64::from(v)).powi(2);
+        }
+    }
+    let sigma = (energy / x.len().max(1) as f64 / 10f64.powf(PROBE_SNR_DB / 10.0)).sqrt();
+    let mut rng = SplitMix64::new(0x5e75 + seed);
+    let mut weighted_err = 0.0;
+    let noisy = x
+        .iter()
+        .enumerate()
+        .map(|(idx, &v)| {
+            let (i, j) = (idx / cols, idx % cols);
+            let e = sigma * rng.gaussian() / (r[i] * c[j]).max(1e-6);
+            let y = (f64::from(v) + e) as f32;
+            weighted_err += (r[i] * c[j] * (f64::from(y) - f64::from(v))).powi(2);
+            y
+        })
+        .collect();
+    Ok((noisy, weighted_err))
+}
+
 /// Mean `1 − cos` between row-major `n × dim` embeddings.
 fn loss(reference: &[f32], other: &[f32], dim: usize) -> f64 {
     let n = reference.len() / dim.max(1);
@@ -136,33 +182,7 @@ pub fn embedder(
     let mut weights = HashMap::new();
     for (k, t) in matrices.iter().enumerate() {
         progress.message(&t.name);
-        let x = t.values().expect("float tensor");
-        let (rows, cols) = t.matrix_dims();
-        let a = axes.get(&t.name);
-        let r = unit_scales(a.and_then(|a| a.rows.as_ref()), rows);
-        let c = unit_scales(a.and_then(|a| a.cols.as_ref()), cols);
-        // Weighted energy per value → the noise level of the probe.
-        let mut energy = 0.0;
-        for (i, row) in x.chunks(cols).enumerate() {
-            for (j, &v) in row.iter().enumerate() {
-                energy += (r[i] * c[j] * f64::from(v)).powi(2);
-            }
-        }
-        let sigma = (energy / x.len().max(1) as f64 / 10f64.powf(PROBE_SNR_DB / 10.0)).sqrt();
-        let mut rng = SplitMix64::new(0x5e75 + k as u64);
-        let mut weighted_err = 0.0;
-        let noisy: Vec<f32> = x
-            .iter()
-            .enumerate()
-            .map(|(idx, &v)| {
-                let (i, j) = (idx / cols, idx % cols);
-                // White in the weighted domain: e = σ·g / (rᵢcⱼ).
-                let e = sigma * rng.gaussian() / (r[i] * c[j]).max(1e-6);
-                let y = (f64::from(v) + e) as f32;
-                weighted_err += (r[i] * c[j] * (f64::from(y) - f64::from(v))).powi(2);
-                y
-            })
-            .collect();
+        let (noisy, weighted_err) = probe_noise(t, axes.get(&t.name), k as u64)?;
         let probe = Tensor::from_f32(&t.name, t.shape.clone(), noisy)?;
         // A new file per probe: a file this process has read is never written again.
         let probe_file = scratch.join(format!(".sensitivity-probe-{k}.safetensors"));
@@ -179,18 +199,8 @@ pub fn embedder(
         weights.insert(t.name.clone(), l / weighted_err.max(1e-30));
         progress.advance(1);
     }
-    // A tensor the model does not use (BERT's pooler) or whose noise changes nothing
-    // measurable gets the smallest measured weight: stored coarsely, never dropped.
-    let floor = weights
-        .values()
-        .copied()
-        .filter(|&w| w > 0.0)
-        .fold(f64::INFINITY, f64::min);
-    let floor = if floor.is_finite() { floor } else { 1.0 };
-    for w in weights.values_mut() {
-        *w = w.max(floor);
-    }
     progress.finish();
+    floor_weights(&mut weights);
     Ok(Importance {
         axes,
         weights,
@@ -200,19 +210,107 @@ pub fn embedder(
 }
 
 /// The importance of a language model's tensors from calibration token ids (never the
-/// evaluated ones): axis weights from [`tensorjpeg_models::calibrate::calibrate_lm`], every
-/// tensor's weight 1.
+/// evaluated ones): axis weights from [`tensorjpeg_models::calibrate::calibrate_lm`]; with
+/// `probe`, each matrix's weight is the mean KL(clean ‖ perturbed) per unit of weighted
+/// squared error when only it carries [`PROBE_SNR_DB`] of weighted-white noise (on one
+/// window of the calibration ids, the weight swapped in memory), else 1 for every tensor.
 pub fn language_model(
     model: &mut dyn tensorjpeg_models::lm::LanguageModel,
     tensors: &[Tensor],
     ids: &[u32],
     window: tensorjpeg_models::eval::Window,
+    probe: bool,
+    progress: &dyn Progress,
 ) -> Result<Importance> {
     let cal = tensorjpeg_models::calibrate::calibrate_lm(model, ids, window)?;
+    let axes = axis_weights(tensors, &cal);
+    let mut weights = HashMap::new();
+    if probe {
+        let probe_ids = &ids[..window.ctx.min(ids.len())];
+        let logits = |m: &dyn tensorjpeg_models::lm::LanguageModel| -> Result<Vec<f32>> {
+            let mut cache = m.new_cache();
+            Ok(m.forward(probe_ids, 1, &mut cache)?
+                .flatten_all()?
+                .to_vec1()?)
+        };
+        let reference = logits(model)?;
+        let vocab = model.config().vocab;
+        let names: Vec<String> = model.linears_mut().into_iter().map(|(n, _)| n).collect();
+        let matrices: Vec<&Tensor> = tensors
+            .iter()
+            .filter(|t| t.shape.len() == 2 && names.contains(&t.name))
+            .collect();
+        progress.phase("sensitivity", matrices.len());
+        for (k, t) in matrices.iter().enumerate() {
+            progress.message(&t.name);
+            let (noisy, weighted_err) = probe_noise(t, axes.get(&t.name), k as u64)?;
+            let w = candle_core::Tensor::from_vec(
+                noisy,
+                (t.shape[0], t.shape[1]),
+                &candle_core::Device::Cpu,
+            )?;
+            let tied = t.name == "token_embd.weight";
+            let saved_embed = tied.then(|| model.parts().embed.clone());
+            if tied {
+                model.parts_mut().embed = w.clone();
+            }
+            let saved = swap_linear(model, &t.name, Some(&w))?;
+            let out = logits(model);
+            swap_back(model, &t.name, saved);
+            if let Some(e) = saved_embed {
+                model.parts_mut().embed = e;
+            }
+            let out = out?;
+            let rows = reference.len() / vocab.max(1);
+            let kl: f64 = (0..rows)
+                .map(|r| {
+                    let s = r * vocab..(r + 1) * vocab;
+                    tensorjpeg_models::eval::kl_row(&reference[s.clone()], &out[s])
+                })
+                .sum::<f64>()
+                / rows.max(1) as f64;
+            weights.insert(t.name.clone(), kl / weighted_err.max(1e-30));
+            progress.advance(1);
+        }
+        progress.finish();
+        floor_weights(&mut weights);
+    }
     Ok(Importance {
-        axes: axis_weights(tensors, &cal),
-        weights: HashMap::new(),
+        axes,
+        weights,
         sentences: 0,
         tokens: cal.tokens,
     })
+}
+
+/// Replaces the linear layer `name` by a dense one of weight `w`; returns the original.
+fn swap_linear(
+    model: &mut dyn tensorjpeg_models::lm::LanguageModel,
+    name: &str,
+    w: Option<&candle_core::Tensor>,
+) -> Result<Option<tensorjpeg_models::linear::Linear>> {
+    for (n, l) in model.linears_mut() {
+        if n == name {
+            let saved = l.clone();
+            if let Some(w) = w {
+                *l = tensorjpeg_models::linear::Linear::dense(w.clone(), None)?;
+            }
+            return Ok(Some(saved));
+        }
+    }
+    Ok(None)
+}
+
+fn swap_back(
+    model: &mut dyn tensorjpeg_models::lm::LanguageModel,
+    name: &str,
+    saved: Option<tensorjpeg_models::linear::Linear>,
+) {
+    let Some(saved) = saved else { return };
+    for (n, l) in model.linears_mut() {
+        if n == name {
+            *l = saved;
+            return;
+        }
+    }
 }

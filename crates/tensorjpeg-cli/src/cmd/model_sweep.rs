@@ -38,6 +38,10 @@ pub struct ModelSweepArgs {
     /// Language models: calibration tokens for `weighted:` points (from the end of the text).
     #[arg(long, default_value_t = 8192)]
     pub calibration_tokens: usize,
+    /// Language models: no per-matrix sensitivity probes for `weighted:` points (every
+    /// matrix then weighs 1; the probes take ~1 s per matrix).
+    #[arg(long)]
+    pub no_probe: bool,
     /// Language models: window length in tokens.
     #[arg(long, default_value_t = 512)]
     pub ctx: usize,
@@ -75,6 +79,7 @@ pub fn run(a: &ModelSweepArgs) -> Result<()> {
         calibration_sentences: if a.quick { 64 } else { a.calibration_sentences },
         tokens: if a.quick { 256 } else { a.tokens },
         calibration_tokens: if a.quick { 512 } else { a.calibration_tokens },
+        probe: !a.no_probe && !a.quick,
         window: if a.quick {
             Window {
                 ctx: 128,

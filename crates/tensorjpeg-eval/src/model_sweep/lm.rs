@@ -20,6 +20,7 @@ pub struct LmJudge {
     calibration: Vec<u32>,
     window: tensorjpeg_models::eval::Window,
     ppl: f64,
+    probe: bool,
 }
 
 impl LmJudge {
@@ -52,6 +53,7 @@ impl LmJudge {
             calibration,
             window: cfg.window,
             ppl,
+            probe: cfg.probe,
         })
     }
 }
@@ -108,10 +110,15 @@ impl Judge for LmJudge {
             ctx: self.window.ctx.min(self.calibration.len()),
             stride: self.window.ctx.min(self.calibration.len()),
         };
-        let imp =
-            crate::sensitivity::language_model(m.as_mut(), tensors, &self.calibration, window)?;
         progress.advance(1);
         progress.finish();
-        Ok(imp)
+        crate::sensitivity::language_model(
+            m.as_mut(),
+            tensors,
+            &self.calibration,
+            window,
+            self.probe,
+            progress,
+        )
     }
 }

@@ -93,6 +93,9 @@ pub struct Config {
     /// Language models: calibration tokens for `weighted:` points (from the end of the
     /// text, never among the scored ones).
     pub calibration_tokens: usize,
+    /// Language models: measure each matrix's sensitivity by a noise probe for `weighted:`
+    /// points (else every tensor weighs 1).
+    pub probe: bool,
     /// Language models: window length and stride.
     pub window: tensorjpeg_models::eval::Window,
     /// Output folder.
