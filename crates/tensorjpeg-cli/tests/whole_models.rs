@@ -1,0 +1,289 @@
+//! Whole models through the CLI: per-tensor rules and what stays exact in `compress`, the
+//! one-slope allocation, and `model-sweep` judging compressed models by the model, on the
+//! real MiniLM and SmolLM2 assets.
+
+mod common;
+
+use common::{asset, fails_with, ok, ok_json};
+use serde_json::Value;
+
+fn tensor<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["tensors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("{name} not in the report"))
+}
+
+#[test]
+fn model_files_keep_vectors_exact_rules_decide_and_one_slope_fits_the_budget() {
+    let m = asset("minilm/model.safetensors");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.tjpg");
+    let o = out.to_str().unwrap();
+    let r = ok_json(&["compress", &m, "-o", o, "--bits", "4", "--json"]);
+    let ln = tensor(&r, "encoder.layer.0.attention.output.LayerNorm.weight");
+    assert_eq!(ln["codec"], "stored", "{ln}");
+    assert_eq!(
+        tensor(&r, "encoder.layer.0.output.dense.bias")["codec"],
+        "stored"
+    );
+    let q = tensor(&r, "encoder.layer.0.attention.self.query.weight");
+    assert_eq!(q["codec"], "native");
+    let bpv = q["bits_per_value"].as_f64().unwrap();
+    assert!(bpv <= 4.0 + 1e-9 && bpv > 3.9, "{bpv}");
+    // --min-ndim 0 compresses the vectors too.
+    let r = ok_json(&[
+        "compress",
+        &m,
+        "-o",
+        o,
+        "--bits",
+        "4",
+        "--min-ndim",
+        "0",
+        "--json",
+    ]);
+    assert_eq!(
+        tensor(&r, "encoder.layer.0.attention.output.LayerNorm.weight")["codec"],
+        "native"
+    );
+    // Rules: first match wins, `exact` stores verbatim, a rule's own rate applies.
+    let r = ok_json(&[
+        "compress",
+        &m,
+        "-o",
+        o,
+        "--bits",
+        "4",
+        "--rule",
+        "word_embeddings=native@bits=2",
+        "--rule",
+        "attention\\.self\\.value=q8_0",
+        "--rule",
+        "pooler=exact",
+        "--json",
+    ]);
+    let we = tensor(&r, "embeddings.word_embeddings.weight");
+    assert!(we["bits_per_value"].as_f64().unwrap() <= 2.0 + 1e-9, "{we}");
+    assert_eq!(
+        tensor(&r, "encoder.layer.3.attention.self.value.weight")["codec"],
+        "q8_0"
+    );
+    assert_eq!(tensor(&r, "pooler.dense.weight")["codec"], "stored");
+    // One slope: the compressed tensors together fit 3 bits/value, with unequal shares.
+    let r = ok_json(&[
+        "compress",
+        &m,
+        "-o",
+        o,
+        "--bits",
+        "3",
+        "--allocate",
+        "global",
+        "--json",
+    ]);
+    assert_eq!(r["allocation"], "global");
+    let bpv = r["bits_per_value"].as_f64().unwrap();
+    assert!(bpv <= 3.0 + 1e-9 && bpv > 2.97, "{bpv}");
+    let shares: Vec<f64> = r["tensors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["codec"] == "native")
+        .map(|t| t["bits_per_value"].as_f64().unwrap())
+        .collect();
+    let (lo, hi) = shares
+        .iter()
+        .fold((f64::MAX, 0f64), |(a, b), &v| (a.min(v), b.max(v)));
+    assert!(
+        hi - lo > 0.5,
+        "one slope gives tensors of different spreads different bits: {lo}..{hi}"
+    );
+    // The container decodes to every tensor of the file.
+    let back = dir.path().join("back.safetensors");
+    ok(&["decompress", o, "-o", back.to_str().unwrap()]);
+    let cmp = ok_json(&["compare", &m, back.to_str().unwrap(), "--json"]);
+    assert!(cmp.to_string().contains("word_embeddings"), "{cmp}");
+    // Bad rules and plans are named.
+    fails_with(&["compress", &m, "-o", o, "--rule", "x"], "REGEX=SPEC");
+    fails_with(
+        &["compress", &m, "-o", o, "--rule", "(=native"],
+        "regular expression",
+    );
+    fails_with(&["compress", &m, "-o", o, "--rule", "x=nosuch"], "nosuch");
+    fails_with(
+        &[
+            "compress",
+            &m,
+            "-o",
+            o,
+            "--quality",
+            "90",
+            "--allocate",
+            "global",
+        ],
+        "--bits",
+    );
+    fails_with(
+        &[
+            "compress",
+            &m,
+            "-o",
+            o,
+            "--bits",
+            "3",
+            "--allocate",
+            "global",
+            "--codec",
+            "q4_0",
+        ],
+        "step search",
+    );
+}
+
+fn rows(dir: &std::path::Path) -> Vec<Value> {
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    v.as_array().unwrap().clone()
+}
+
+fn row<'a>(rows: &'a [Value], codec: &str, rate: &str) -> &'a Value {
+    rows.iter()
+        .find(|r| r["codec"] == codec && r["rate"] == rate)
+        .unwrap_or_else(|| panic!("no row {codec} {rate}"))
+}
+
+#[test]
+fn model_sweep_judges_an_embedder_and_the_calibrated_allocation_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ms");
+    ok(&[
+        "model-sweep",
+        "--quick",
+        "--model",
+        &asset("minilm"),
+        "--text",
+        &asset("text/enwiki.txt"),
+        "--codecs",
+        "native@bits=4,weighted:native@bits=4,q8_0,q4_k",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    for f in [
+        "results.json",
+        "results.csv",
+        "report.md",
+        "cosine.png",
+        "recall.png",
+    ] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    let rs = rows(&out);
+    assert_eq!(rs[0]["codec"], "original");
+    let plain = row(&rs, "native", "bits=4");
+    let weighted = row(&rs, "weighted:native", "bits=4");
+    let q8 = row(&rs, "q8_0", "default");
+    for r in [plain, weighted, q8] {
+        for k in [
+            "bits_per_weight",
+            "bits_per_weight_matrices",
+            "snr_db",
+            "embedding_cosine",
+            "neighbour_recall_at_10",
+        ] {
+            assert!(r[k].is_number(), "{k} in {r}");
+        }
+        assert!(r["perplexity"].is_null());
+    }
+    let f = |r: &Value, k: &str| r[k].as_f64().unwrap();
+    // Same size, the model-weighted allocation keeps the model closer to the original.
+    assert!((f(plain, "bits_per_weight") - f(weighted, "bits_per_weight")).abs() < 0.01);
+    assert!(f(weighted, "embedding_cosine") > f(plain, "embedding_cosine") + 0.01);
+    assert!(f(weighted, "neighbour_recall_at_10") > f(plain, "neighbour_recall_at_10"));
+    assert!(f(q8, "embedding_cosine") > 0.999);
+    // Rows of 384 cannot hold K-quants: skipped with the reason.
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("q4_k") && md.contains("256"), "{md}");
+}
+
+#[test]
+fn model_sweep_judges_a_language_model_against_its_original_file() {
+    let m = asset("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ms");
+    ok(&[
+        "model-sweep",
+        "--quick",
+        "--model",
+        &m,
+        "--text",
+        &asset("text/enwiki.txt"),
+        "--codecs",
+        "native@bits=4,weighted:native@bits=4,q8_0",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    for f in ["results.json", "report.md", "perplexity.png", "kl.png"] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    let rs = rows(&out);
+    let f = |r: &Value, k: &str| r[k].as_f64().unwrap();
+    let orig = &rs[0];
+    assert_eq!(f(orig, "perplexity_rise"), 0.0);
+    let plain = row(&rs, "native", "bits=4");
+    let weighted = row(&rs, "weighted:native", "bits=4");
+    let q8 = row(&rs, "q8_0", "default");
+    // Q8_0 of the dequantized weights is nearly the original; 4 bits is not.
+    assert!(f(q8, "perplexity_rise").abs() < 0.02, "{q8}");
+    assert!(f(q8, "top1_agreement") > 0.95, "{q8}");
+    assert!(f(plain, "perplexity_rise") > 0.05, "{plain}");
+    assert!(f(plain, "kl") > f(q8, "kl"));
+    // Calibrated per-column and per-row importance (no probes in --quick) at the same size.
+    assert!((f(plain, "bits_per_weight") - f(weighted, "bits_per_weight")).abs() < 0.01);
+    assert!(
+        f(weighted, "perplexity_rise") < f(plain, "perplexity_rise"),
+        "{weighted} vs {plain}"
+    );
+    assert!(rs.iter().all(|r| r["embedding_cosine"].is_null()));
+}
+
+#[test]
+fn a_container_of_another_model_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join("minilm.tjpg");
+    ok(&[
+        "compress",
+        &asset("minilm/model.safetensors"),
+        "-o",
+        c.to_str().unwrap(),
+        "--codec",
+        "f16",
+    ]);
+    let text = dir.path().join("t.txt");
+    std::fs::write(&text, "The river flows into the sea and the sea is wide.").unwrap();
+    fails_with(
+        &[
+            "perplexity",
+            "--model",
+            &asset("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),
+            "--text",
+            text.to_str().unwrap(),
+            "--weights",
+            c.to_str().unwrap(),
+        ],
+        "not a tensor of the model",
+    );
+    fails_with(
+        &[
+            "model-sweep",
+            "--quick",
+            "--codecs",
+            "global:native@q=90",
+            "--out",
+            "/tmp/x",
+        ],
+        "bits=",
+    );
+}
