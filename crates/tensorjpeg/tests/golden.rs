@@ -18,7 +18,9 @@ use tensorjpeg::signal::codec::{self as signal, LatentCoder, Quantizer, Quantize
 use tensorjpeg::signal::latent_image::LatentImageCodec;
 use tensorjpeg::vectors::klt::{KltFit, KltOptions};
 use tensorjpeg::vectors::VectorIndex;
-use tensorjpeg::{compress, decompress, DType, Data, Options, Rate, Tensor};
+use tensorjpeg::{
+    compress, compress_planned, decompress, DType, Data, Options, Rate, Tensor, TensorPlan,
+};
 
 /// An integer hash of `i` mapped to [-0.5, 0.5).
 fn hashed(i: usize, salt: u32) -> f32 {
@@ -212,6 +214,47 @@ fn container_cases() -> Vec<(String, Got)> {
             container(&t16, spec, rate),
         ));
     }
+    // A pooled allocation (one slope over two tensors, centroid reconstruction), the
+    // second tensor with row and column weights: native params version 2.
+    let t2 = Tensor::from_f32(
+        "second",
+        vec![8, 40],
+        input().values().unwrap()[..320]
+            .iter()
+            .map(|v| 3.0 * v)
+            .collect(),
+    )
+    .unwrap();
+    let axes = tensorjpeg::AxisWeights {
+        rows: Some((0..8).map(|i| 1.0 + i as f32).collect()),
+        cols: Some((0..40).map(|j| if j < 5 { 16.0 } else { 1.0 }).collect()),
+    };
+    let plans = vec![
+        TensorPlan::Pool {
+            codec: "native".into(),
+            weight: 1.0,
+            axes: None,
+        },
+        TensorPlan::Pool {
+            codec: "native".into(),
+            weight: 2.0,
+            axes: Some(axes),
+        },
+    ];
+    let c = compress_planned(
+        &[input(), t2],
+        &plans,
+        Some(3.0),
+        &tensorjpeg::default_registry(),
+        &|_| {},
+    )
+    .unwrap();
+    let back = decompress(&c.bytes).unwrap();
+    let decoded: Vec<f32> = back
+        .iter()
+        .flat_map(|t| t.values().unwrap().to_vec())
+        .collect();
+    out.push(("pool native@bits=3 axes".into(), got(&c.bytes, &decoded)));
     out
 }
 
@@ -334,6 +377,13 @@ fn all_cases() -> Vec<(String, Got)> {
 type Pin = (&'static str, u64, usize, u64, [u32; 4]);
 
 const PINNED: &[Pin] = &[
+    (
+        "pool native@bits=3 axes",
+        0xb603ab85bb2250db,
+        485,
+        0x3c6c490dd5663ac8,
+        [0xbd4bc887, 0x00000000, 0x00000000, 0x00000000],
+    ),
     (
         "native@q=75",
         0xcda971ba23d776f4,
