@@ -65,6 +65,9 @@ pub struct Row {
     pub decode_mb_per_s: f64,
     /// For JPEG codecs: bytes of entropy-coded scans, of headers, and image count.
     pub jpeg: Option<JpegBytes>,
+    /// The Gaussian rate–distortion bound at this row's bits per value with each tensor's
+    /// own variance ([`tensorjpeg::metrics::gaussian_bound_db`]), dB.
+    pub bound_db: f64,
 }
 
 /// Where a JPEG codec's bytes go (the seeds judge JPEGs without their headers).
@@ -92,6 +95,8 @@ impl Row {
             row["jpeg_images"] = num(j.images);
         }
         row["tensors"] = json!(self.tensors);
+        row["bound_db"] = num(self.bound_db);
+        row["gap_to_bound_db"] = num(self.bound_db - self.stats.snr_db());
         row
     }
 }
@@ -216,6 +221,8 @@ pub fn measure(tensors: &[Tensor], p: &Point, registry: &Registry) -> Result<Row
             images: extra.get("jpeg_images").copied().unwrap_or(0.0),
         }
     });
+    let bound_db =
+        tensorjpeg::metrics::gaussian_bound_db(&gaussian_parts(tensors), total.bits_per_value());
     Ok(Row {
         codec: p.codec_label(),
         rate: p.label.clone(),
@@ -224,7 +231,26 @@ pub fn measure(tensors: &[Tensor], p: &Point, registry: &Registry) -> Result<Row
         encode_mb_per_s: mb / enc_s,
         decode_mb_per_s: mb / dec_s,
         jpeg,
+        bound_db,
     })
+}
+
+/// `(values, Σx², variance)` of each float tensor's finite values.
+fn gaussian_parts(tensors: &[Tensor]) -> Vec<(u64, f64, f64)> {
+    tensors
+        .iter()
+        .filter_map(|t| t.values())
+        .map(|v| {
+            let (mut n, mut s, mut ss) = (0u64, 0f64, 0f64);
+            for &x in v.iter().filter(|x| x.is_finite()) {
+                n += 1;
+                s += f64::from(x);
+                ss += f64::from(x) * f64::from(x);
+            }
+            let mean = s / n.max(1) as f64;
+            (n, ss, (ss / n.max(1) as f64 - mean * mean).max(0.0))
+        })
+        .collect()
 }
 
 /// Checks every point's spec against `registry` (before any work).
@@ -273,7 +299,8 @@ pub fn table(rows: &[Row]) -> String {
                     .map(|j| f(j.bits_per_value_scan_only, 3))
                     .unwrap_or_else(|| "-".into()),
                 f(s.snr_db(), 2),
-                f(s.shannon_gap_db(), 2),
+                f(r.bound_db, 2),
+                f(r.bound_db - s.snr_db(), 2),
                 format!("{:.2e}", s.max_abs_error),
                 f(s.mean_cosine(), 5),
                 f(s.ratio_vs_f32(), 2),
@@ -289,6 +316,7 @@ pub fn table(rows: &[Row]) -> String {
             "bits/value",
             "scan-only",
             "snr_db",
+            "bound_db",
             "gap_db",
             "max_err",
             "mean_cos",
@@ -300,7 +328,7 @@ pub fn table(rows: &[Row]) -> String {
     )
 }
 
-const CSV_COLS: [&str; 17] = [
+const CSV_COLS: [&str; 19] = [
     "codec",
     "rate",
     "tensors",
@@ -310,6 +338,8 @@ const CSV_COLS: [&str; 17] = [
     "bits_per_value_scan_only",
     "snr_db",
     "shannon_gap_db",
+    "bound_db",
+    "gap_to_bound_db",
     "mse",
     "max_abs_error",
     "mean_cosine",

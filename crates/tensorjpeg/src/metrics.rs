@@ -177,9 +177,61 @@ impl Stats {
     }
 }
 
+/// The rate–distortion bound for a set of independent Gaussian sources (one per tensor,
+/// with its own variance) at `bits` bits per value on average: reverse water-filling
+/// (Cover & Thomas, 10.3.3) — each part costs `max(0, ½·log2(σ²/θ))` bits per value and errs
+/// by `min(θ, σ²)`, with one water level θ. `parts` are `(values, Σx², variance)`; returns
+/// the SNR `Σx² / D` in dB. At high rate this is `6.02·R + 10·log10(AM/GM of the
+/// variances)`: parts of unequal variance raise the bound above a single Gaussian's.
+pub fn gaussian_bound_db(parts: &[(u64, f64, f64)], bits: f64) -> f64 {
+    let n: f64 = parts.iter().map(|p| p.0 as f64).sum();
+    let energy: f64 = parts.iter().map(|p| p.1).sum();
+    let live: Vec<&(u64, f64, f64)> = parts.iter().filter(|p| p.2 > 0.0 && p.0 > 0).collect();
+    if n == 0.0 || live.is_empty() || !(bits > 0.0) {
+        return 0.0;
+    }
+    let rate_at = |ln_theta: f64| -> f64 {
+        live.iter()
+            .map(|p| p.0 as f64 * (0.5 * (p.2.ln() - ln_theta) / std::f64::consts::LN_2).max(0.0))
+            .sum::<f64>()
+            / n
+    };
+    let max_var = live.iter().map(|p| p.2).fold(0f64, f64::max);
+    // θ = max σ² gives rate 0; lower θ until the rate reaches `bits`.
+    let (mut lo, mut hi) = (
+        max_var.ln() - 2.0 * bits * std::f64::consts::LN_2 - 60.0,
+        max_var.ln(),
+    );
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if rate_at(mid) > bits {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let theta = hi.exp();
+    let d: f64 = parts.iter().map(|p| p.0 as f64 * theta.min(p.2)).sum();
+    10.0 * (energy / d).log10()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gaussian_bound_is_water_filling() {
+        // One part: 6.02·R exactly (zero mean, so Σx² = n·σ²).
+        let one = gaussian_bound_db(&[(100, 100.0, 1.0)], 4.0);
+        assert!((one - 24.0824).abs() < 1e-3, "{one}");
+        // Two equal-sized parts, variances 1 and 1/16: at high rate AM/GM = 1.0625/0.25.
+        let two = gaussian_bound_db(&[(100, 100.0, 1.0), (100, 100.0 / 16.0, 1.0 / 16.0)], 4.0);
+        let want = 24.0824 + 10.0 * (0.53125f64 / 0.25).log10();
+        assert!((two - want).abs() < 1e-3, "{two} vs {want}");
+        // At a low rate the small part gets nothing: its error is its whole variance.
+        let low = gaussian_bound_db(&[(100, 100.0, 1.0), (100, 1e-6, 1e-8)], 1.0);
+        assert!((low - 10.0 * (100.0f64 / (100.0 * 0.0625 + 1e-6)).log10()).abs() < 1e-3);
+    }
 
     #[test]
     fn known_values() {
