@@ -95,10 +95,15 @@ enum Command {
         /// stores verbatim; the regex ends at the first '=').
         #[arg(long, value_name = "RULE")]
         rule: Vec<tensorjpeg_eval::plan::Rule>,
-        /// How a --bits budget is shared: the same bits for every tensor, or one budget at
-        /// one rate–distortion slope (least total squared error).
+        /// How a --bits budget is shared: the same bits for every tensor; one budget at one
+        /// rate–distortion slope (least total squared error); or one slope of the model's
+        /// calibrated, weighted error (needs --calibration).
         #[arg(long, value_enum, default_value_t)]
         allocate: tensorjpeg_eval::plan::Allocation,
+        /// Text to calibrate --allocate weighted on (never your evaluation text): a sentence
+        /// embedder's model.safetensors (config.json, tokenizer.json beside it) or a .gguf.
+        #[arg(long, value_name = "TEXT")]
+        calibration: Option<PathBuf>,
         /// Print a JSON report instead of a table (no progress bar).
         #[arg(long)]
         json: bool,
@@ -184,9 +189,11 @@ fn main() -> ExitCode {
             select,
             rule,
             allocate,
+            calibration,
             json,
-        } => cmd::compress::plan_config(&codec, rate.rate(), &select, rule, allocate)
-            .and_then(|plan| cmd::compress::run(&input, &output, &plan, json)),
+        } => cmd::compress::plan_config(&codec, rate.rate(), &select, rule, allocate).and_then(
+            |plan| cmd::compress::run(&input, &output, &plan, calibration.as_deref(), json),
+        ),
         Command::Decompress { input, output } => cmd::decompress::run(&input, &output),
         Command::Inspect { file, json } => cmd::inspect::run(&file, json),
         Command::Compare {

@@ -106,6 +106,61 @@ fn model_files_keep_vectors_exact_rules_decide_and_one_slope_fits_the_budget() {
     ok(&["decompress", o, "-o", back.to_str().unwrap()]);
     let cmp = ok_json(&["compare", &m, back.to_str().unwrap(), "--json"]);
     assert!(cmp.to_string().contains("word_embeddings"), "{cmp}");
+    // The calibrated allocation, on a short text of its own.
+    let cal = dir.path().join("cal.txt");
+    let text = std::fs::read_to_string(asset("text/enwiki.txt")).unwrap();
+    std::fs::write(&cal, &text[text.len() / 2..text.len() / 2 + 6000]).unwrap();
+    let r = ok_json(&[
+        "compress",
+        &m,
+        "-o",
+        o,
+        "--bits",
+        "4",
+        "--allocate",
+        "weighted",
+        "--calibration",
+        cal.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(r["allocation"], "weighted");
+    let bpv = r["bits_per_value"].as_f64().unwrap();
+    assert!(bpv <= 4.0 + 1e-9 && bpv > 3.95, "{bpv}");
+    // The word table (most of its rows never seen in calibration) gets fewer bits than a
+    // block's value projection.
+    let we = tensor(&r, "embeddings.word_embeddings.weight")["bits_per_value"]
+        .as_f64()
+        .unwrap();
+    let v = tensor(&r, "encoder.layer.2.attention.self.value.weight")["bits_per_value"]
+        .as_f64()
+        .unwrap();
+    assert!(we + 1.0 < v, "{we} vs {v}");
+    fails_with(
+        &[
+            "compress",
+            &m,
+            "-o",
+            o,
+            "--bits",
+            "4",
+            "--allocate",
+            "weighted",
+        ],
+        "--calibration",
+    );
+    fails_with(
+        &[
+            "compress",
+            &m,
+            "-o",
+            o,
+            "--bits",
+            "4",
+            "--calibration",
+            cal.to_str().unwrap(),
+        ],
+        "--allocate weighted",
+    );
     // Bad rules and plans are named.
     fails_with(&["compress", &m, "-o", o, "--rule", "x"], "REGEX=SPEC");
     fails_with(

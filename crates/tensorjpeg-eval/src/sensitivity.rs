@@ -314,3 +314,47 @@ fn swap_back(
         }
     }
 }
+
+/// The importance of the model in `file` (a sentence embedder's model.safetensors with its
+/// config.json and tokenizer.json beside it, or a `.gguf` language model) from the text
+/// file `text`: embedders calibrate on up to `limit` of its sentences (with per-matrix
+/// probes), language models on its last `limit` tokens (with probes on one window of 512).
+/// `tensors` are the file's tensors; `scratch` holds the embedder probes' files.
+pub fn calibrate_file(
+    file: &Path,
+    tensors: &[Tensor],
+    text: &Path,
+    limit: usize,
+    scratch: &Path,
+    progress: &dyn Progress,
+) -> Result<Importance> {
+    let body = tensorjpeg_models::text::read_text(text)?;
+    match crate::model_sweep::ModelKind::of(file) {
+        crate::model_sweep::ModelKind::Embedder => {
+            let all = crate::embeddings::datasets::sample_sentences(&body, limit, 5);
+            if all.is_empty() {
+                anyhow::bail!(
+                    "{}: no sentence of ≥ 5 words to calibrate on",
+                    text.display()
+                );
+            }
+            embedder(file, tensors, &all, scratch, progress)
+        }
+        crate::model_sweep::ModelKind::LanguageModel => {
+            let opts = WeightOptions {
+                dequantize: true,
+                ..Default::default()
+            };
+            let mut m = tensorjpeg_models::load::load(file, &opts)
+                .with_context(|| format!("loading {}", file.display()))?;
+            let ids = m.tokenizer().encode(&body)?;
+            let ids = &ids[ids.len().saturating_sub(limit)..];
+            if ids.len() < 2 {
+                anyhow::bail!("{}: fewer than 2 tokens to calibrate on", text.display());
+            }
+            let ctx = 512.min(ids.len()).min(m.config().context);
+            let window = tensorjpeg_models::eval::Window { ctx, stride: ctx };
+            language_model(m.as_mut(), tensors, ids, window, true, progress)
+        }
+    }
+}

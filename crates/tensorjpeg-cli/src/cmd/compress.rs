@@ -44,9 +44,24 @@ pub fn plan_config(
     })
 }
 
+/// Calibration sentences (embedders) or tokens (language models) for `--allocate weighted`.
+const CALIBRATION_LIMIT: (usize, usize) = (512, 8192);
+
 /// Runs the command.
-pub fn run(input: &Path, output: &Path, cfg: &PlanConfig, json_out: bool) -> Result<()> {
+pub fn run(
+    input: &Path,
+    output: &Path,
+    cfg: &PlanConfig,
+    calibration: Option<&Path>,
+    json_out: bool,
+) -> Result<()> {
     let (codec, rate) = (cfg.codec.as_str(), cfg.rate);
+    let weighted = cfg.allocation == Allocation::Weighted;
+    match (weighted, calibration) {
+        (true, None) => bail!("--allocate weighted needs --calibration TEXT"),
+        (false, Some(_)) => bail!("--calibration is for --allocate weighted"),
+        _ => {}
+    }
     let registry = tensorjpeg_io::registry();
     // Check the codec spec before the (possibly long) read.
     registry
@@ -54,6 +69,29 @@ pub fn run(input: &Path, output: &Path, cfg: &PlanConfig, json_out: bool) -> Res
         .with_context(|| format!("--codec {codec}"))?;
     super::check_output(output, &[input])?;
     let tensors = read_tensors(input)?;
+    let mut cfg = cfg.clone();
+    if let Some(text) = calibration {
+        let kind = tensorjpeg_eval::model_sweep::ModelKind::of(input);
+        let limit = match kind {
+            tensorjpeg_eval::model_sweep::ModelKind::Embedder => CALIBRATION_LIMIT.0,
+            tensorjpeg_eval::model_sweep::ModelKind::LanguageModel => CALIBRATION_LIMIT.1,
+        };
+        let scratch = output
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let imp = tensorjpeg_eval::sensitivity::calibrate_file(
+            input,
+            &tensors,
+            text,
+            limit,
+            scratch,
+            &super::Bar::new(json_out),
+        )
+        .with_context(|| format!("calibrating {} on {}", input.display(), text.display()))?;
+        cfg.weights = imp.weights;
+        cfg.axes = imp.axes;
+    }
     let plan = cfg.plan(&tensors, &registry)?;
     if plan.tensors.iter().all(|p| *p == TensorPlan::Verbatim) {
         bail!(
