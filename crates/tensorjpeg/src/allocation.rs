@@ -240,7 +240,7 @@ mod tests {
         .enumerate()
         .map(|(i, &(r, c, s))| {
             let v = (0..r * c).map(|_| (rng.gaussian() * s) as f32).collect();
-            Tensor::from_f32(&format!("t{i}"), vec![r, c], v).unwrap()
+            Tensor::from_f32(format!("t{i}"), vec![r, c], v).unwrap()
         })
         .collect()
     }

@@ -187,7 +187,7 @@ pub fn gaussian_bound_db(parts: &[(u64, f64, f64)], bits: f64) -> f64 {
     let n: f64 = parts.iter().map(|p| p.0 as f64).sum();
     let energy: f64 = parts.iter().map(|p| p.1).sum();
     let live: Vec<&(u64, f64, f64)> = parts.iter().filter(|p| p.2 > 0.0 && p.0 > 0).collect();
-    if n == 0.0 || live.is_empty() || !(bits > 0.0) {
+    if n == 0.0 || live.is_empty() || bits.is_nan() || bits <= 0.0 {
         return 0.0;
     }
     let rate_at = |ln_theta: f64| -> f64 {

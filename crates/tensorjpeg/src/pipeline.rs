@@ -320,9 +320,10 @@ pub fn encode_tensor(t: &Tensor, codec: &dyn Codec, rate: Rate) -> Result<(Entry
 
 /// A float tensor's values, the same with non-finite values zeroed (borrowed when all are
 /// finite), and those values as exact exceptions.
-pub(crate) fn clean_values(
-    t: &Tensor,
-) -> Result<(&[f32], std::borrow::Cow<'_, [f32]>, Vec<Exception>)> {
+type Cleaned<'a> = (&'a [f32], std::borrow::Cow<'a, [f32]>, Vec<Exception>);
+
+/// Splits a float tensor's values into what a codec sees and the exact exceptions.
+pub(crate) fn clean_values(t: &Tensor) -> Result<Cleaned<'_>> {
     let values = t.values().ok_or_else(|| Error::BadTensor {
         tensor: t.name.clone(),
         msg: "not a float tensor".into(),

@@ -72,6 +72,9 @@ pub fn table(rows: &[Row]) -> String {
     table::render(&head, &t)
 }
 
+/// A model metric of a row, if it has one.
+type Metric = Box<dyn Fn(&Row) -> Option<f64>>;
+
 /// One series per codec label of `metric` against bits per weight.
 fn series(rows: &[Row], metric: impl Fn(&Row) -> Option<f64>) -> Vec<Series> {
     let mut out: Vec<Series> = Vec::new();
@@ -109,7 +112,7 @@ pub fn write(
         csv(&COLUMNS, &json_rows).as_bytes(),
     )?;
     let x = "all-in bits per weight, every tensor (log scale)";
-    let plots: Vec<(&str, &str, &str, Box<dyn Fn(&Row) -> Option<f64>>)> = match kind {
+    let plots: Vec<(&str, &str, &str, Metric)> = match kind {
         ModelKind::Embedder => vec![
             (
                 "cosine.png",
