@@ -2,7 +2,6 @@
 //! (perplexity, generation, embeddings) with codecs on their inputs or weights.
 
 mod cmd;
-mod select;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -73,6 +72,29 @@ pub struct SelectArgs {
     /// defaults to 2 for a file holding matrices (norms and biases stay exact), else 0.
     #[arg(long, value_name = "N")]
     pub min_ndim: Option<usize>,
+}
+
+impl SelectArgs {
+    /// (include, exclude, min_ndim) as [`tensorjpeg_eval::plan::PlanConfig::from_flags`]
+    /// takes them.
+    pub fn filters(&self) -> (Option<&str>, Option<&str>, Option<usize>) {
+        (
+            self.include.as_deref(),
+            self.exclude.as_deref(),
+            self.min_ndim,
+        )
+    }
+
+    /// The selection as a plan (the regexes compiled; a bad one names its flag).
+    pub fn plan(&self) -> anyhow::Result<tensorjpeg_eval::plan::PlanConfig> {
+        tensorjpeg_eval::plan::PlanConfig::from_flags(
+            "raw",
+            tensorjpeg::Rate::Default,
+            self.filters(),
+            Vec::new(),
+            Default::default(),
+        )
+    }
 }
 
 #[derive(Subcommand, Debug)]

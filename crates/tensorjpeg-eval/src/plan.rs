@@ -121,7 +121,83 @@ pub struct FilePlan {
     pub pool_bits: Option<f64>,
 }
 
+/// Calibration sentences (embedders) or tokens (language models) for a weighted plan.
+pub const CALIBRATION_LIMIT: (usize, usize) = (512, 8192);
+
 impl PlanConfig {
+    /// Whether a float tensor passes the name and rank filters (`min_ndim` unset counts as
+    /// `default_min_ndim`): what `compare` and `sweep` measure.
+    pub fn selects(&self, t: &Tensor, default_min_ndim: usize) -> bool {
+        t.dtype.is_float()
+            && t.shape.len() >= self.min_ndim.unwrap_or(default_min_ndim)
+            && self.include.as_ref().is_none_or(|r| r.is_match(&t.name))
+            && !self.exclude.as_ref().is_some_and(|r| r.is_match(&t.name))
+    }
+
+    /// A weighted plan needs calibration text; no other plan takes one.
+    pub fn check_calibration(&self, text: Option<&std::path::Path>) -> Result<()> {
+        match (self.allocation == Allocation::Weighted, text) {
+            (true, None) => bail!("--allocate weighted needs --calibration TEXT"),
+            (false, Some(_)) => bail!("--calibration is for --allocate weighted"),
+            _ => Ok(()),
+        }
+    }
+
+    /// A plan from command-line flags: the regexes compiled (a bad one is an error naming
+    /// its flag), rules and allocation as given, no weights yet.
+    pub fn from_flags(
+        codec: &str,
+        rate: Rate,
+        (include, exclude, min_ndim): (Option<&str>, Option<&str>, Option<usize>),
+        rules: Vec<Rule>,
+        allocation: Allocation,
+    ) -> Result<PlanConfig> {
+        rate.validate().context("rate option")?;
+        let compile = |flag: &str, s: Option<&str>| -> Result<Option<Regex>> {
+            s.map(|p| {
+                Regex::new(p)
+                    .with_context(|| format!("--{flag} '{p}' is not a valid regular expression"))
+            })
+            .transpose()
+        };
+        Ok(PlanConfig {
+            codec: codec.to_string(),
+            rate,
+            allocation,
+            rules,
+            include: compile("include", include)?,
+            exclude: compile("exclude", exclude)?,
+            min_ndim,
+            ..Default::default()
+        })
+    }
+
+    /// Fills the weights of an [`Allocation::Weighted`] plan from a calibration of the model
+    /// in `file` on `text` ([`crate::sensitivity::calibrate_file`]); `scratch` holds probe
+    /// files. Errors if a weighted plan has no text or another plan has one.
+    pub fn calibrate(
+        &mut self,
+        file: &std::path::Path,
+        tensors: &[Tensor],
+        text: Option<&std::path::Path>,
+        scratch: &std::path::Path,
+        progress: &dyn crate::Progress,
+    ) -> Result<()> {
+        self.check_calibration(text)?;
+        let Some(text) = text else {
+            return Ok(());
+        };
+        let limit = match crate::model_sweep::ModelKind::of(file) {
+            crate::model_sweep::ModelKind::Embedder => CALIBRATION_LIMIT.0,
+            crate::model_sweep::ModelKind::LanguageModel => CALIBRATION_LIMIT.1,
+        };
+        let imp = crate::sensitivity::calibrate_file(file, tensors, text, limit, scratch, progress)
+            .with_context(|| format!("calibrating {} on {}", file.display(), text.display()))?;
+        self.weights = imp.weights;
+        self.axes = imp.axes;
+        Ok(())
+    }
+
     /// The plan for `tensors`. A global allocation needs `--bits`; a rule whose codec does
     /// not parse is an error naming the rule.
     pub fn plan(&self, tensors: &[Tensor], registry: &tensorjpeg::Registry) -> Result<FilePlan> {

@@ -21,7 +21,7 @@ use std::sync::Mutex;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use tensorjpeg::Tensor;
-pub use tensorjpeg_eval::report::{num, stats_json};
+pub use tensorjpeg_eval::report::num;
 
 /// Reads a tensor file (.safetensors, .npy, .gguf), naming it in errors.
 pub fn read_tensors(path: &Path) -> Result<Vec<Tensor>> {

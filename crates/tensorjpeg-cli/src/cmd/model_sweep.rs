@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use tensorjpeg_eval::model_sweep::{self, Config, ModelKind, DEFAULT_CODECS, DEFAULT_LM_CODECS};
+use tensorjpeg_eval::model_sweep::{self, default_codecs, Config};
 use tensorjpeg_models::eval::Window;
 
 use super::model::assets_dir;
@@ -63,37 +63,28 @@ pub fn run(a: &ModelSweepArgs) -> Result<()> {
         .model
         .clone()
         .unwrap_or_else(|| assets_dir().join("minilm"));
-    let lm = ModelKind::of(&model) == ModelKind::LanguageModel;
-    let default = if lm {
-        DEFAULT_LM_CODECS
-    } else {
-        DEFAULT_CODECS
-    };
     let cfg = Config {
-        codecs: a.codecs.clone().unwrap_or_else(|| default.to_string()),
+        codecs: a
+            .codecs
+            .clone()
+            .unwrap_or_else(|| default_codecs(&model).into()),
         text: a
             .text
             .clone()
             .unwrap_or_else(|| assets_dir().join("text/enwiki.txt")),
-        sentences: if a.quick { 200 } else { a.sentences },
-        calibration_sentences: if a.quick { 64 } else { a.calibration_sentences },
-        tokens: if a.quick { 256 } else { a.tokens },
-        calibration_tokens: if a.quick { 512 } else { a.calibration_tokens },
-        probe: !a.no_probe && !a.quick,
-        window: if a.quick {
-            Window {
-                ctx: 128,
-                stride: 64,
-            }
-        } else {
-            Window {
-                ctx: a.ctx,
-                stride: a.stride,
-            }
+        sentences: a.sentences,
+        calibration_sentences: a.calibration_sentences,
+        tokens: a.tokens,
+        calibration_tokens: a.calibration_tokens,
+        probe: !a.no_probe,
+        window: Window {
+            ctx: a.ctx,
+            stride: a.stride,
         },
         out: a.out.clone(),
         model,
     };
+    let cfg = if a.quick { cfg.quick() } else { cfg };
     let out = model_sweep::run(&cfg, &Bar::new(false))?;
     print!("{}", model_sweep::table(&out.rows));
     for (p, why) in &out.skipped {

@@ -10,7 +10,6 @@ use tensorjpeg_eval::report::create_dir;
 use tensorjpeg_eval::sweep;
 
 use super::{read_tensors, Bar};
-use crate::select::Selection;
 use crate::SelectArgs;
 
 /// Arguments of `sweep`.
@@ -40,17 +39,18 @@ pub struct SweepArgs {
 
 /// Runs the command.
 pub fn run(a: &SweepArgs) -> Result<()> {
-    let sel = Selection::new(&SelectArgs {
+    let sel = SelectArgs {
         include: a.include.clone(),
         exclude: a.exclude.clone(),
         min_ndim: Some(a.min_ndim),
-    })?;
+    }
+    .plan()?;
     let points = sweep::parse_points(&a.codecs)?;
     let registry = tensorjpeg_io::registry();
     sweep::check_points(&points, &registry)?;
     let tensors: Vec<Tensor> = read_tensors(&a.input)?
         .into_iter()
-        .filter(|t| sel.selects(t))
+        .filter(|t| sel.selects(t, 2))
         .collect();
     if tensors.is_empty() {
         bail!(

@@ -102,6 +102,33 @@ pub struct Config {
     pub out: PathBuf,
 }
 
+impl Config {
+    /// The quick settings for tests: 200 sentences (64 for calibration), or 256 tokens in
+    /// windows of 128 (512 for calibration, no probes).
+    pub fn quick(self) -> Config {
+        Config {
+            sentences: 200,
+            calibration_sentences: 64,
+            tokens: 256,
+            calibration_tokens: 512,
+            probe: false,
+            window: tensorjpeg_models::eval::Window {
+                ctx: 128,
+                stride: 64,
+            },
+            ..self
+        }
+    }
+}
+
+/// The default codec list for a model at `path`.
+pub fn default_codecs(path: &Path) -> &'static str {
+    match ModelKind::of(path) {
+        ModelKind::Embedder => DEFAULT_CODECS,
+        ModelKind::LanguageModel => DEFAULT_LM_CODECS,
+    }
+}
+
 /// How a compressed model compares with the original.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Metrics {

@@ -2,6 +2,8 @@
 //! plots ([`plot`]), every file written atomically and never over an input
 //! (`tensorjpeg_io::write_atomic`).
 
+pub mod compare;
+pub mod compress;
 pub mod plot;
 pub mod table;
 
