@@ -338,7 +338,10 @@ pub fn log_x(
         root.fill(&WHITE)
             .map_err(|e| anyhow!("{}: {e}", path.display()))?;
         let mut chart = builder(&root, title, text, 60)
-            .build_cartesian_2d((xmin..xmax).log_scale(), (ymin - dy)..(ymax + dy))
+            .build_cartesian_2d(
+                (xmin..xmax).log_scale().with_key_points(log_ticks(xmin, xmax)),
+                (ymin - dy)..(ymax + dy),
+            )
             .map_err(|e| anyhow!("plot: {e}"))?;
         let mut mesh = chart.configure_mesh();
         if text {
@@ -404,6 +407,25 @@ pub fn log_x(
     save_png(path, &pixels, 1100, 700)
 }
 
+/// Tick positions on a log axis from `lo` to `hi`: 1-2-5 in each decade, or every
+/// mantissa 1, 1.5, 2, 3, …, 9 when that gives fewer than four (a range within a decade,
+/// such as 3.5–8.5 bits per weight, would otherwise have no tick at all).
+fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let within = |m: &[f64]| -> Vec<f64> {
+        let (a, b) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+        (a..=b)
+            .flat_map(|e| m.iter().map(move |&k| k * 10f64.powi(e)))
+            .filter(|&x| x >= lo && x <= hi)
+            .collect()
+    };
+    let coarse = within(&[1.0, 2.0, 5.0]);
+    if coarse.len() >= 4 {
+        coarse
+    } else {
+        within(&[1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0])
+    }
+}
+
 /// Writes an RGB pixel buffer as a PNG, atomically and never over an input (see
 /// `tensorjpeg_io::write_atomic`).
 fn save_png(path: &Path, rgb: &[u8], w: usize, h: usize) -> Result<()> {
@@ -416,4 +438,20 @@ fn save_png(path: &Path, rgb: &[u8], w: usize, h: usize) -> Result<()> {
     }
     let bytes = tensorjpeg_io::encode_png(&values, &[3, h, w])?;
     super::write_atomic(path, &bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_ticks;
+
+    #[test]
+    fn log_axes_always_have_ticks() {
+        // Within one decade: every mantissa.
+        assert_eq!(log_ticks(3.2, 8.6), vec![4.0, 5.0, 6.0, 7.0, 8.0]);
+        // Over decades: 1-2-5.
+        assert_eq!(
+            log_ticks(12.0, 1600.0),
+            vec![20.0, 50.0, 100.0, 200.0, 500.0, 1000.0]
+        );
+    }
 }
