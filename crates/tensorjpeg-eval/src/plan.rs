@@ -187,9 +187,9 @@ impl PlanConfig {
         let Some(text) = text else {
             return Ok(());
         };
-        let limit = match crate::model_sweep::ModelKind::of(file) {
-            crate::model_sweep::ModelKind::Embedder => CALIBRATION_LIMIT.0,
-            crate::model_sweep::ModelKind::LanguageModel => CALIBRATION_LIMIT.1,
+        let limit = match crate::kind::ModelKind::of(file) {
+            crate::kind::ModelKind::Embedder => CALIBRATION_LIMIT.0,
+            crate::kind::ModelKind::LanguageModel => CALIBRATION_LIMIT.1,
         };
         let imp = crate::sensitivity::calibrate_file(file, tensors, text, limit, scratch, progress)
             .with_context(|| format!("calibrating {} on {}", file.display(), text.display()))?;

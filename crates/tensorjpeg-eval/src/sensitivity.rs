@@ -329,8 +329,8 @@ pub fn calibrate_file(
     progress: &dyn Progress,
 ) -> Result<Importance> {
     let body = tensorjpeg_models::text::read_text(text)?;
-    match crate::model_sweep::ModelKind::of(file) {
-        crate::model_sweep::ModelKind::Embedder => {
+    match crate::kind::ModelKind::of(file) {
+        crate::kind::ModelKind::Embedder => {
             let all = crate::embeddings::datasets::sample_sentences(&body, limit, 5);
             if all.is_empty() {
                 anyhow::bail!(
@@ -340,7 +340,7 @@ pub fn calibrate_file(
             }
             embedder(file, tensors, &all, scratch, progress)
         }
-        crate::model_sweep::ModelKind::LanguageModel => {
+        crate::kind::ModelKind::LanguageModel => {
             let opts = WeightOptions {
                 dequantize: true,
                 ..Default::default()

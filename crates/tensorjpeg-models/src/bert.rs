@@ -24,9 +24,10 @@ use rayon::prelude::*;
 use regex::Regex;
 use serde_json::Value;
 
-use crate::calibrate::{Calibration, Recorder};
+use crate::calibrate::Calibration;
 use crate::hooks::EmbedHook;
 use crate::linear::Linear;
+use crate::recorder::Recorder;
 use crate::tokenizer::Tokenizer;
 use crate::weights::{WeightOptions, WeightReport, Weights};
 use crate::{Error, Result};

@@ -28,6 +28,7 @@ pub mod linear;
 pub mod llama;
 pub mod lm;
 pub mod load;
+pub mod recorder;
 pub mod text;
 pub mod tokenizer;
 pub mod weights;

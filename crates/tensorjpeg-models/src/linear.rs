@@ -7,7 +7,7 @@ use std::sync::Arc;
 use candle_core::quantized::{QMatMul, QTensor};
 use candle_core::{Module, Tensor};
 
-use crate::calibrate::Recorder;
+use crate::recorder::Recorder;
 use crate::Result;
 
 /// A matrix product `y = x · Wᵀ` by some kernel. `x` is `(..., in)`, `y` is `(..., out)`.

@@ -20,8 +20,8 @@ use rayon::prelude::*;
 
 use crate::codec::{Codec, StepSearch};
 use crate::container::Entry;
+use crate::entry::{clean_values, coded_entry, EntryRecord, TensorReport};
 use crate::error::{Error, Result};
-use crate::pipeline::{clean_values, coded_entry, EntryRecord, TensorReport};
 use crate::tensor::Tensor;
 
 /// Most bisection steps on `log Δ`; the search stops once `Δ` is known to a relative 1e-6

@@ -35,6 +35,7 @@ pub mod bytes;
 pub mod codec;
 pub mod container;
 pub mod entropy;
+mod entry;
 pub mod error;
 pub mod framing;
 pub mod kernels;

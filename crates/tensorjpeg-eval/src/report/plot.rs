@@ -339,7 +339,9 @@ pub fn log_x(
             .map_err(|e| anyhow!("{}: {e}", path.display()))?;
         let mut chart = builder(&root, title, text, 60)
             .build_cartesian_2d(
-                (xmin..xmax).log_scale().with_key_points(log_ticks(xmin, xmax)),
+                (xmin..xmax)
+                    .log_scale()
+                    .with_key_points(log_ticks(xmin, xmax)),
                 (ymin - dy)..(ymax + dy),
             )
             .map_err(|e| anyhow!("plot: {e}"))?;
