@@ -169,6 +169,18 @@ enum Command {
     /// Embedding-collection codecs at equal bytes per vector, judged by retrieval on real
     /// sentence embeddings (enwiki neighbours, Bible paraphrases); seed 000 reproduced.
     EmbedEval(cmd::embed_eval::EmbedEvalArgs),
+    /// Seed 004: permute each MLP's hidden units (rows of up/gate and their bias, columns of
+    /// down) so that neighbouring rows are alike; the model computes the same function.
+    Reorder {
+        /// Input .safetensors (or .gguf, written out dequantized).
+        input: PathBuf,
+        /// Output .safetensors (written atomically).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Norm order or a greedy nearest-neighbour chain.
+        #[arg(long, value_enum, default_value = "nearest")]
+        order: tensorjpeg_eval::reorder::Order,
+    },
     /// Whole models judged by the model: every tensor through a codec plan, the container
     /// loaded by the runtime, embeddings compared with the original model's.
     ModelSweep(cmd::model_sweep::ModelSweepArgs),
@@ -230,6 +242,11 @@ fn main() -> ExitCode {
         Command::Embed(args) => cmd::embed::run(&args),
         Command::EmbedEval(args) => cmd::embed_eval::run(&args),
         Command::ModelSweep(args) => cmd::model_sweep::run(&args),
+        Command::Reorder {
+            input,
+            output,
+            order,
+        } => cmd::reorder::run(&input, &output, order),
         Command::Probe(args) => cmd::probe::run(&args),
         Command::Signal { cmd } => cmd::signal::run(&cmd),
     };

@@ -342,3 +342,86 @@ fn a_container_of_another_model_is_refused_by_name() {
         "bits=",
     );
 }
+
+#[test]
+fn reordering_mlp_units_preserves_the_function_and_refuses_what_it_cannot_reorder() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m");
+    std::fs::create_dir(&model).unwrap();
+    for f in ["config.json", "tokenizer.json"] {
+        std::fs::copy(asset(&format!("minilm/{f}")), model.join(f)).unwrap();
+    }
+    let permuted = model.join("model.safetensors");
+    let out = ok(&[
+        "reorder",
+        &asset("minilm/model.safetensors"),
+        "-o",
+        permuted.to_str().unwrap(),
+        "--order",
+        "nearest",
+    ]);
+    assert!(out.contains("6 MLPs reordered"), "{out}");
+    // The permuted weights really differ...
+    let cmp = ok_json(&[
+        "compare",
+        &asset("minilm/model.safetensors"),
+        permuted.to_str().unwrap(),
+        "--json",
+    ]);
+    let inter = cmp["tensors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "encoder.layer.0.intermediate.dense.weight")
+        .unwrap();
+    assert!(inter["snr_db"].as_f64().unwrap() < 10.0, "{inter}");
+    // ...and the model computes the same embeddings (float summation order aside).
+    let text = dir.path().join("s.txt");
+    let body = std::fs::read_to_string(asset("text/enwiki.txt")).unwrap();
+    let lines: Vec<&str> = body
+        .lines()
+        .filter(|l| l.split(' ').count() > 8)
+        .take(24)
+        .collect();
+    std::fs::write(&text, lines.join("\n")).unwrap();
+    let (a, b) = (dir.path().join("a.npy"), dir.path().join("b.npy"));
+    let t = text.to_str().unwrap();
+    ok(&[
+        "embed",
+        "--model",
+        &asset("minilm"),
+        "--text",
+        t,
+        "-o",
+        a.to_str().unwrap(),
+    ]);
+    ok(&[
+        "embed",
+        "--model",
+        model.to_str().unwrap(),
+        "--text",
+        t,
+        "-o",
+        b.to_str().unwrap(),
+    ]);
+    let e = ok_json(&[
+        "compare",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--json",
+    ]);
+    let max = e["total"]["max_abs_error"].as_f64().unwrap();
+    assert!(max < 1e-5, "embeddings moved by {max}");
+    // A file without an MLP is refused by name.
+    let npy = dir.path().join("x.npy");
+    std::fs::copy(&a, &npy).unwrap();
+    fails_with(
+        &[
+            "reorder",
+            npy.to_str().unwrap(),
+            "-o",
+            dir.path().join("y.safetensors").to_str().unwrap(),
+        ],
+        "no MLP",
+    );
+}

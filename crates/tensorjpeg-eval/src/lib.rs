@@ -11,6 +11,7 @@
 //! | [`probe`] | seed 003's input-embedding probe: a codec and its controls on a language model's input embeddings, scored (perplexity, KL, top-1) and sampled (repetition, diversity) | `tensorjpeg probe` |
 //! | [`signal`] | seed 002's signal codec against JPEG, WebP, downsampling and PCM on photos, speech, an MRI volume, and digits classified from latents | `tensorjpeg signal eval` |
 //! | [`sensitivity`] | how much each weight of a model matters, from calibration text: per-row/column importance and per-tensor loss per unit of error | `tensorjpeg model-sweep` (`weighted:`) |
+//! | [`reorder`] | seed 004's function-preserving permutation of MLP hidden units | `tensorjpeg reorder` |
 //! | [`report`] | CSV, JSON, Markdown tables and PNG plots the experiments write | — |
 //! | [`progress`] | how an experiment reports progress to its front end | — |
 //!
@@ -32,6 +33,7 @@ pub mod model_sweep;
 pub mod plan;
 pub mod probe;
 pub mod progress;
+pub mod reorder;
 pub mod report;
 pub mod sensitivity;
 pub mod signal;

@@ -11,6 +11,7 @@ pub mod model;
 pub mod model_sweep;
 pub mod perplexity;
 pub mod probe;
+pub mod reorder;
 pub mod signal;
 pub mod sweep;
 
