@@ -226,13 +226,12 @@ impl PlanConfig {
                 r.label()
             ),
         };
-        let min_ndim = self
-            .min_ndim
-            .unwrap_or(if tensors.iter().any(|t| t.shape.len() >= 2) {
-                2
-            } else {
-                0
-            });
+        // Unless told otherwise, a file that holds matrices keeps its vectors exact.
+        let default_min_ndim = if tensors.iter().any(|t| t.shape.len() >= 2) {
+            2
+        } else {
+            0
+        };
         let plans = tensors
             .iter()
             .map(|t| {
@@ -248,10 +247,7 @@ impl PlanConfig {
                         },
                     };
                 }
-                let selected = t.shape.len() >= min_ndim
-                    && self.include.as_ref().is_none_or(|r| r.is_match(&t.name))
-                    && !self.exclude.as_ref().is_some_and(|r| r.is_match(&t.name));
-                match (selected, global) {
+                match (self.selects(t, default_min_ndim), global) {
                     (false, _) => TensorPlan::Verbatim,
                     (true, false) => TensorPlan::Own {
                         codec: self.codec.clone(),

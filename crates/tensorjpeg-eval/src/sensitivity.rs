@@ -214,14 +214,21 @@ pub fn embedder(
 /// `probe`, each matrix's weight is the mean KL(clean ‖ perturbed) per unit of weighted
 /// squared error when only it carries [`PROBE_SNR_DB`] of weighted-white noise (on one
 /// window of the calibration ids, the weight swapped in memory), else 1 for every tensor.
+/// The ids run in consecutive windows of `ctx` tokens (at most the ids and the model's
+/// context).
 pub fn language_model(
     model: &mut dyn tensorjpeg_models::lm::LanguageModel,
     tensors: &[Tensor],
     ids: &[u32],
-    window: tensorjpeg_models::eval::Window,
+    ctx: usize,
     probe: bool,
     progress: &dyn Progress,
 ) -> Result<Importance> {
+    if ids.len() < 2 {
+        anyhow::bail!("fewer than 2 calibration tokens");
+    }
+    let ctx = ctx.min(ids.len()).min(model.config().context).max(1);
+    let window = tensorjpeg_models::eval::Window { ctx, stride: ctx };
     let cal = tensorjpeg_models::calibrate::calibrate_lm(model, ids, window)?;
     let axes = axis_weights(tensors, &cal);
     let mut weights = HashMap::new();
@@ -349,12 +356,8 @@ pub fn calibrate_file(
                 .with_context(|| format!("loading {}", file.display()))?;
             let ids = m.tokenizer().encode(&body)?;
             let ids = &ids[ids.len().saturating_sub(limit)..];
-            if ids.len() < 2 {
-                anyhow::bail!("{}: fewer than 2 tokens to calibrate on", text.display());
-            }
-            let ctx = 512.min(ids.len()).min(m.config().context);
-            let window = tensorjpeg_models::eval::Window { ctx, stride: ctx };
-            language_model(m.as_mut(), tensors, ids, window, true, progress)
+            language_model(m.as_mut(), tensors, ids, 512, true, progress)
+                .with_context(|| format!("calibrating on {}", text.display()))
         }
     }
 }

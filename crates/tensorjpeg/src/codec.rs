@@ -155,15 +155,12 @@ pub struct AxisWeights {
 
 /// One tensor, analysed once, whose size and error are set by an absolute quantizer step
 /// ([`Codec::step_search`]). Bits are the entropy coder's own cost estimate (within a few
-/// bytes of the real size); errors are exact sums over the coefficients.
+/// bytes of the real size).
 pub trait StepSearch: Send + Sync {
     /// The RMS of the tensor's coefficients: a natural unit for its step.
     fn unit(&self) -> f64;
     /// Estimated all-in bits of the stored entry at `step`, its record costed by `record`.
     fn bits_at(&self, step: f64, record: &dyn RecordCost) -> f64;
-    /// Sum of squared errors over the tensor's values at `step` (weighted by the axis
-    /// weights, if any).
-    fn sq_error_at(&self, step: f64) -> f64;
     /// Encodes at `step`.
     fn encode_at(&self, step: f64) -> Result<Encoded>;
 }

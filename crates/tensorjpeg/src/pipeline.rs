@@ -135,19 +135,16 @@ pub fn compress_planned(
     }
     let mut codecs: std::collections::HashMap<&str, Box<dyn Codec>> = Default::default();
     for p in plans {
-        match p {
+        let codec = match p {
             TensorPlan::Own { codec, rate } => {
                 rate.validate()?;
-                if !codecs.contains_key(codec.as_str()) {
-                    codecs.insert(codec, registry.build(codec)?);
-                }
+                codec
             }
-            TensorPlan::Pool { codec, .. } => {
-                if !codecs.contains_key(codec.as_str()) {
-                    codecs.insert(codec, registry.build(codec)?);
-                }
-            }
-            TensorPlan::Verbatim => {}
+            TensorPlan::Pool { codec, .. } => codec,
+            TensorPlan::Verbatim => continue,
+        };
+        if !codecs.contains_key(codec.as_str()) {
+            codecs.insert(codec, registry.build(codec)?);
         }
     }
     let mut results: Vec<Option<(Entry, TensorReport)>> = tensors

@@ -19,19 +19,20 @@ use crate::Progress;
 /// under `reference`.
 pub fn compare_embeddings(reference: &[f32], other: &[f32], dim: usize) -> (f64, f64) {
     let n = reference.len() / dim.max(1);
-    let row = |v: &[f32], i: usize| v[i * dim..(i + 1) * dim].to_vec();
+    fn row(v: &[f32], i: usize, dim: usize) -> &[f32] {
+        &v[i * dim..(i + 1) * dim]
+    }
     let cos: f64 = (0..n)
-        .map(|i| tensorjpeg::metrics::cosine(&row(reference, i), &row(other, i)))
+        .map(|i| tensorjpeg::metrics::cosine(row(reference, i, dim), row(other, i, dim)))
         .sum();
     let k = 10.min(n.saturating_sub(1));
     let neighbours = |v: &[f32], i: usize| -> Vec<usize> {
-        let q = &v[i * dim..(i + 1) * dim];
         let scores: Vec<f32> = (0..n)
             .map(|j| {
                 if j == i {
                     f32::NEG_INFINITY
                 } else {
-                    tensorjpeg::kernels::dot(q, &v[j * dim..(j + 1) * dim])
+                    tensorjpeg::kernels::dot(row(v, i, dim), row(v, j, dim))
                 }
             })
             .collect();

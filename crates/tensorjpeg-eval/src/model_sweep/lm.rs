@@ -100,23 +100,16 @@ impl Judge for LmJudge {
         if self.calibration.len() < 2 {
             bail!("weighted points need calibration tokens beyond the scored ones");
         }
-        progress.phase("calibration", 1);
         let opts = WeightOptions {
             dequantize: true,
             ..Default::default()
         };
         let mut m = tensorjpeg_models::load::load(&self.model, &opts)?;
-        let window = tensorjpeg_models::eval::Window {
-            ctx: self.window.ctx.min(self.calibration.len()),
-            stride: self.window.ctx.min(self.calibration.len()),
-        };
-        progress.advance(1);
-        progress.finish();
         crate::sensitivity::language_model(
             m.as_mut(),
             tensors,
             &self.calibration,
-            window,
+            self.window.ctx,
             self.probe,
             progress,
         )

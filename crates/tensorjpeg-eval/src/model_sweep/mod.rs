@@ -302,7 +302,7 @@ fn measure(
     let c = compress_planned(tensors, &plan.tensors, plan.pool_bits, &registry, &|_| {})?;
     let compress_s = t0.elapsed().as_secs_f64();
     let back = tensorjpeg::decompress_with(&c.bytes, &registry)?;
-    let (mut s, mut e, mut vals, mut bytes) = (0f64, 0f64, 0usize, 0usize);
+    let mut coded = tensorjpeg::metrics::Stats::default();
     for ((t, b), (r, pl)) in tensors
         .iter()
         .zip(&back)
@@ -314,12 +314,9 @@ fn measure(
         let (Some(x), Some(y)) = (t.values(), b.values()) else {
             continue;
         };
-        for (&a, &b) in x.iter().zip(y) {
-            s += f64::from(a) * f64::from(a);
-            e += (f64::from(a) - f64::from(b)).powi(2);
-        }
-        vals += t.numel();
-        bytes += r.stored_bytes;
+        let mut st = tensorjpeg::metrics::compare(x, y, 0);
+        st.bytes = r.stored_bytes as u64;
+        coded.merge(&st);
     }
     drop(back);
     write_atomic(tmp, &c.bytes)?;
@@ -331,12 +328,8 @@ fn measure(
         rate: p.label.clone(),
         allocation: p.allocation.name().into(),
         bits_per_weight: c.bytes.len() as f64 * 8.0 / total.max(1) as f64,
-        bits_per_weight_matrices: bytes as f64 * 8.0 / vals.max(1) as f64,
-        snr_db: if e > 0.0 {
-            10.0 * (s / e).log10()
-        } else {
-            f64::INFINITY
-        },
+        bits_per_weight_matrices: coded.bits_per_value(),
+        snr_db: coded.snr_db(),
         metrics,
         compress_s,
     })

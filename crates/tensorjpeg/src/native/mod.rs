@@ -100,8 +100,15 @@ impl Native {
         Ok(t.resolve(values, rows, cols))
     }
 
-    /// Checks the values against the shape and analyses them for `rate`.
-    fn analyse(&self, values: &[f32], shape: &[usize], rate: Rate) -> Result<Analysis> {
+    /// Checks the values against the shape and analyses them for `rate`, scaled by the
+    /// axis weights first if there are any.
+    fn analyse(
+        &self,
+        values: &[f32],
+        shape: &[usize],
+        rate: Rate,
+        axes: Option<&AxisWeights>,
+    ) -> Result<Analysis> {
         rate.validate()?;
         let (rows, cols) = matrix_dims(shape);
         if rows * cols != values.len() {
@@ -111,9 +118,14 @@ impl Native {
                 format!("{} values for shape {shape:?}", rows * cols),
             ));
         }
+        let scales = axes
+            .map(|w| AxisScales::from_weights(w, rows, cols))
+            .transpose()?;
+        let scaled = scales.as_ref().map(|s| s.apply(values, cols));
+        let values = scaled.as_deref().unwrap_or(values);
         let transform = self.transform_for(values, rows, cols, rate)?;
         let per_block = self.config.step == StepMode::Block && !matches!(rate, Rate::MaxError(_));
-        Analysis::new(
+        let mut a = Analysis::new(
             values,
             cols,
             rows,
@@ -121,7 +133,9 @@ impl Native {
             transform,
             per_block,
             self.quantizer_at(1.0),
-        )
+        )?;
+        a.axes = scales;
+        Ok(a)
     }
 
     /// The quantizer of this configuration at `step`.
@@ -337,11 +351,6 @@ impl StepSearch for Analysis {
         self.all_in_bits(step, record)
     }
 
-    fn sq_error_at(&self, step: f64) -> f64 {
-        let q = self.at(step);
-        self.chunks.par_iter().map(|c| c.sq_error(&q)).sum()
-    }
-
     /// Encodes at `step`; when the configuration leaves the reconstruction offset at 0, the
     /// offset is the centroid of the nonzero bins ([`Analysis::centroid_recon`]).
     fn encode_at(&self, step: f64) -> Result<Encoded> {
@@ -367,29 +376,14 @@ impl Codec for Native {
         shape: &[usize],
         axes: Option<&AxisWeights>,
     ) -> Option<Result<Box<dyn StepSearch>>> {
-        let analysed = || -> Result<Box<dyn StepSearch>> {
-            let Some(w) = axes else {
-                return Ok(Box::new(self.analyse(values, shape, Rate::Default)?));
-            };
-            let (rows, cols) = matrix_dims(shape);
-            if rows * cols != values.len() {
-                return Err(Error::param(
-                    "values",
-                    values.len(),
-                    format!("{} values for shape {shape:?}", rows * cols),
-                ));
-            }
-            let scales = AxisScales::from_weights(w, rows, cols)?;
-            let scaled = scales.apply(values, cols);
-            let mut a = self.analyse(&scaled, shape, Rate::Default)?;
-            a.axes = Some(scales);
-            Ok(Box::new(a))
-        };
-        Some(analysed())
+        Some(
+            self.analyse(values, shape, Rate::Default, axes)
+                .map(|a| Box::new(a) as Box<dyn StepSearch>),
+        )
     }
 
     fn encode(&self, values: &[f32], shape: &[usize], rate: Rate) -> Result<Encoded> {
-        let a = self.analyse(values, shape, rate)?;
+        let a = self.analyse(values, shape, rate, None)?;
         a.encode(a.quantizer(Goal::Rate(rate)), rate)
     }
 
@@ -399,7 +393,7 @@ impl Codec for Native {
     fn encode_within(&self, values: &[f32], shape: &[usize], budget: &Budget) -> Result<Encoded> {
         let n = values.len().max(1) as f64;
         let rate = Rate::Bits((budget.bits / n).clamp(1e-3, 32.0));
-        let a = self.analyse(values, shape, rate)?;
+        let a = self.analyse(values, shape, rate, None)?;
         let mut bits = budget.bits;
         let mut enc = a.encode(a.quantizer(Goal::AllIn { bits, budget }), rate)?;
         for _ in 0..3 {
