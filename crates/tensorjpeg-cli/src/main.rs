@@ -118,11 +118,11 @@ enum Command {
         #[arg(long, value_name = "RULE")]
         rule: Vec<tensorjpeg_eval::plan::Rule>,
         /// How a --bits budget is shared: the same bits for every tensor; one budget at one
-        /// rate–distortion slope (least total squared error); or one slope of the model's
-        /// calibrated, weighted error (needs --calibration).
+        /// rate–distortion slope (least total squared error); one slope of the model's
+        /// calibrated, weighted error; or that with GPTQ error feedback (needs --calibration).
         #[arg(long, value_enum, default_value_t)]
         allocate: tensorjpeg_eval::plan::Allocation,
-        /// Text to calibrate --allocate weighted on (never your evaluation text): a sentence
+        /// Text to calibrate --allocate weighted|gptq on (never your evaluation text): a sentence
         /// embedder's model.safetensors (config.json, tokenizer.json beside it) or a .gguf.
         #[arg(long, value_name = "TEXT")]
         calibration: Option<PathBuf>,
@@ -197,6 +197,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // A closed pipe ends the process quietly (`tensorjpeg inspect … | head`), as it does any
+    // Unix filter. SAFETY: SIG_DFL installs no handler; no other thread exists yet.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     // No output of this process may replace a file it read (docs/SECURITY.md).
     tensorjpeg_io::guard_inputs();

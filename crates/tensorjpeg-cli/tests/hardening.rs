@@ -477,3 +477,44 @@ fn small_defects() {
         .collect();
     assert!(tmp.is_empty(), "{tmp:?}");
 }
+
+/// A reader that stops early (`tensorjpeg inspect … | head`) ends the process quietly,
+/// never with a panic.
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_is_not_a_panic() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    // 4,000 tensors: a listing far larger than a pipe's buffer.
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("many.safetensors");
+    let ts: Vec<tensorjpeg::Tensor> = (0..4000)
+        .map(|i| {
+            tensorjpeg::Tensor::from_f32(format!("layer.{i}.weight"), vec![2], vec![1.0, 2.0])
+                .unwrap()
+        })
+        .collect();
+    tensorjpeg_io::write_tensors(&m, &ts).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tensorjpeg"))
+        .args(["inspect", "--json", m.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // stdout is closed here; the rest of the listing (tens of kB) hits a closed pipe.
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        status.success() || status.signal() == Some(13),
+        "{status:?}: {err}"
+    );
+}

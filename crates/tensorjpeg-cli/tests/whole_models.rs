@@ -135,6 +135,28 @@ fn model_files_keep_vectors_exact_rules_decide_and_one_slope_fits_the_budget() {
         .as_f64()
         .unwrap();
     assert!(we + 1.0 < v, "{we} vs {v}");
+    // With error feedback: the same budget, every linear layer quantized by GPTQ on the
+    // codec's grid (the word table, read row by row, has no input statistics: none).
+    let g = ok_json(&[
+        "compress",
+        &m,
+        "-o",
+        o,
+        "--bits",
+        "4",
+        "--allocate",
+        "gptq",
+        "--calibration",
+        cal.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(g["allocation"], "gptq");
+    let bpv = g["bits_per_value"].as_f64().unwrap();
+    assert!(bpv <= 4.0 + 1e-9 && bpv > 3.95, "{bpv}");
+    let fed = |name: &str| tensor(&g, name)["stats"]["feedback"] == 1.0;
+    assert!(fed("encoder.layer.2.attention.self.value.weight"));
+    assert!(fed("encoder.layer.5.output.dense.weight"));
+    assert!(!fed("embeddings.word_embeddings.weight"));
     fails_with(
         &[
             "compress",

@@ -28,6 +28,10 @@ pub enum Allocation {
     /// per-row/column importance of [`crate::sensitivity`] ([`PlanConfig::weights`],
     /// [`PlanConfig::axes`]).
     Weighted,
+    /// [`Allocation::Weighted`], and every linear layer with a recorded `E[xxᵀ]`
+    /// ([`PlanConfig::grams`]) quantized with error feedback (GPTQ on the codec's grid,
+    /// `tensorjpeg::quant::feedback`).
+    Gptq,
 }
 
 impl Allocation {
@@ -37,7 +41,13 @@ impl Allocation {
             Allocation::PerTensor => "per-tensor",
             Allocation::Global => "global",
             Allocation::Weighted => "weighted",
+            Allocation::Gptq => "gptq",
         }
+    }
+
+    /// Whether it needs a calibration (weighted, or weighted with error feedback).
+    pub fn is_calibrated(self) -> bool {
+        matches!(self, Allocation::Weighted | Allocation::Gptq)
     }
 }
 
@@ -110,6 +120,8 @@ pub struct PlanConfig {
     pub weights: HashMap<String, f64>,
     /// Row/column weights by tensor name for [`Allocation::Global`] (none if absent).
     pub axes: HashMap<String, tensorjpeg::AxisWeights>,
+    /// Input statistics `E[xxᵀ]` by tensor name for [`Allocation::Gptq`].
+    pub grams: HashMap<String, std::sync::Arc<tensorjpeg::Gram>>,
 }
 
 /// A file's plan: one [`TensorPlan`] per tensor and the pool's bits per value.
@@ -136,9 +148,12 @@ impl PlanConfig {
 
     /// A weighted plan needs calibration text; no other plan takes one.
     pub fn check_calibration(&self, text: Option<&std::path::Path>) -> Result<()> {
-        match (self.allocation == Allocation::Weighted, text) {
-            (true, None) => bail!("--allocate weighted needs --calibration TEXT"),
-            (false, Some(_)) => bail!("--calibration is for --allocate weighted"),
+        match (self.allocation.is_calibrated(), text) {
+            (true, None) => bail!(
+                "--allocate {} needs --calibration TEXT",
+                self.allocation.name()
+            ),
+            (false, Some(_)) => bail!("--calibration is for --allocate weighted or gptq"),
             _ => Ok(()),
         }
     }
@@ -195,6 +210,7 @@ impl PlanConfig {
             .with_context(|| format!("calibrating {} on {}", file.display(), text.display()))?;
         self.weights = imp.weights;
         self.axes = imp.axes;
+        self.grams = imp.grams;
         Ok(())
     }
 
@@ -213,7 +229,8 @@ impl PlanConfig {
             }
         }
         let global = self.allocation != Allocation::PerTensor;
-        let weighted = self.allocation == Allocation::Weighted;
+        let weighted = self.allocation.is_calibrated();
+        let feedback = self.allocation == Allocation::Gptq;
         if weighted && self.weights.is_empty() && self.axes.is_empty() {
             // Calibration gave nothing to weight by.
             bail!("the weighted allocation needs a calibration (per-tensor weights)");
@@ -257,11 +274,18 @@ impl PlanConfig {
                         codec: self.codec.clone(),
                         weight: self.weights.get(&t.name).copied().unwrap_or(1.0),
                         axes: self.axes.get(&t.name).cloned(),
+                        gram: self
+                            .grams
+                            .get(&t.name)
+                            .filter(|_| feedback)
+                            .filter(|g| t.shape.len() == 2 && g.dim() == t.shape[1])
+                            .cloned(),
                     },
                     (true, true) => TensorPlan::Pool {
                         codec: self.codec.clone(),
                         weight: 1.0,
                         axes: None,
+                        gram: None,
                     },
                 }
             })
@@ -346,7 +370,8 @@ mod tests {
             TensorPlan::Pool {
                 codec: "native".into(),
                 weight: 1.0,
-                axes: None
+                axes: None,
+                gram: None,
             }
         );
         cfg.rate = Rate::Quality(90);

@@ -42,6 +42,8 @@ pub struct Importance {
     pub axes: HashMap<String, AxisWeights>,
     /// Loss per unit of weighted squared error, by tensor name.
     pub weights: HashMap<String, f64>,
+    /// `E[xxᵀ]` of each linear layer's inputs, by weight name (for error feedback).
+    pub grams: HashMap<String, std::sync::Arc<tensorjpeg::Gram>>,
     /// Calibration sentences and tokens used.
     pub sentences: usize,
     /// Tokens in them.
@@ -204,6 +206,7 @@ pub fn embedder(
     Ok(Importance {
         axes,
         weights,
+        grams: cal.input_gram,
         sentences: calibration.len(),
         tokens: cal.tokens,
     })
@@ -282,9 +285,15 @@ pub fn language_model(
         progress.finish();
         floor_weights(&mut weights);
     }
+    // A tied embedding table is read row by row as the input embedding too: error feedback
+    // through the head's inputs alone trades that use's error away (SmolLM2, 4 bits, 2,048
+    // scored tokens: perplexity +10.1 % with it, +8.6 % without).
+    let mut grams = cal.input_gram;
+    grams.remove("token_embd.weight");
     Ok(Importance {
         axes,
         weights,
+        grams,
         sentences: 0,
         tokens: cal.tokens,
     })

@@ -7,7 +7,8 @@
 //! formats: one point). A `global:` prefix (`global:native@bits=3/4`) shares each `bits=`
 //! budget among all the tensors at one rate–distortion slope ([`Allocation::Global`])
 //! instead of giving every tensor the same bits; `weighted:` (the model sweep only) weights
-//! that error by the model's calibrated sensitivity.
+//! that error by the model's calibrated sensitivity, and `gptq:` (the model sweep only) also
+//! quantizes every linear layer with error feedback through its calibrated `E[xxᵀ]`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -119,6 +120,8 @@ pub fn parse_points(list: &str) -> Result<Vec<Point>> {
             (Allocation::Global, rest)
         } else if let Some(rest) = item.strip_prefix("weighted:") {
             (Allocation::Weighted, rest)
+        } else if let Some(rest) = item.strip_prefix("gptq:") {
+            (Allocation::Gptq, rest)
         } else {
             (Allocation::PerTensor, item)
         };
@@ -133,9 +136,10 @@ pub fn parse_points(list: &str) -> Result<Vec<Point>> {
         };
         for rate in rates {
             rate.validate().with_context(|| format!("codec '{spec}'"))?;
-            if allocation == Allocation::Global && !matches!(rate, Rate::Bits(_)) {
+            if allocation != Allocation::PerTensor && !matches!(rate, Rate::Bits(_)) {
                 bail!(
-                    "--codecs: 'global:{item}' shares a bits= budget; the rate is {}",
+                    "--codecs: '{}:{item}' shares a bits= budget; the rate is {}",
+                    allocation.name(),
                     rate.label()
                 );
             }
@@ -156,9 +160,9 @@ pub fn parse_points(list: &str) -> Result<Vec<Point>> {
 /// Measures one point on `tensors`.
 pub fn measure(tensors: &[Tensor], p: &Point, registry: &Registry) -> Result<Row> {
     let t0 = Instant::now();
-    if p.allocation == Allocation::Weighted {
+    if p.allocation.is_calibrated() {
         bail!(
-            "{}: the weighted allocation needs a model to calibrate: use `tensorjpeg model-sweep`",
+            "{}: a calibrated allocation needs a model to calibrate: use `tensorjpeg model-sweep`",
             p.codec_label()
         );
     }
@@ -169,6 +173,7 @@ pub fn measure(tensors: &[Tensor], p: &Point, registry: &Registry) -> Result<Row
                     codec: p.spec.clone(),
                     weight: 1.0,
                     axes: None,
+                    gram: None,
                 };
                 tensors.len()
             ];

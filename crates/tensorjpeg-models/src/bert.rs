@@ -196,7 +196,7 @@ impl Dense {
     /// recorded if a calibration is running.
     fn product(&self, x: &[f32], rec: Option<&Recorder>) -> Result<Vec<f32>> {
         if let Some(r) = rec {
-            r.record(&self.name, x, self.inp);
+            r.record(&self.name, x, self.inp)?;
         }
         let rows = x.len() / self.inp;
         let t = Tensor::from_slice(x, (rows, self.inp), &Device::Cpu)?;
@@ -678,7 +678,7 @@ impl Embedder {
             tokens,
             token_counts,
             position_counts,
-            input_energy: rec.finish(),
+            ..Calibration::from_recorded(rec.finish())?
         })
     }
 

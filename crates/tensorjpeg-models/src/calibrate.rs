@@ -5,7 +5,11 @@
 
 use std::collections::HashMap;
 
-use crate::recorder::Recorder;
+use std::sync::Arc;
+
+use tensorjpeg::Gram;
+
+use crate::recorder::{Recorded, Recorder};
 
 /// What a calibration run saw.
 #[derive(Debug, Clone, Default)]
@@ -18,6 +22,22 @@ pub struct Calibration {
     pub position_counts: Vec<f64>,
     /// `E[xⱼ²]` of the input of each linear layer, by its weight tensor's name.
     pub input_energy: HashMap<String, Vec<f64>>,
+    /// `E[x xᵀ]` of the input of each linear layer, by its weight tensor's name.
+    pub input_gram: HashMap<String, Arc<Gram>>,
+}
+
+impl Calibration {
+    /// The per-layer statistics of a [`Recorder`] (no counts yet).
+    pub fn from_recorded(rec: HashMap<String, Recorded>) -> crate::Result<Calibration> {
+        let mut c = Calibration::default();
+        for (name, r) in rec {
+            let g = Gram::new(r.energy.len(), r.gram)
+                .map_err(|e| crate::Error::Input(format!("calibration of '{name}': {e}")))?;
+            c.input_gram.insert(name.clone(), Arc::new(g));
+            c.input_energy.insert(name, r.energy);
+        }
+        Ok(c)
+    }
 }
 
 /// Runs `ids` through a language model in windows of `window.ctx` tokens every
@@ -58,6 +78,6 @@ pub fn calibrate_lm(
         tokens: ids.len() as u64,
         token_counts,
         position_counts: Vec::new(),
-        input_energy: rec.finish(),
+        ..Calibration::from_recorded(rec.finish())?
     })
 }

@@ -114,7 +114,7 @@ impl Linear {
         if let Some((name, rec)) = &self.tap {
             let inp = *x.dims().last().unwrap_or(&0);
             let v: Vec<f32> = x.flatten_all()?.to_vec1()?;
-            rec.record(name, &v, inp);
+            rec.record(name, &v, inp)?;
         }
         let y = match &self.kernel {
             Kernel::Dense(wt) => {

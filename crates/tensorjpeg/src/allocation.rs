@@ -40,6 +40,8 @@ pub struct Member<'a> {
     pub weight: f64,
     /// Weights along its rows and columns (see [`crate::codec::AxisWeights`]), if any.
     pub axes: Option<&'a crate::codec::AxisWeights>,
+    /// Its layer's input statistics, for quantization with error feedback, if any.
+    pub gram: Option<&'a crate::quant::feedback::Gram>,
 }
 
 /// A member analysed: its search handle, record, exceptions and step bounds.
@@ -158,7 +160,7 @@ fn analyse<'a>(m: &'a Member<'a>) -> Result<Analysed<'a>> {
         msg: e.to_string(),
     };
     let (_, clean, exceptions) = clean_values(m.tensor)?;
-    let search = m
+    let mut search = m
         .codec
         .step_search(&clean, &m.tensor.shape, m.axes)
         .ok_or_else(|| Error::BadTensor {
@@ -170,6 +172,9 @@ fn analyse<'a>(m: &'a Member<'a>) -> Result<Analysed<'a>> {
             ),
         })?
         .map_err(named)?;
+    if let Some(g) = m.gram {
+        search.set_feedback(g).map_err(named)?;
+    }
     let record = EntryRecord::new(m.tensor, m.codec.name(), exceptions.len());
     Ok(Analysed {
         member: m,
@@ -267,6 +272,7 @@ mod tests {
                 codec: "native".into(),
                 weight: w,
                 axes: None,
+                gram: None,
             })
             .collect();
         compress_planned(ts, &plans, Some(bits), &crate::default_registry(), &|_| {}).unwrap()
@@ -365,6 +371,7 @@ mod tests {
                 codec: "native".into(),
                 weight: 1.0,
                 axes,
+                gram: None,
             }];
             let c = compress_planned(
                 &ts[1..2],
@@ -422,6 +429,7 @@ mod tests {
             codec: "native".into(),
             weight: 1.0,
             axes: Some(bad),
+            gram: None,
         }];
         let e = compress_planned(
             &ts[1..2],
@@ -436,6 +444,75 @@ mod tests {
     }
 
     #[test]
+    fn error_feedback_cuts_the_layer_output_error_at_the_same_size() {
+        let (rows, cols) = (96, 64);
+        let (g, xs) = crate::quant::feedback::tests::gram(cols, 600, 5);
+        let g = std::sync::Arc::new(g);
+        let mut rng = SplitMix64::new(21);
+        let w: Vec<f32> = (0..rows * cols)
+            .map(|_| (rng.gaussian() * 0.05) as f32)
+            .collect();
+        let ts = vec![Tensor::from_f32("fc.weight", vec![rows, cols], w.clone()).unwrap()];
+        let axes = crate::AxisWeights {
+            rows: None,
+            cols: Some(g.diagonal().iter().map(|&v| v as f32).collect()),
+        };
+        let run = |gram: Option<std::sync::Arc<crate::Gram>>| {
+            let plans = vec![TensorPlan::Pool {
+                codec: "native".into(),
+                weight: 1.0,
+                axes: Some(axes.clone()),
+                gram,
+            }];
+            let c = compress_planned(&ts, &plans, Some(3.0), &crate::default_registry(), &|_| {})
+                .unwrap();
+            let y = decompress(&c.bytes).unwrap()[0].values().unwrap().to_vec();
+            // Σ over the calibration inputs of ‖(W − Ŵ) x‖².
+            let err: f64 = xs
+                .chunks(cols)
+                .map(|x| {
+                    (0..rows)
+                        .map(|r| {
+                            let d: f64 = (0..cols)
+                                .map(|j| {
+                                    f64::from(w[r * cols + j] - y[r * cols + j]) * f64::from(x[j])
+                                })
+                                .sum();
+                            d * d
+                        })
+                        .sum::<f64>()
+                })
+                .sum();
+            (c.bytes.len(), err)
+        };
+        let (plain_len, plain) = run(None);
+        let (len, fed) = run(Some(g.clone()));
+        assert!(
+            (len as f64) < plain_len as f64 * 1.02
+                && len as f64 * 8.0 <= 3.0 * (rows * cols) as f64 + 400.0,
+            "{len} vs {plain_len}"
+        );
+        assert!(
+            fed < 0.8 * plain,
+            "feedback {fed} vs weighted rounding {plain}"
+        );
+        // A Gram of the wrong size, or a transform, is an error naming the tensor.
+        let (small, _) = crate::quant::feedback::tests::gram(8, 20, 1);
+        for (codec, gram) in [("native", small), ("native:dct8x8", (*g).clone())] {
+            let plans = vec![TensorPlan::Pool {
+                codec: codec.into(),
+                weight: 1.0,
+                axes: None,
+                gram: Some(std::sync::Arc::new(gram)),
+            }];
+            let e = compress_planned(&ts, &plans, Some(3.0), &crate::default_registry(), &|_| {})
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("fc.weight"), "{e}");
+        }
+    }
+
+    #[test]
     fn bad_pools_are_errors() {
         let ts = tensors();
         let reg = crate::default_registry();
@@ -445,6 +522,7 @@ mod tests {
                     codec: codec.into(),
                     weight: w,
                     axes: None,
+                    gram: None,
                 };
                 4
             ]

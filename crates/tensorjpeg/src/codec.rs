@@ -163,6 +163,16 @@ pub trait StepSearch: Send + Sync {
     fn bits_at(&self, step: f64, record: &dyn RecordCost) -> f64;
     /// Encodes at `step`.
     fn encode_at(&self, step: f64) -> Result<Encoded>;
+    /// From now on, [`StepSearch::encode_at`] quantizes with error feedback through the
+    /// layer's input statistics `gram` ([`crate::quant::feedback`]: GPTQ on the codec's own
+    /// grid). Codecs that cannot say so.
+    fn set_feedback(&mut self, gram: &crate::quant::feedback::Gram) -> Result<()> {
+        let _ = gram;
+        Err(Error::unsupported(
+            "step search",
+            "error feedback needs the native codec with the identity transform",
+        ))
+    }
 }
 
 /// What the container stores for an entry beyond its codec's parameters and chunks: the

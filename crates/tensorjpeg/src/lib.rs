@@ -67,6 +67,7 @@ pub use pipeline::{
     compress, compress_planned, decompress, decompress_limited, decompress_with, CompressReport,
     Compressed, Options, TensorPlan,
 };
+pub use quant::feedback::Gram;
 pub use spec::SpecRates;
 pub use tensor::{DType, Data, Tensor};
 

@@ -113,6 +113,9 @@ pub enum TensorPlan {
         weight: f64,
         /// Weights along its rows and columns (importance inside the tensor), if any.
         axes: Option<crate::codec::AxisWeights>,
+        /// The layer's input statistics `E[xxᵀ]` for quantization with error feedback
+        /// (GPTQ, [`crate::quant::feedback`]), if any.
+        gram: Option<std::sync::Arc<crate::quant::feedback::Gram>>,
     },
 }
 
@@ -171,12 +174,14 @@ pub fn compress_planned(
                 codec,
                 weight,
                 axes,
+                gram,
             } if t.dtype.is_float() => Some(crate::allocation::Member {
                 index: i,
                 tensor: t,
                 codec: codecs[codec.as_str()].as_ref(),
                 weight: *weight,
                 axes: axes.as_ref(),
+                gram: gram.as_deref(),
             }),
             _ => None,
         })

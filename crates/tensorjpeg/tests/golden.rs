@@ -234,11 +234,13 @@ fn container_cases() -> Vec<(String, Got)> {
             codec: "native".into(),
             weight: 1.0,
             axes: None,
+            gram: None,
         },
         TensorPlan::Pool {
             codec: "native".into(),
             weight: 2.0,
             axes: Some(axes),
+            gram: None,
         },
     ];
     let c = compress_planned(

@@ -20,7 +20,8 @@ pub struct ModelSweepArgs {
     pub model: Option<PathBuf>,
     /// Codecs and rates: SPEC[@bits=..|@q=..], comma-separated; a `global:` prefix shares
     /// each bits= budget among the tensors at one slope, `weighted:` at one slope of the
-    /// calibrated model-weighted error. Default: a list per kind of model.
+    /// calibrated model-weighted error, `gptq:` as weighted with error feedback through each
+    /// layer's E[xxᵀ]. Default: a list per kind of model.
     #[arg(long)]
     pub codecs: Option<String>,
     /// Text for evaluation and calibration (default assets/text/enwiki.txt).

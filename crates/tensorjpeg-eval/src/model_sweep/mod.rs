@@ -239,10 +239,7 @@ pub fn run(cfg: &Config, progress: &dyn Progress) -> Result<Outcome> {
         metrics: judge.original(),
         compress_s: 0.0,
     }];
-    let importance = if points
-        .iter()
-        .any(|p| p.allocation == crate::plan::Allocation::Weighted)
-    {
+    let importance = if points.iter().any(|p| p.allocation.is_calibrated()) {
         Some(judge.importance(&tensors, progress)?)
     } else {
         None
@@ -293,9 +290,10 @@ fn measure(
         allocation: p.allocation,
         ..Default::default()
     };
-    if let (crate::plan::Allocation::Weighted, Some(imp)) = (p.allocation, importance) {
+    if let (true, Some(imp)) = (p.allocation.is_calibrated(), importance) {
         plan_cfg.weights = imp.weights.clone();
         plan_cfg.axes = imp.axes.clone();
+        plan_cfg.grams = imp.grams.clone();
     }
     let plan = plan_cfg.plan(tensors, &registry)?;
     let t0 = Instant::now();

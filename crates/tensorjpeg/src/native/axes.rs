@@ -85,6 +85,11 @@ impl AxisScales {
         (f(&self.rows, rows), f(&self.cols, cols))
     }
 
+    /// The column scales `cⱼ`, if columns are weighted.
+    pub(super) fn col_factors(&self, rows: usize, cols: usize) -> Option<Vec<f32>> {
+        self.cols.as_ref().map(|_| self.factors(rows, cols).1)
+    }
+
     /// `x · rᵢ · cⱼ`, row-major `rows × cols`.
     pub(super) fn apply(&self, x: &[f32], cols: usize) -> Vec<f32> {
         let rows = x.len() / cols.max(1);

@@ -165,6 +165,10 @@ struct Analysis {
     unit: Quantizer,
     /// Row/column scales applied to the values before the layout (stored in the params).
     axes: Option<AxisScales>,
+    /// Columns of the tensor's 2-D view.
+    cols: usize,
+    /// `U` of [`crate::quant::feedback`] when encodes use error feedback.
+    feedback: Option<Vec<f32>>,
 }
 
 /// What the step is chosen for.
@@ -220,6 +224,8 @@ impl Analysis {
             base,
             unit,
             axes: None,
+            cols,
+            feedback: None,
         })
     }
 
@@ -323,6 +329,40 @@ impl Analysis {
         ))
     }
 
+    /// The analysis of the values error feedback through `u` puts on `quant`'s grid
+    /// ([`crate::quant::feedback::quantize_rows`]; identity transform, whole-row planes).
+    fn fed_back(&self, u: &[f32], quant: Quantizer) -> Result<Analysis> {
+        if quant.recon + quant.deadzone >= 0.5 {
+            return Err(Error::unsupported(
+                "native",
+                format!(
+                    "error feedback needs recon + deadzone < 0.5 (got {} + {})",
+                    quant.recon, quant.deadzone
+                ),
+            ));
+        }
+        // Identity transform over bands of whole rows: the chunks hold the (scaled) values
+        // in row-major order.
+        let mut values: Vec<f32> = self
+            .chunks
+            .iter()
+            .flat_map(|c| c.coefs.iter().copied())
+            .collect();
+        let grid = |x: f32| quant.dequantize_one(quant.quantize_ref(x));
+        crate::quant::feedback::quantize_rows(&mut values, self.cols, u, &grid);
+        let mut a = Analysis::new(
+            &values,
+            self.cols,
+            values.len() / self.cols.max(1),
+            self.layout,
+            self.transform.clone(),
+            false,
+            self.unit,
+        )?;
+        a.axes = self.axes.clone();
+        Ok(a)
+    }
+
     /// The bytes at `quant`, after checking the indices can carry it.
     fn encode(&self, quant: Quantizer, rate: Rate) -> Result<Encoded> {
         check_step(&self.chunks, &quant, rate)?;
@@ -352,16 +392,52 @@ impl StepSearch for Analysis {
     }
 
     /// Encodes at `step`; when the configuration leaves the reconstruction offset at 0, the
-    /// offset is the centroid of the nonzero bins ([`Analysis::centroid_recon`]).
+    /// offset is the centroid of the nonzero bins ([`Analysis::centroid_recon`]). With
+    /// feedback set, the values are first moved onto that grid by GPTQ.
     fn encode_at(&self, step: f64) -> Result<Encoded> {
         let step = step.clamp(self.base * 1e-7, self.base * 1e3);
         let mut q = self.at(step);
         if q.recon == 0.0 {
             q.recon = self.centroid_recon(&q);
         }
-        let mut enc = self.encode(q, Rate::Default)?;
+        let mut enc = match &self.feedback {
+            None => self.encode(q, Rate::Default)?,
+            Some(u) => {
+                let mut e = self.fed_back(u, q)?.encode(q, Rate::Default)?;
+                e.stats[1].1 = f64::from(q.step) / self.base;
+                e.stats.push(("feedback".into(), 1.0));
+                e
+            }
+        };
         enc.stats.push(("recon".into(), f64::from(q.recon)));
         Ok(enc)
+    }
+
+    fn set_feedback(&mut self, gram: &crate::quant::feedback::Gram) -> Result<()> {
+        if self.transform != Transform::Identity
+            || self.per_block
+            || !matches!(self.layout, Layout::Matrix | Layout::Rows)
+        {
+            return Err(Error::unsupported(
+                "native",
+                "error feedback needs the identity transform, step=tensor and the matrix or \
+                 rows layout",
+            ));
+        }
+        if gram.dim() != self.cols {
+            return Err(Error::param(
+                "Gram matrix dimension",
+                gram.dim(),
+                format!("the tensor's {} columns", self.cols),
+            ));
+        }
+        let rows = self.n / self.cols.max(1);
+        let scales = self
+            .axes
+            .as_ref()
+            .and_then(|a| a.col_factors(rows, self.cols));
+        self.feedback = Some(gram.inverse_factor(scales.as_deref())?);
+        Ok(())
     }
 }
 

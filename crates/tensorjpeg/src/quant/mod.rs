@@ -6,6 +6,7 @@
 //! suits the peaked, Laplacian-like distributions of weights and transform coefficients;
 //! Sullivan 1996). With θ = δ = 0 the error is at most Δ/2 per coefficient.
 
+pub mod feedback;
 pub mod rate;
 
 /// Largest quantization index magnitude (keeps `|q|·Δ` and the entropy coder's escapes sane).

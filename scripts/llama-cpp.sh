@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# llama.cpp as a peer — for benchmarks, never for CI.
+#
+#   bash scripts/llama-cpp.sh build
+#       Builds llama-quantize, llama-imatrix, llama-perplexity and llama-bench from the
+#       llama.cpp tree vendored in the PyPI sdist of llama-cpp-python 0.3.36 (commit 0c1e570)
+#       into .peers/ inside this clone (cmake comes from PyPI too; needs g++). ~7 CPU-minutes.
+#
+#   bash scripts/llama-cpp.sh quantize-sweep [MODEL.gguf] [OUT_DIR]
+#       Re-quantizes MODEL (default: SmolLM2's Q4_1 file; dequantized to F16 first, the same
+#       starting point tensorjpeg has) to llama.cpp's types, with and without an importance
+#       matrix calibrated on the LAST 8,192 tokens' worth of assets/text/enwiki.txt (its last
+#       400,000 bytes, 16 × 512 tokens), and scores every file on the FIRST 5,120 tokens:
+#         - by tensorjpeg's runtime (`tensorjpeg perplexity`, ctx 512 stride 256, exactly what
+#           `tensorjpeg model-sweep` scores), where candle can load the type;
+#         - by llama.cpp itself (`llama-perplexity -c 512 --chunks 10`, which scores the second
+#           half of each chunk: its own baseline, so compare rises, not perplexities).
+#       Bits per weight are all-in: file bytes × 8 / every tensor's values.
+#       Writes OUT_DIR/llama-cpp.csv and llama-cpp.json (default out/llama-cpp).
+#
+# The AMX repack path segfaults on this CPU: every tool runs with -nr / --repack 0.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+peers=$root/.peers
+src=$peers/llama-cpp-python-0.3.36/vendor/llama.cpp
+bin=$src/build/bin
+threads=${THREADS:-2}
+
+die() { echo "llama-cpp.sh: $*" >&2; exit 1; }
+
+build() {
+  command -v g++ >/dev/null || die "g++ is needed (apt-get install -y g++)"
+  mkdir -p "$peers"
+  if [ ! -x "$peers/venv/bin/cmake" ]; then
+    python3 -m venv "$peers/venv"
+    "$peers/venv/bin/pip" install --quiet cmake
+  fi
+  if [ ! -d "$src" ]; then
+    "$peers/venv/bin/pip" download --quiet --no-deps --no-binary=:all: -d "$peers" \
+      llama-cpp-python==0.3.36 || die "pip download llama-cpp-python==0.3.36 failed"
+    tar -xzf "$peers/llama_cpp_python-0.3.36.tar.gz" -C "$peers" 2>/dev/null ||
+      tar -xzf "$peers"/llama-cpp-python-0.3.36.tar.gz -C "$peers"
+  fi
+  [ -d "$src" ] || die "no vendor/llama.cpp in the sdist"
+  local cmake=$peers/venv/bin/cmake
+  "$cmake" -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF \
+    -DLLAMA_BUILD_SERVER=OFF -DGGML_NATIVE=ON -DLLAMA_OPENSSL=OFF >/dev/null
+  "$cmake" --build "$src/build" -j"$threads" \
+    --target llama-perplexity llama-quantize llama-bench llama-imatrix >/dev/null
+  echo "built: $(ls "$bin" | grep -E '^llama-(perplexity|quantize|bench|imatrix)$' | tr '\n' ' ')"
+}
+
+# Perplexity as llama.cpp prints it ("Final estimate: PPL = 20.8630 +/- 0.60").
+llama_ppl() {
+  "$bin/llama-perplexity" -m "$1" -f "$text" -c 512 --chunks 10 -t "$threads" -nr 2>&1 |
+    sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p' | tail -1
+}
+
+# Perplexity by tensorjpeg's runtime on the same tokens model-sweep scores ("" if it cannot
+# load the type).
+our_ppl() {
+  "$root/target/release/tensorjpeg" perplexity --model "$1" --text "$text" --max-tokens 5120 \
+    --ctx 512 --stride 256 --json 2>/dev/null |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["perplexity"])' 2>/dev/null || true
+}
+
+quantize_sweep() {
+  local model=${1:-assets/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf}
+  local out=${2:-out/llama-cpp}
+  [ -x "$bin/llama-quantize" ] || die "run 'bash scripts/llama-cpp.sh build' first"
+  [ -f "$model" ] || die "$model: no such file (bash scripts/fetch-assets.sh)"
+  text=$root/assets/text/enwiki.txt
+  [ -f "$text" ] || die "$text: no such file (bash scripts/fetch-assets.sh)"
+  cargo build --release -p tensorjpeg-cli --quiet
+  mkdir -p "$out"
+  local work=$out/files
+  mkdir -p "$work"
+  local values
+  values=$("$root/target/release/tensorjpeg" inspect --json "$model" | python3 -c '
+import json, sys, math
+print(sum(math.prod(t["shape"]) for t in json.load(sys.stdin)["tensors"]))')
+  local f16=$work/f16.gguf
+  [ -f "$f16" ] || "$bin/llama-quantize" --allow-requantize "$model" "$f16" F16 >/dev/null 2>&1
+  local calib=$work/calibration.txt
+  tail -c 400000 "$text" >"$calib"
+  local imatrix=$work/imatrix.dat
+  [ -f "$imatrix" ] || "$bin/llama-imatrix" -m "$f16" -f "$calib" -o "$imatrix" -c 512 \
+    --chunks 16 -t "$threads" -nr >/dev/null 2>&1 || die "llama-imatrix failed"
+  local rows=$out/rows.tsv
+  : >"$rows"
+  score() { # name imatrix file
+    local bytes ours theirs
+    bytes=$(stat -c %s "$3")
+    ours=$(our_ppl "$3")
+    theirs=$(llama_ppl "$3")
+    printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$bytes" "${ours:-}" "${theirs:-}" >>"$rows"
+    echo "$1 imatrix=$2 bpw=$(python3 -c "print(round($bytes*8/$values,3))") tensorjpeg=${ours:-n/a} llama.cpp=${theirs:-n/a}"
+  }
+  score original no "$model"
+  score F16 no "$f16"
+  for t in Q8_0 Q6_K Q4_K_M Q4_0 Q3_K_M IQ4_XS Q2_K; do
+    "$bin/llama-quantize" --allow-requantize "$f16" "$work/$t.gguf" "$t" >/dev/null 2>&1 ||
+      die "llama-quantize $t failed"
+    score "$t" no "$work/$t.gguf"
+    rm -f "$work/$t.gguf"
+  done
+  for t in Q4_K_M Q4_0 Q3_K_M IQ4_XS Q2_K IQ3_XXS IQ2_XS; do
+    "$bin/llama-quantize" --allow-requantize --imatrix "$imatrix" "$f16" "$work/$t-imatrix.gguf" \
+      "$t" >/dev/null 2>&1 || die "llama-quantize --imatrix $t failed"
+    score "$t" yes "$work/$t-imatrix.gguf"
+    rm -f "$work/$t-imatrix.gguf"
+  done
+  python3 - "$rows" "$values" "$out" <<'EOF'
+import csv, json, sys
+rows_file, values, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+rows = [l.rstrip("\n").split("\t") for l in open(rows_file) if l.strip()]
+f = lambda s: float(s) if s else None
+base = {r[0]: r for r in rows}["original"]
+ours0, theirs0 = f(base[3]), f(base[4])
+res = []
+for name, imat, size, ours, theirs in rows:
+    o, t = f(ours), f(theirs)
+    res.append({
+        "type": name, "imatrix": imat == "yes",
+        "bits_per_weight": int(size) * 8 / values,
+        "perplexity_tensorjpeg": o,
+        "perplexity_rise_tensorjpeg": (o / ours0 - 1) if o and ours0 else None,
+        "perplexity_llama_cpp": t,
+        "perplexity_rise_llama_cpp": (t / theirs0 - 1) if t and theirs0 else None,
+    })
+json.dump(res, open(f"{out}/llama-cpp.json", "w"), indent=1)
+with open(f"{out}/llama-cpp.csv", "w", newline="") as fh:
+    w = csv.DictWriter(fh, fieldnames=list(res[0]))
+    w.writeheader()
+    w.writerows(res)
+print(f"wrote {out}/llama-cpp.json and llama-cpp.csv")
+EOF
+}
+
+case "${1:-}" in
+  build) build ;;
+  quantize-sweep) shift; quantize_sweep "$@" ;;
+  *) die "usage: bash scripts/llama-cpp.sh build | quantize-sweep [MODEL.gguf] [OUT_DIR]" ;;
+esac
