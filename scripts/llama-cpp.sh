@@ -23,7 +23,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 peers=$root/.peers
-src=$peers/llama-cpp-python-0.3.36/vendor/llama.cpp
+src=$peers/llama_cpp_python-0.3.36/vendor/llama.cpp
 bin=$src/build/bin
 threads=${THREADS:-2}
 
@@ -39,15 +39,16 @@ build() {
   if [ ! -d "$src" ]; then
     "$peers/venv/bin/pip" download --quiet --no-deps --no-binary=:all: -d "$peers" \
       llama-cpp-python==0.3.36 || die "pip download llama-cpp-python==0.3.36 failed"
-    tar -xzf "$peers/llama_cpp_python-0.3.36.tar.gz" -C "$peers" 2>/dev/null ||
-      tar -xzf "$peers"/llama-cpp-python-0.3.36.tar.gz -C "$peers"
+    tar -xzf "$peers/llama_cpp_python-0.3.36.tar.gz" -C "$peers"
   fi
   [ -d "$src" ] || die "no vendor/llama.cpp in the sdist"
   local cmake=$peers/venv/bin/cmake
-  "$cmake" -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF \
-    -DLLAMA_BUILD_SERVER=OFF -DGGML_NATIVE=ON -DLLAMA_OPENSSL=OFF >/dev/null
-  "$cmake" --build "$src/build" -j"$threads" \
-    --target llama-perplexity llama-quantize llama-bench llama-imatrix >/dev/null
+  local log=$peers/build.log
+  { "$cmake" -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF \
+      -DLLAMA_BUILD_SERVER=OFF -DGGML_NATIVE=ON -DLLAMA_OPENSSL=OFF &&
+    "$cmake" --build "$src/build" -j"$threads" \
+      --target llama-perplexity llama-quantize llama-bench llama-imatrix; } >"$log" 2>&1 ||
+    die "the build failed: see $log"
   echo "built: $(ls "$bin" | grep -E '^llama-(perplexity|quantize|bench|imatrix)$' | tr '\n' ' ')"
 }
 
