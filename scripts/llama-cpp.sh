@@ -15,6 +15,8 @@
 #           `tensorjpeg model-sweep` scores), where candle can load the type;
 #         - by llama.cpp itself (`llama-perplexity -c 512 --chunks 10`, which scores the second
 #           half of each chunk: its own baseline, so compare rises, not perplexities).
+#       Then tensorjpeg's own `--allocate gptq` files at TJ_BITS (default "4 4.5") bits per
+#       value, decompressed to GGUF with --like, scored by both the same way.
 #       Bits per weight are all-in: file bytes × 8 / every tensor's values.
 #       Writes OUT_DIR/llama-cpp.csv and llama-cpp.json (default out/llama-cpp).
 #
@@ -111,6 +113,21 @@ print(sum(math.prod(t["shape"]) for t in json.load(sys.stdin)["tensors"]))')
       "$t" >/dev/null 2>&1 || die "llama-quantize --imatrix $t failed"
     score "$t" yes "$work/$t-imatrix.gguf"
     rm -f "$work/$t-imatrix.gguf"
+  done
+  # tensorjpeg's own files, decompressed to GGUF (--like) so that llama.cpp scores them too;
+  # their size is the container's. Calibrated on the same text as the importance matrix.
+  for b in ${TJ_BITS:-4 4.5}; do
+    "$root/target/release/tensorjpeg" compress "$model" -o "$work/tj-$b.tjz" --bits "$b" \
+      --allocate gptq --calibration "$calib" >/dev/null 2>&1 || die "tensorjpeg compress failed"
+    "$root/target/release/tensorjpeg" decompress "$work/tj-$b.tjz" -o "$work/tj-$b.gguf" \
+      --like "$model" >/dev/null 2>&1 || die "tensorjpeg decompress failed"
+    local tj_bytes ours theirs
+    tj_bytes=$(stat -c %s "$work/tj-$b.tjz")
+    ours=$(our_ppl "$work/tj-$b.gguf")
+    theirs=$(llama_ppl "$work/tj-$b.gguf")
+    printf '%s\t%s\t%s\t%s\t%s\n' "tensorjpeg-gptq-$b" yes "$tj_bytes" "$ours" "$theirs" >>"$rows"
+    echo "tensorjpeg gptq bits=$b bpw=$(python3 -c "print(round($tj_bytes*8/$values,3))") tensorjpeg=$ours llama.cpp=$theirs"
+    rm -f "$work/tj-$b.gguf"
   done
   python3 - "$rows" "$values" "$out" <<'EOF'
 import csv, json, sys

@@ -130,13 +130,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Decompress a container into .safetensors or .npy (chosen by OUT's extension).
+    /// Decompress a container into .safetensors, .npy or .gguf (chosen by OUT's extension).
     Decompress {
         /// Input container.
         input: PathBuf,
-        /// Output file (.safetensors or .npy).
+        /// Output file (.safetensors, .npy, or .gguf with --like).
         #[arg(short, long)]
         output: PathBuf,
+        /// .gguf output: the model file the container came from (metadata, tokenizer and
+        /// tensor order copied; matrices F32, or F16 with --f16), for llama.cpp to run.
+        #[arg(long, value_name = "GGUF")]
+        like: Option<PathBuf>,
+        /// .gguf output: matrices as F16 instead of F32.
+        #[arg(long, requires = "like")]
+        f16: bool,
     },
     /// List the tensors of a container or tensor file.
     Inspect {
@@ -234,7 +241,12 @@ fn main() -> ExitCode {
         } => cmd::compress::plan_config(&codec, rate.rate(), &select, rule, allocate).and_then(
             |plan| cmd::compress::run(&input, &output, &plan, calibration.as_deref(), json),
         ),
-        Command::Decompress { input, output } => cmd::decompress::run(&input, &output),
+        Command::Decompress {
+            input,
+            output,
+            like,
+            f16,
+        } => cmd::decompress::run(&input, &output, like.as_deref(), f16),
         Command::Inspect { file, json } => cmd::inspect::run(&file, json),
         Command::Compare {
             original,

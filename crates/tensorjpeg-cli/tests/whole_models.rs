@@ -326,6 +326,94 @@ fn model_sweep_judges_a_language_model_against_its_original_file() {
     assert!(rs.iter().all(|r| r["embedding_cosine"].is_null()));
 }
 
+/// A language model's container back to GGUF, for llama.cpp: the original's metadata and
+/// tokenizer, the decoded weights exactly (F32), or F16.
+#[test]
+fn a_container_decompresses_to_a_gguf_the_runtime_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = asset("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    ok(&[
+        "compress",
+        &m,
+        "-o",
+        &p("s.tjz"),
+        "--bits",
+        "4",
+        "--include",
+        r"blk\.0\.",
+    ]);
+    ok(&["decompress", &p("s.tjz"), "-o", &p("s.gguf"), "--like", &m]);
+    let text = asset("text/enwiki.txt");
+    let ppl = |args: &[&str]| {
+        let mut a = vec![
+            "perplexity",
+            "--text",
+            &text,
+            "--max-tokens",
+            "96",
+            "--json",
+        ];
+        a.extend_from_slice(args);
+        ok_json(&a)["perplexity"].as_f64().unwrap()
+    };
+    // The GGUF holds exactly the container's values: the same model, the same perplexity.
+    let from_gguf = ppl(&["--model", &p("s.gguf")]);
+    let from_container = ppl(&["--model", &m, "--weights", &p("s.tjz")]);
+    assert_eq!(from_gguf, from_container);
+    assert!(from_gguf != ppl(&["--model", &m]));
+    let info = ok_json(&["inspect", &p("s.gguf"), "--json"]);
+    assert_eq!(info["tensors"].as_array().unwrap().len(), 272, "{info}");
+    ok(&[
+        "decompress",
+        &p("s.tjz"),
+        "-o",
+        &p("h.gguf"),
+        "--like",
+        &m,
+        "--f16",
+    ]);
+    let (f32_len, f16_len) = (
+        std::fs::metadata(p("s.gguf")).unwrap().len(),
+        std::fs::metadata(p("h.gguf")).unwrap().len(),
+    );
+    assert!(f16_len < f32_len * 6 / 10, "{f16_len} vs {f32_len}");
+    assert!((ppl(&["--model", &p("h.gguf")]) / from_gguf - 1.0).abs() < 0.01);
+    // Without the original, or from another model's container: errors naming what is wrong.
+    fails_with(&["decompress", &p("s.tjz"), "-o", &p("x.gguf")], "--like");
+    fails_with(
+        &[
+            "decompress",
+            &p("s.tjz"),
+            "-o",
+            &p("x.safetensors"),
+            "--like",
+            &m,
+        ],
+        "--like is for a .gguf",
+    );
+    ok(&[
+        "compress",
+        &asset("minilm/model.safetensors"),
+        "-o",
+        &p("mini.tjz"),
+        "--codec",
+        "f16",
+    ]);
+    fails_with(
+        &[
+            "decompress",
+            &p("mini.tjz"),
+            "-o",
+            &p("x.gguf"),
+            "--like",
+            &m,
+        ],
+        "token_embd.weight",
+    );
+    assert!(!dir.path().join("x.gguf").exists());
+}
+
 #[test]
 fn a_container_of_another_model_is_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();

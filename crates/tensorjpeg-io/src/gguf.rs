@@ -216,3 +216,92 @@ pub(crate) fn candle_message(e: &candle_core::Error) -> String {
         .trim_end()
         .to_string()
 }
+
+/// How [`write_gguf_like`] stores matrices; vectors (norms, biases) are always F32, as
+/// llama.cpp keeps them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GgufMatrices {
+    /// The decoded values exactly.
+    #[default]
+    F32,
+    /// Rounded to half precision (half the bytes).
+    F16,
+}
+
+/// Writes `tensors` (decoded from a container) as a GGUF file llama.cpp can run, with the
+/// metadata (architecture, hyper-parameters, tokenizer) and tensor order of `template`, the
+/// model file they came from. Every template tensor must be among `tensors` with the same
+/// shape, and no other; `general.file_type` says what is stored. Written atomically.
+pub fn write_gguf_like(
+    path: &Path,
+    tensors: &[Tensor],
+    template: &Path,
+    matrices: GgufMatrices,
+) -> Result<()> {
+    use candle_core::quantized::{GgmlDType, QTensor};
+    crate::note_input(template);
+    let (_, content, len) = open(template)?;
+    let order = infos(template, &content, len)?;
+    let mut given: std::collections::HashMap<&str, &Tensor> =
+        tensors.iter().map(|t| (t.name.as_str(), t)).collect();
+    let mut stored = Vec::with_capacity(order.len());
+    for info in &order {
+        let name = info.name.as_str();
+        let t = given.remove(name).ok_or_else(|| {
+            Error::tensor(
+                path,
+                name,
+                format!("missing: {} has it", template.display()),
+            )
+        })?;
+        if t.shape != info.shape {
+            return Err(Error::tensor(
+                path,
+                name,
+                format!(
+                    "shape {:?}, but {:?} in {}",
+                    t.shape,
+                    info.shape,
+                    template.display()
+                ),
+            ));
+        }
+        let values = t
+            .values()
+            .ok_or_else(|| Error::tensor(path, name, "not a float tensor"))?;
+        let err = |e: candle_core::Error| Error::tensor(path, name, candle_message(&e));
+        let dense = candle_core::Tensor::from_slice(values, t.shape.as_slice(), &Device::Cpu)
+            .map_err(err)?;
+        let dtype = match matrices {
+            GgufMatrices::F16 if t.shape.len() >= 2 => GgmlDType::F16,
+            _ => GgmlDType::F32,
+        };
+        stored.push((name, QTensor::quantize(&dense, dtype).map_err(err)?));
+    }
+    if let Some(extra) = given.keys().min() {
+        return Err(Error::tensor(
+            path,
+            *extra,
+            format!("not a tensor of {}", template.display()),
+        ));
+    }
+    let mut metadata: Vec<(String, Value)> = content
+        .metadata
+        .iter()
+        .filter(|(k, _)| k.as_str() != "general.alignment")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    metadata.sort_by(|a, b| a.0.cmp(&b.0));
+    // llama.cpp's LLAMA_FTYPE: 0 = all F32, 1 = mostly F16.
+    let ftype = u32::from(matches!(matrices, GgufMatrices::F16));
+    match metadata.iter_mut().find(|(k, _)| k == "general.file_type") {
+        Some((_, v)) => *v = Value::U32(ftype),
+        None => metadata.push(("general.file_type".into(), Value::U32(ftype))),
+    }
+    let meta: Vec<(&str, &Value)> = metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let refs: Vec<(&str, &QTensor)> = stored.iter().map(|(n, q)| (*n, q)).collect();
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    candle_core::quantized::gguf_file::write(&mut bytes, &meta, &refs)
+        .map_err(|e| Error::format(path, format!("writing GGUF: {}", candle_message(&e))))?;
+    crate::output::write_atomic(path, &bytes.into_inner())
+}

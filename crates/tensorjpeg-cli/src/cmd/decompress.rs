@@ -5,20 +5,28 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use tensorjpeg::container::is_container;
 
-/// Runs the command.
-pub fn run(input: &Path, output: &Path) -> Result<()> {
+/// Runs the command; a `.gguf` output takes its metadata and tensor order from `like`.
+pub fn run(input: &Path, output: &Path, like: Option<&Path>, f16: bool) -> Result<()> {
     let ext = output
         .extension()
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
-    if ext != "safetensors" && ext != "npy" {
-        bail!(
-            "{}: output format is chosen by extension: .safetensors or .npy",
+    match (ext.as_str(), like) {
+        ("safetensors" | "npy", None) | ("gguf", Some(_)) => {}
+        ("gguf", None) => bail!(
+            "{}: a .gguf output needs --like MODEL.gguf (the file the container came from: \
+             its metadata and tokenizer)",
             output.display()
-        );
+        ),
+        (_, Some(_)) => bail!("--like is for a .gguf output, not {}", output.display()),
+        _ => bail!(
+            "{}: output format is chosen by extension: .safetensors, .npy or .gguf",
+            output.display()
+        ),
     }
-    super::check_output(output, &[input])?;
+    let inputs: Vec<&Path> = std::iter::once(input).chain(like).collect();
+    super::check_output(output, &inputs)?;
     let bytes = super::read_file(input)?;
     if !is_container(&bytes) {
         bail!(
@@ -28,7 +36,17 @@ pub fn run(input: &Path, output: &Path) -> Result<()> {
     }
     let tensors = tensorjpeg::decompress_with(&bytes, &tensorjpeg_io::registry())
         .with_context(|| format!("decoding {}", input.display()))?;
-    tensorjpeg_io::write_tensors(output, &tensors)?;
+    match like {
+        Some(template) => {
+            let m = if f16 {
+                tensorjpeg_io::GgufMatrices::F16
+            } else {
+                tensorjpeg_io::GgufMatrices::F32
+            };
+            tensorjpeg_io::write_gguf_like(output, &tensors, template, m)?
+        }
+        None => tensorjpeg_io::write_tensors(output, &tensors)?,
+    }
     eprintln!(
         "{} -> {}: {} tensors",
         input.display(),
