@@ -110,22 +110,26 @@ fn model_files_keep_vectors_exact_rules_decide_and_one_slope_fits_the_budget() {
     let cal = dir.path().join("cal.txt");
     let text = std::fs::read_to_string(asset("text/enwiki.txt")).unwrap();
     std::fs::write(&cal, &text[text.len() / 2..text.len() / 2 + 6000]).unwrap();
-    let r = ok_json(&[
-        "compress",
-        &m,
-        "-o",
-        o,
-        "--bits",
-        "4",
-        "--allocate",
-        "weighted",
-        "--calibration",
-        cal.to_str().unwrap(),
-        "--json",
-    ]);
-    assert_eq!(r["allocation"], "weighted");
-    let bpv = r["bits_per_value"].as_f64().unwrap();
-    assert!(bpv <= 4.0 + 1e-9 && bpv > 3.95, "{bpv}");
+    let calibrated = |allocation: &str| {
+        let r = ok_json(&[
+            "compress",
+            &m,
+            "-o",
+            o,
+            "--bits",
+            "4",
+            "--allocate",
+            allocation,
+            "--calibration",
+            cal.to_str().unwrap(),
+            "--json",
+        ]);
+        assert_eq!(r["allocation"], allocation);
+        let bpv = r["bits_per_value"].as_f64().unwrap();
+        assert!(bpv <= 4.0 + 1e-9 && bpv > 3.95, "{allocation}: {bpv}");
+        r
+    };
+    let r = calibrated("weighted");
     // The word table (most of its rows never seen in calibration) gets fewer bits than a
     // block's value projection.
     let we = tensor(&r, "embeddings.word_embeddings.weight")["bits_per_value"]
@@ -137,22 +141,7 @@ fn model_files_keep_vectors_exact_rules_decide_and_one_slope_fits_the_budget() {
     assert!(we + 1.0 < v, "{we} vs {v}");
     // With error feedback: the same budget, every linear layer quantized by GPTQ on the
     // codec's grid (the word table, read row by row, has no input statistics: none).
-    let g = ok_json(&[
-        "compress",
-        &m,
-        "-o",
-        o,
-        "--bits",
-        "4",
-        "--allocate",
-        "gptq",
-        "--calibration",
-        cal.to_str().unwrap(),
-        "--json",
-    ]);
-    assert_eq!(g["allocation"], "gptq");
-    let bpv = g["bits_per_value"].as_f64().unwrap();
-    assert!(bpv <= 4.0 + 1e-9 && bpv > 3.95, "{bpv}");
+    let g = calibrated("gptq");
     let fed = |name: &str| tensor(&g, name)["stats"]["feedback"] == 1.0;
     assert!(fed("encoder.layer.2.attention.self.value.weight"));
     assert!(fed("encoder.layer.5.output.dense.weight"));
