@@ -281,7 +281,7 @@ fn bad_input_gets_clear_errors_and_no_partial_output() {
             "-o",
             dir.path().join("x.bin").to_str().unwrap(),
         ],
-        ".safetensors or .npy",
+        ".safetensors, .npy or .gguf",
     );
     bytes[8] = 9;
     std::fs::write(&bad, &bytes).unwrap();

@@ -91,8 +91,8 @@ impl Gram {
     /// `U` (upper, row-major, f32) with `UᵀU = (C⁻¹ H C⁻¹ + λI)⁻¹` for the columns
     /// scaled by `col_scale` (`x' = x · cⱼ`, the codec's column weights; `None` = 1): the
     /// factor [`quantize_rows`] needs for weights quantized in the scaled domain. `λ` is
-    /// [`DAMPING`] of the scaled matrix's mean diagonal, ten times more per retry (twice)
-    /// if it is not positive definite in floating point.
+    /// [`DAMPING`] of the scaled matrix's mean diagonal, ten times that on a retry if it is
+    /// not positive definite in floating point; an error if that fails too.
     pub fn inverse_factor(&self, col_scale: Option<&[f32]>) -> Result<Vec<f32>> {
         let n = self.dim;
         if let Some(c) = col_scale {
@@ -125,7 +125,7 @@ impl Gram {
         }
         let mean = (0..n).map(|i| h[i * n + i]).sum::<f64>() / n.max(1) as f64;
         let mut damp = DAMPING * mean;
-        for _ in 0..3 {
+        for _ in 0..2 {
             // H = Ũ Ũᵀ with Ũ upper (Cholesky of the reversed matrix), so H⁻¹ = UᵀU with
             // U = Ũ⁻¹: no explicit inverse of H is formed.
             let mut rev = vec![0f64; n * n];
