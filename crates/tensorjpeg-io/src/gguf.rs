@@ -27,7 +27,111 @@ pub struct GgufTensorInfo {
     pub bytes: u64,
 }
 
+/// Checks what candle's header reader trusts without checking: `general.alignment` must be
+/// an integer ≥ 1 (candle divides by it). Walks the metadata without allocating (each
+/// value is skipped by its size, read against the bytes present); anything it cannot walk
+/// is left to candle's reader, which returns an error for it.
+pub fn check_gguf_header(path: &Path) -> Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let mut r = BufReader::new(file);
+    fn u(r: &mut impl Read, n: usize) -> Option<u64> {
+        let mut b = [0u8; 8];
+        r.read_exact(&mut b[..n]).ok()?;
+        Some(u64::from_le_bytes(b))
+    }
+    let (Some(0x4655_4747), Some(version)) = (u(&mut r, 4), u(&mut r, 4)) else {
+        return Ok(());
+    };
+    let wide = if version == 1 { 4 } else { 8 };
+    let (Some(_), Some(kvs)) = (u(&mut r, wide), u(&mut r, wide)) else {
+        return Ok(());
+    };
+    const KEY: &[u8] = b"general.alignment";
+    /// Bytes of a scalar of GGUF value type `t` (None: string, array or unknown).
+    fn scalar(t: u64) -> Option<i64> {
+        match t {
+            0 | 1 | 7 => Some(1),
+            2 | 3 => Some(2),
+            4..=6 => Some(4),
+            10..=12 => Some(8),
+            _ => None,
+        }
+    }
+    for _ in 0..kvs {
+        let Some(klen) = u(&mut r, wide) else {
+            return Ok(());
+        };
+        if klen > len {
+            return Ok(());
+        }
+        // Short keys are read (candle drops trailing NULs from strings, so must we).
+        let mut key = vec![0u8; if klen <= 256 { klen as usize } else { 0 }];
+        if key.is_empty() {
+            if r.seek_relative(klen as i64).is_err() {
+                return Ok(());
+            }
+        } else if r.read_exact(&mut key).is_err() {
+            return Ok(());
+        }
+        while key.last() == Some(&0) {
+            key.pop();
+        }
+        let Some(t) = u(&mut r, 4) else { return Ok(()) };
+        if key == KEY {
+            let v = scalar(t).and_then(|n| u(&mut r, n as usize));
+            // Integer types only (0..=5, 10, 11); a float or a string is ignored by candle.
+            if matches!(t, 0..=5 | 10 | 11) && v == Some(0) {
+                return Err(Error::format(
+                    path,
+                    "general.alignment is 0 (expected an alignment ≥ 1)",
+                ));
+            }
+            return Ok(());
+        }
+        let skip = match (scalar(t), t) {
+            (Some(n), _) => n,
+            (None, 8) => match u(&mut r, wide) {
+                Some(n) if n <= len => n as i64,
+                _ => return Ok(()),
+            },
+            (None, 9) => {
+                // An array: element type, count, then the elements (scalars skipped whole;
+                // arrays of strings walked one by one).
+                let (Some(et), Some(count)) = (u(&mut r, 4), u(&mut r, wide)) else {
+                    return Ok(());
+                };
+                match scalar(et) {
+                    Some(n) if count <= len => n * count as i64,
+                    None if et == 8 && count <= len => {
+                        for _ in 0..count {
+                            match u(&mut r, wide) {
+                                Some(n) if n <= len => {
+                                    if r.seek_relative(n as i64).is_err() {
+                                        return Ok(());
+                                    }
+                                }
+                                _ => return Ok(()),
+                            }
+                        }
+                        0
+                    }
+                    _ => return Ok(()),
+                }
+            }
+            _ => return Ok(()),
+        };
+        if r.seek_relative(skip).is_err() || r.stream_position().map_or(true, |p| p > len) {
+            return Ok(());
+        }
+    }
+    let _ = r.seek(SeekFrom::Start(0));
+    Ok(())
+}
+
 fn open(path: &Path) -> Result<(BufReader<File>, Content, u64)> {
+    check_gguf_header(path)?;
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
     let mut reader = BufReader::new(file);

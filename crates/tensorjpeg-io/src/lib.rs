@@ -27,8 +27,8 @@ use std::path::Path;
 pub use error::{Error, Result};
 #[cfg(feature = "candle")]
 pub use gguf::{
-    gguf_metadata, gguf_tensor_infos, read_gguf, read_gguf_selected, write_gguf_like, GgufMatrices,
-    GgufTensorInfo,
+    check_gguf_header, gguf_metadata, gguf_tensor_infos, read_gguf, read_gguf_selected,
+    write_gguf_like, GgufMatrices, GgufTensorInfo,
 };
 pub use npy::{read_npy, write_npy};
 pub use output::{check_output, guard_inputs, note_input, read_file, write_atomic};

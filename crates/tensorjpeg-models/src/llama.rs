@@ -159,6 +159,7 @@ fn md_f64(c: &gguf_file::Content, key: &str) -> Option<f64> {
 impl Llama {
     /// Loads a GGUF llama-family model with its tokenizer (from the same file).
     pub fn load(path: &Path, opts: &WeightOptions) -> Result<Llama> {
+        tensorjpeg_io::check_gguf_header(path)?;
         let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
         let content = gguf_file::Content::read(&mut file)
             .map_err(|e| Error::format(path, format!("not a readable GGUF file: {e}")))?;
