@@ -32,7 +32,7 @@ pub struct GgufTensorInfo {
 /// value is skipped by its size, read against the bytes present); anything it cannot walk
 /// is left to candle's reader, which returns an error for it.
 pub fn check_gguf_header(path: &Path) -> Result<()> {
-    use std::io::{Read, Seek, SeekFrom};
+    use std::io::{Read, Seek};
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
     let mut r = BufReader::new(file);
@@ -126,7 +126,6 @@ pub fn check_gguf_header(path: &Path) -> Result<()> {
             return Ok(());
         }
     }
-    let _ = r.seek(SeekFrom::Start(0));
     Ok(())
 }
 

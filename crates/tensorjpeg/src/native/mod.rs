@@ -360,6 +360,8 @@ impl Analysis {
             self.unit,
         )?;
         a.axes = self.axes.clone();
+        // Steps stay in the original tensor's unit (reports' relative_step, the clamps).
+        a.base = self.base;
         Ok(a)
     }
 
@@ -404,7 +406,6 @@ impl StepSearch for Analysis {
             None => self.encode(q, Rate::Default)?,
             Some(u) => {
                 let mut e = self.fed_back(u, q)?.encode(q, Rate::Default)?;
-                e.stats[1].1 = f64::from(q.step) / self.base;
                 e.stats.push(("feedback".into(), 1.0));
                 e
             }
