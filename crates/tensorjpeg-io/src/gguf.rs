@@ -32,10 +32,18 @@ pub struct GgufTensorInfo {
 /// value is skipped by its size, read against the bytes present); anything it cannot walk
 /// is left to candle's reader, which returns an error for it.
 pub fn check_gguf_header(path: &Path) -> Result<()> {
-    use std::io::{Read, Seek};
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-    let mut r = BufReader::new(file);
+    check_gguf_in(path, BufReader::new(file), len)
+}
+
+/// [`check_gguf_header`] on a GGUF file's bytes held in memory (`path` names it in errors).
+pub fn check_gguf_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
+    check_gguf_in(path, std::io::Cursor::new(bytes), bytes.len() as u64)
+}
+
+fn check_gguf_in<R: std::io::Read + std::io::Seek>(path: &Path, mut r: R, len: u64) -> Result<()> {
+    use std::io::Read;
     fn u(r: &mut impl Read, n: usize) -> Option<u64> {
         let mut b = [0u8; 8];
         r.read_exact(&mut b[..n]).ok()?;

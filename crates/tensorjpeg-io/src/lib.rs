@@ -6,6 +6,7 @@
 //! * GGUF read through candle, dequantizing every tensor ([`read_gguf`], [`gguf_metadata`]),
 //! * extension dispatch ([`read_tensors`], [`write_tensors`]) and safe writes
 //!   ([`write_atomic`]: atomic, never over an input or a special file; see [`output`]),
+//! * lossless repacking of GGUF files ([`repack_gguf`], [`unpack_gguf`]),
 //! * candle's quantizers (Q8_0/Q4_0/Q4_1 and the K-quants) as comparison codecs
 //!   ([`registry`]).
 #![forbid(unsafe_code)]
@@ -18,6 +19,8 @@ pub mod error;
 pub mod gguf;
 pub mod npy;
 pub mod output;
+#[cfg(feature = "candle")]
+pub mod repack;
 pub mod safetensors_io;
 pub mod signal;
 pub mod volume;
@@ -27,11 +30,13 @@ use std::path::Path;
 pub use error::{Error, Result};
 #[cfg(feature = "candle")]
 pub use gguf::{
-    check_gguf_header, gguf_metadata, gguf_tensor_infos, read_gguf, read_gguf_selected,
-    write_gguf_like, GgufMatrices, GgufTensorInfo,
+    check_gguf_bytes, check_gguf_header, gguf_metadata, gguf_tensor_infos, read_gguf,
+    read_gguf_selected, write_gguf_like, GgufMatrices, GgufTensorInfo,
 };
 pub use npy::{read_npy, write_npy};
 pub use output::{check_output, guard_inputs, note_input, read_file, write_atomic};
+#[cfg(feature = "candle")]
+pub use repack::{is_repacked, repack_gguf, unpack_gguf, RepackStats};
 pub use safetensors_io::{
     read_safetensors, read_safetensors_with_metadata, write_safetensors,
     write_safetensors_with_metadata,

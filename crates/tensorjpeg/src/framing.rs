@@ -8,6 +8,7 @@
 //! | signal file (`.tjs`)        | `TJSIGNAL`                          | u8      | trailing u32 over everything before it     |
 //! | signal basis (`.tjb`)       | `TJSBASIS`                          | u8      | trailing u32 over everything before it     |
 //! | KLT vector index (`TJVK`)   | `TJVK`                              | u16     | trailing u32 over everything before it     |
+//! | repacked GGUF (`.tjgguf`)   | `TJREPACK`                          | u16     | trailing u32, and one over the restored file |
 //!
 //! A reader checks, in this order, the magic (another file type gets a message saying what
 //! it is not), the version (a newer file gets [`Error::UnsupportedVersion`], not a checksum
@@ -90,8 +91,24 @@ pub const KLT_INDEX: Framing = Framing {
     not_it: "not a tensorjpeg KLT vector index (bad magic)",
 };
 
+/// A repacked GGUF file (the block coding is [`crate::repack`]; the file layer is
+/// `tensorjpeg-io`'s `repack` module).
+pub const REPACKED_GGUF: Framing = Framing {
+    magic: b"TJREPACK",
+    version: 1,
+    width: VersionWidth::U16,
+    what: "repacked GGUF file",
+    not_it: "not a tensorjpeg repacked GGUF file (magic TJREPACK missing)",
+};
+
 /// Every framed format, for tests and tools that tell files apart.
-pub const ALL: [Framing; 4] = [CONTAINER, SIGNAL_FILE, SIGNAL_BASIS, KLT_INDEX];
+pub const ALL: [Framing; 5] = [
+    CONTAINER,
+    SIGNAL_FILE,
+    SIGNAL_BASIS,
+    KLT_INDEX,
+    REPACKED_GGUF,
+];
 
 impl Framing {
     /// Bytes of the magic and the version.

@@ -45,6 +45,7 @@ pub mod metrics;
 pub mod native;
 pub mod pipeline;
 pub mod quant;
+pub mod repack;
 pub mod rng;
 pub mod signal;
 pub mod spec;

@@ -149,6 +149,89 @@ pub fn decode<T: Copy>(
     Ok(())
 }
 
+/// Encodes `(table, symbol)` pairs, each symbol with its own table (context modelling with
+/// static tables): `table(t)` returns table `t`. The lanes, words and final states are as
+/// in [`encode`], so [`MixedDecoder`] reads them back one symbol at a time, the caller
+/// choosing each symbol's table from what it has decoded so far. Panics only on a symbol
+/// outside its table, which callers rule out by construction.
+pub fn encode_mixed<'t>(
+    symbols: &[(u16, u16)],
+    table: impl Fn(usize) -> &'t FreqTable,
+) -> ([u32; LANES], Vec<u16>) {
+    let mut states = [RANS_L; LANES];
+    let mut words: Vec<u16> = Vec::with_capacity(symbols.len() / 3 + 8);
+    for (i, &(t, s)) in symbols.iter().enumerate().rev() {
+        let table = table(t as usize);
+        let p = table.precision;
+        let lane = i % LANES;
+        let f = table.freqs[s as usize];
+        let c = table.cum[s as usize];
+        let mut x = states[lane];
+        if u64::from(x) >= (u64::from(f) << (32 - p)) {
+            words.push(x as u16);
+            x >>= 16;
+        }
+        states[lane] = ((x / f) << p) + (x % f) + c;
+    }
+    words.reverse();
+    (states, words)
+}
+
+/// Decodes a stream written by [`encode_mixed`] symbol by symbol.
+#[derive(Debug)]
+pub struct MixedDecoder<'w> {
+    st: [u32; LANES],
+    words: &'w [u16],
+    pos: usize,
+    i: usize,
+}
+
+impl<'w> MixedDecoder<'w> {
+    /// Starts decoding; fails on a state no encoder writes.
+    pub fn new(states: [u32; LANES], words: &'w [u16]) -> Result<Self> {
+        if let Some(x) = states.iter().find(|&&x| x < RANS_L) {
+            return Err(Error::corrupt(format!("rANS state {x} below 2^16")));
+        }
+        Ok(MixedDecoder {
+            st: states,
+            words,
+            pos: 0,
+            i: 0,
+        })
+    }
+
+    /// Decodes the next symbol with `table` (the one the encoder used for it).
+    #[inline]
+    pub fn next<T: Copy>(&mut self, table: &DecodeTable<T>) -> T {
+        let p = table.precision;
+        let lane = self.i % LANES;
+        self.i += 1;
+        let x = self.st[lane];
+        let e = table.slots[(x & ((1u32 << p) - 1)) as usize];
+        let mut y = u32::from(e.freq) * (x >> p) + u32::from(e.bias);
+        if y < RANS_L {
+            y = (y << 16) | u32::from(self.words.get(self.pos).copied().unwrap_or(0));
+            self.pos += 1;
+        }
+        self.st[lane] = y;
+        e.val
+    }
+
+    /// Checks that the stream ended where the encoder's did (every word read, every lane
+    /// back at its initial state): anything else means corrupt input.
+    pub fn finish(self) -> Result<()> {
+        if self.pos != self.words.len() || self.st.iter().any(|&x| x != RANS_L) {
+            return Err(Error::corrupt(format!(
+                "rANS stream does not end cleanly (read {} of {} words, final states {:?})",
+                self.pos,
+                self.words.len(),
+                self.st
+            )));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,5 +287,39 @@ mod tests {
         let mut bad = st;
         bad[1] ^= 0x10;
         assert!(decode(bad, &words, &dt, &mut out).is_err());
+    }
+    #[test]
+    fn mixed_tables_round_trip_and_match_one_table() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let a: Vec<u16> = (0..3000).map(|_| rng.gen_range(0..5u16)).collect();
+        let b: Vec<u16> = (0..3000).map(|_| rng.gen_range(0..200u16)).collect();
+        let (ta, tb) = (table_for(&a, 5, 12), table_for(&b, 200, 13));
+        // Alternate the two tables; the decoder picks each symbol's table itself.
+        let pairs: Vec<(u16, u16)> = (0..6000)
+            .map(|i| {
+                if i % 3 == 0 {
+                    (0, a[i / 2])
+                } else {
+                    (1, b[i / 2])
+                }
+            })
+            .collect();
+        let tables = [ta.clone(), tb.clone()];
+        let (st, words) = encode_mixed(&pairs, |t| &tables[t]);
+        let dts = [DecodeTable::new(&ta), DecodeTable::new(&tb)];
+        let mut d = MixedDecoder::new(st, &words).unwrap();
+        for &(t, s) in &pairs {
+            assert_eq!(d.next(&dts[t as usize]), s);
+        }
+        d.finish().unwrap();
+        // With one table it is the plain coder, word for word.
+        let one: Vec<(u16, u16)> = a.iter().map(|&s| (0, s)).collect();
+        assert_eq!(encode_mixed(&one, |_| &ta), encode(&a, &ta));
+        // A truncated stream is an error at the end.
+        let mut d = MixedDecoder::new(st, &words[..words.len() - 1]).unwrap();
+        for &(t, _) in &pairs {
+            d.next(&dts[t as usize]);
+        }
+        assert!(d.finish().is_err());
     }
 }
