@@ -15,6 +15,7 @@ pub const TARGETS: &[&str] = &[
     "npy",
     "safetensors",
     "gguf",
+    "repacked_gguf",
     "png",
     "wav",
     "nifti",
@@ -28,6 +29,7 @@ pub fn run(name: &str, data: &[u8]) {
         "npy" => npy(data),
         "safetensors" => safetensors(data),
         "gguf" => gguf(data),
+        "repacked_gguf" => repacked_gguf(data),
         "png" => png(data),
         "wav" => wav(data),
         "nifti" => nifti(data),
@@ -92,6 +94,22 @@ pub fn gguf(data: &[u8]) {
     let f = TempFile::new("gguf", data);
     let _ = tensorjpeg_io::gguf_tensor_infos(f.path());
     let _ = tensorjpeg_io::gguf_metadata(f.path());
+    let _ = tensorjpeg_io::read_gguf(f.path());
+}
+
+/// A repacked GGUF file (`.tjgguf`), trailing CRC forged so the body is reached: restored
+/// in memory (`unpack_gguf`), and read as a GGUF file through the same path every reader
+/// takes.
+pub fn repacked_gguf(data: &[u8]) {
+    let mut b = data.to_vec();
+    if b.len() >= 4 {
+        let n = b.len() - 4;
+        let crc = crc32fast::hash(&b[..n]);
+        b[n..].copy_from_slice(&crc.to_le_bytes());
+    }
+    let _ = tensorjpeg_io::unpack_gguf(Path::new("fuzz.tjgguf"), &b);
+    let f = TempFile::new("tjgguf", &b);
+    let _ = tensorjpeg_io::gguf_tensor_infos(f.path());
     let _ = tensorjpeg_io::read_gguf(f.path());
 }
 

@@ -130,11 +130,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Decompress a container into .safetensors, .npy or .gguf (chosen by OUT's extension).
+    /// Decompress a container into .safetensors, .npy or .gguf (chosen by OUT's extension),
+    /// or restore a repacked .tjgguf to its GGUF file.
     Decompress {
-        /// Input container.
+        /// Input container (or .tjgguf).
         input: PathBuf,
-        /// Output file (.safetensors, .npy, or .gguf with --like).
+        /// Output file (.safetensors, .npy, or .gguf with --like; .gguf for a .tjgguf).
         #[arg(short, long)]
         output: PathBuf,
         /// .gguf output: the model file the container came from (metadata, tokenizer and
@@ -144,6 +145,18 @@ enum Command {
         /// .gguf output: matrices as F16 instead of F32.
         #[arg(long, requires = "like")]
         f16: bool,
+    },
+    /// Store a GGUF file losslessly in fewer bytes (.tjgguf): its Q4_0/Q4_1/Q8_0 blocks
+    /// entropy-coded. `decompress` restores it bit for bit; the runtime loads it as it is.
+    Repack {
+        /// Input .gguf.
+        input: PathBuf,
+        /// Output .tjgguf (written atomically, after checking that it restores).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// JSON report.
+        #[arg(long)]
+        json: bool,
     },
     /// List the tensors of a container or tensor file.
     Inspect {
@@ -247,6 +260,11 @@ fn main() -> ExitCode {
             like,
             f16,
         } => cmd::decompress::run(&input, &output, like.as_deref(), f16),
+        Command::Repack {
+            input,
+            output,
+            json,
+        } => cmd::repack::run(&input, &output, json),
         Command::Inspect { file, json } => cmd::inspect::run(&file, json),
         Command::Compare {
             original,

@@ -404,6 +404,59 @@ fn a_container_decompresses_to_a_gguf_the_runtime_runs() {
 }
 
 #[test]
+fn a_repacked_gguf_restores_bit_for_bit_and_the_runtime_loads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = asset("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let r = ok_json(&["repack", &m, "-o", &p("s.tjgguf"), "--json"]);
+    let (orig, packed) = (
+        r["original_bytes"].as_u64().unwrap(),
+        r["repacked_bytes"].as_u64().unwrap(),
+    );
+    assert_eq!(packed, std::fs::metadata(p("s.tjgguf")).unwrap().len());
+    // Issue 16's target: at most 5.0 bits per weight all-in (134,515,008 values).
+    assert!(packed as f64 * 8.0 / 134_515_008.0 <= 5.0, "{r}");
+    assert!(packed < orig, "{r}");
+    ok(&["decompress", &p("s.tjgguf"), "-o", &p("s.gguf")]);
+    assert!(std::fs::read(p("s.gguf")).unwrap() == std::fs::read(&m).unwrap());
+    // The runtime and the readers take the repacked file as it is.
+    let text = asset("text/enwiki.txt");
+    let ppl = |model: &str| {
+        let a = [
+            "perplexity",
+            "--model",
+            model,
+            "--text",
+            &text,
+            "--max-tokens",
+            "96",
+            "--json",
+        ];
+        ok_json(&a)["perplexity"].as_f64().unwrap()
+    };
+    assert_eq!(ppl(&p("s.tjgguf")), ppl(&m));
+    let info = ok_json(&["inspect", &p("s.tjgguf"), "--json"]);
+    assert_eq!(info["tensors"].as_array().unwrap().len(), 272, "{info}");
+    // Bad input: a damaged file, a wrong extension, a file that is not GGUF.
+    let mut bad = std::fs::read(p("s.tjgguf")).unwrap();
+    let k = bad.len() / 2;
+    bad[k] ^= 1;
+    std::fs::write(p("bad.tjgguf"), &bad).unwrap();
+    fails_with(
+        &["decompress", &p("bad.tjgguf"), "-o", &p("x.gguf")],
+        "bad.tjgguf",
+    );
+    fails_with(
+        &["perplexity", "--model", &p("bad.tjgguf"), "--text", &text],
+        "checksum",
+    );
+    fails_with(&["repack", &m, "-o", &p("x.tjz")], ".tjgguf");
+    fails_with(&["decompress", &p("s.tjgguf"), "-o", &p("x.npy")], ".gguf");
+    fails_with(&["repack", &text, "-o", &p("x.tjgguf")], "enwiki.txt");
+    assert!(!dir.path().join("x.gguf").exists() && !dir.path().join("x.tjgguf").exists());
+}
+
+#[test]
 fn a_container_of_another_model_is_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let c = dir.path().join("minilm.tjpg");

@@ -137,11 +137,54 @@ fn check_gguf_in<R: std::io::Read + std::io::Seek>(path: &Path, mut r: R, len: u
     Ok(())
 }
 
-fn open(path: &Path) -> Result<(BufReader<File>, Content, u64)> {
-    check_gguf_header(path)?;
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-    let mut reader = BufReader::new(file);
+/// A GGUF file's bytes: the file itself, or a repacked file (`.tjgguf`, see
+/// [`crate::repack`]) restored in memory. Every GGUF reader of this crate (and the llama
+/// loader) opens files through [`open_gguf`], so a repacked file reads like the original.
+#[derive(Debug)]
+pub enum GgufReader {
+    /// The GGUF file on disk.
+    File(BufReader<File>),
+    /// A restored repacked file.
+    Memory(std::io::Cursor<Vec<u8>>),
+}
+
+impl std::io::Read for GgufReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            GgufReader::File(f) => f.read(buf),
+            GgufReader::Memory(m) => m.read(buf),
+        }
+    }
+}
+
+impl std::io::Seek for GgufReader {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        match self {
+            GgufReader::File(f) => f.seek(pos),
+            GgufReader::Memory(m) => m.seek(pos),
+        }
+    }
+}
+
+/// Opens a GGUF file, or a repacked one (restored in memory, its checksums checked):
+/// the reader, candle's parsed header (after [`check_gguf_header`]'s checks) and the GGUF
+/// file's length.
+pub fn open_gguf(path: &Path) -> Result<(GgufReader, Content, u64)> {
+    use std::io::Read;
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut magic = [0u8; 8];
+    let n = file.read(&mut magic).map_err(|e| Error::io(path, e))?;
+    let (mut reader, len) = if crate::repack::is_repacked(&magic[..n]) {
+        let gguf = crate::repack::unpack_gguf(path, &crate::read_file(path)?)?;
+        check_gguf_bytes(path, &gguf)?;
+        let len = gguf.len() as u64;
+        (GgufReader::Memory(std::io::Cursor::new(gguf)), len)
+    } else {
+        check_gguf_header(path)?;
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        (GgufReader::File(BufReader::new(file)), len)
+    };
     let content = Content::read(&mut reader).map_err(|e| {
         Error::format(
             path,
@@ -151,9 +194,14 @@ fn open(path: &Path) -> Result<(BufReader<File>, Content, u64)> {
     Ok((reader, content, len))
 }
 
-/// Tensor infos in file order, each validated: element count and byte size do not overflow,
-/// are whole blocks, and lie inside the file.
-fn infos(path: &Path, content: &Content, file_len: u64) -> Result<Vec<GgufTensorInfo>> {
+/// Tensor infos of a GGUF header read by [`open_gguf`], in file order, each validated:
+/// element count and byte size do not overflow, are whole blocks, and lie inside the
+/// file of `file_len` bytes.
+pub fn check_gguf_tensors(
+    path: &Path,
+    content: &Content,
+    file_len: u64,
+) -> Result<Vec<GgufTensorInfo>> {
     let mut out = Vec::with_capacity(content.tensor_infos.len());
     let mut order: Vec<(&String, u64)> = content
         .tensor_infos
@@ -210,8 +258,8 @@ fn infos(path: &Path, content: &Content, file_len: u64) -> Result<Vec<GgufTensor
 /// Lists the tensors of a GGUF file (in file order) without reading their data.
 pub fn gguf_tensor_infos(path: &Path) -> Result<Vec<GgufTensorInfo>> {
     crate::note_input(path);
-    let (_, content, len) = open(path)?;
-    infos(path, &content, len)
+    let (_, content, len) = open_gguf(path)?;
+    check_gguf_tensors(path, &content, len)
 }
 
 /// Reads and dequantizes every tensor of a GGUF file, in file order.
@@ -222,9 +270,9 @@ pub fn read_gguf(path: &Path) -> Result<Vec<Tensor>> {
 /// Reads and dequantizes the tensors of a GGUF file whose names `keep` accepts, in file order.
 pub fn read_gguf_selected(path: &Path, keep: impl Fn(&str) -> bool) -> Result<Vec<Tensor>> {
     crate::note_input(path);
-    let (mut reader, content, len) = open(path)?;
+    let (mut reader, content, len) = open_gguf(path)?;
     let mut out = Vec::new();
-    for info in infos(path, &content, len)? {
+    for info in check_gguf_tensors(path, &content, len)? {
         if !keep(&info.name) {
             continue;
         }
@@ -269,7 +317,7 @@ pub const METADATA_STRING_CHARS: usize = 200;
 /// [`METADATA_ARRAY_ITEMS`] show their first items and their length.
 pub fn gguf_metadata(path: &Path) -> Result<Vec<(String, String)>> {
     crate::note_input(path);
-    let (_, content, _) = open(path)?;
+    let (_, content, _) = open_gguf(path)?;
     let mut out: Vec<(String, String)> = content
         .metadata
         .iter()
@@ -351,8 +399,8 @@ pub fn write_gguf_like(
 ) -> Result<()> {
     use candle_core::quantized::{GgmlDType, QTensor};
     crate::note_input(template);
-    let (_, content, len) = open(template)?;
-    let order = infos(template, &content, len)?;
+    let (_, content, len) = open_gguf(template)?;
+    let order = check_gguf_tensors(template, &content, len)?;
     let mut given: std::collections::HashMap<&str, &Tensor> =
         tensors.iter().map(|t| (t.name.as_str(), t)).collect();
     let mut stored = Vec::with_capacity(order.len());

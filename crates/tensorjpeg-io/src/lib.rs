@@ -30,8 +30,9 @@ use std::path::Path;
 pub use error::{Error, Result};
 #[cfg(feature = "candle")]
 pub use gguf::{
-    check_gguf_bytes, check_gguf_header, gguf_metadata, gguf_tensor_infos, read_gguf,
-    read_gguf_selected, write_gguf_like, GgufMatrices, GgufTensorInfo,
+    check_gguf_bytes, check_gguf_header, check_gguf_tensors, gguf_metadata, gguf_tensor_infos,
+    open_gguf, read_gguf, read_gguf_selected, write_gguf_like, GgufMatrices, GgufReader,
+    GgufTensorInfo,
 };
 pub use npy::{read_npy, write_npy};
 pub use output::{check_output, guard_inputs, note_input, read_file, write_atomic};
@@ -80,7 +81,7 @@ impl Format {
         match ext.as_str() {
             "safetensors" => Some(Format::Safetensors),
             "npy" => Some(Format::Npy),
-            "gguf" => Some(Format::Gguf),
+            "gguf" | "tjgguf" => Some(Format::Gguf),
             _ => None,
         }
     }
@@ -100,7 +101,7 @@ pub fn read_tensors(path: &Path) -> Result<Vec<Tensor>> {
         )),
         None => Err(Error::Extension {
             path: path.display().to_string(),
-            expected: ".safetensors, .npy or .gguf",
+            expected: ".safetensors, .npy, .gguf or .tjgguf (a repacked GGUF)",
         }),
     }
 }

@@ -247,7 +247,10 @@ fn write_gguf_seeds(root: &Path) {
         ];
         let mut out = Cursor::new(Vec::new());
         gguf_file::write(&mut out, &meta, &tensors).unwrap();
-        write_seed(root, "gguf", &format!("{name}.gguf"), &out.into_inner());
+        let gguf = out.into_inner();
+        let (packed, _) = tensorjpeg_io::repack_gguf(Path::new("seed.gguf"), &gguf).unwrap();
+        write_seed(root, "repacked_gguf", &format!("{name}.tjgguf"), &packed);
+        write_seed(root, "gguf", &format!("{name}.gguf"), &gguf);
     }
 }
 

@@ -9,7 +9,6 @@
 //! f32 [`Linear`]s. GGUF stores Q and K rows permuted for interleaved-pair RoPE (llama.cpp's
 //! convention), so RoPE here rotates adjacent pairs (`rope_i`).
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use candle_core::quantized::{gguf_file, QTensor};
@@ -77,7 +76,7 @@ const MAX_CONTEXT: usize = 8192;
 
 struct Loader<'a> {
     path: &'a Path,
-    file: File,
+    file: tensorjpeg_io::GgufReader,
     content: gguf_file::Content,
     opts: &'a WeightOptions,
     repl: Replacements,
@@ -159,12 +158,10 @@ fn md_f64(c: &gguf_file::Content, key: &str) -> Option<f64> {
 impl Llama {
     /// Loads a GGUF llama-family model with its tokenizer (from the same file).
     pub fn load(path: &Path, opts: &WeightOptions) -> Result<Llama> {
-        tensorjpeg_io::check_gguf_header(path)?;
-        let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let content = gguf_file::Content::read(&mut file)
-            .map_err(|e| Error::format(path, format!("not a readable GGUF file: {e}")))?;
-        // Every tensor's shape, size and extent checked before candle touches its data.
-        tensorjpeg_io::gguf_tensor_infos(path)?;
+        // A repacked file (.tjgguf) is restored in memory; every tensor's shape, size and
+        // extent is checked before candle touches its data.
+        let (file, content, len) = tensorjpeg_io::open_gguf(path)?;
+        tensorjpeg_io::check_gguf_tensors(path, &content, len)?;
         let arch = content
             .metadata
             .get("general.architecture")

@@ -8,7 +8,7 @@ use crate::lm::LanguageModel;
 use crate::weights::WeightOptions;
 use crate::{Error, Result};
 
-/// Opens a causal LM: a `.gguf` file (llama family), a GPT-2 `.safetensors` file, or a model
+/// Opens a causal LM: a `.gguf` file (llama family; or a repacked `.tjgguf`), a GPT-2 `.safetensors` file, or a model
 /// directory (a Hugging Face snapshot folder holding `config.json` and `model.safetensors`,
 /// or a folder with one `.gguf`).
 pub fn load(path: &Path, opts: &WeightOptions) -> Result<Box<dyn LanguageModel>> {
@@ -34,11 +34,11 @@ pub fn load(path: &Path, opts: &WeightOptions) -> Result<Box<dyn LanguageModel>>
         };
     }
     match path.extension().and_then(|e| e.to_str()) {
-        Some("gguf") => Ok(Box::new(Llama::load(path, opts)?)),
+        Some("gguf" | "tjgguf") => Ok(Box::new(Llama::load(path, opts)?)),
         Some("safetensors") => Ok(Box::new(Gpt2::load(path, opts)?)),
         _ => Err(Error::format(
             path,
-            "expected a .gguf file, a GPT-2 .safetensors file or a model directory",
+            "expected a .gguf file (or one repacked: .tjgguf), a GPT-2 .safetensors file or a model directory",
         )),
     }
 }

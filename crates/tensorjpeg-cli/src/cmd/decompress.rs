@@ -7,6 +7,12 @@ use tensorjpeg::container::is_container;
 
 /// Runs the command; a `.gguf` output takes its metadata and tensor order from `like`.
 pub fn run(input: &Path, output: &Path, like: Option<&Path>, f16: bool) -> Result<()> {
+    if input
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("tjgguf"))
+    {
+        return restore(input, output, like.is_some() || f16);
+    }
     let ext = output
         .extension()
         .and_then(|e| e.to_str())
@@ -52,6 +58,29 @@ pub fn run(input: &Path, output: &Path, like: Option<&Path>, f16: bool) -> Resul
         input.display(),
         output.display(),
         tensors.len()
+    );
+    Ok(())
+}
+
+/// A repacked GGUF file back to its GGUF file, bit for bit.
+fn restore(input: &Path, output: &Path, flags: bool) -> Result<()> {
+    if flags {
+        bail!("--like and --f16 are for containers: a .tjgguf restores to its own GGUF file");
+    }
+    if !output
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
+    {
+        bail!("{}: a .tjgguf restores to a .gguf file", output.display());
+    }
+    super::check_output(output, &[input])?;
+    let gguf = tensorjpeg_io::unpack_gguf(input, &super::read_file(input)?)?;
+    super::write_atomic(output, &gguf)?;
+    eprintln!(
+        "{} -> {}: {} bytes, bit for bit",
+        input.display(),
+        output.display(),
+        gguf.len()
     );
     Ok(())
 }

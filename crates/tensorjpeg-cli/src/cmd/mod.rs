@@ -12,6 +12,7 @@ pub mod model_sweep;
 pub mod perplexity;
 pub mod probe;
 pub mod reorder;
+pub mod repack;
 pub mod signal;
 pub mod sweep;
 
