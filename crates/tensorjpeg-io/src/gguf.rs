@@ -376,8 +376,9 @@ pub(crate) fn candle_message(e: &candle_core::Error) -> String {
         .to_string()
 }
 
-/// How [`write_gguf_like`] stores matrices; vectors (norms, biases) are always F32, as
-/// llama.cpp keeps them.
+/// How [`write_gguf_like`] stores matrices whose values no GGUF block type (Q4_0, Q4_1,
+/// Q8_0) holds exactly; those that one does are stored in its blocks. Vectors (norms,
+/// biases) are always F32, as llama.cpp keeps them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum GgufMatrices {
     /// The decoded values exactly.
@@ -385,6 +386,36 @@ pub enum GgufMatrices {
     F32,
     /// Rounded to half precision (half the bytes).
     F16,
+}
+
+/// The smallest of Q4_0, Q4_1 and Q8_0 whose blocks hold `values` (a matrix, rows a
+/// multiple of 32) exactly, bit for bit — a tensor the container kept exact, or coded with
+/// a block codec, goes back to its blocks instead of F32.
+fn exact_blocks(
+    dense: &candle_core::Tensor,
+    values: &[f32],
+    ndim: usize,
+) -> candle_core::Result<Option<candle_core::quantized::QTensor>> {
+    use candle_core::quantized::{GgmlDType, QTensor};
+    if ndim < 2 || dense.dims().last().is_none_or(|&c| c % 32 != 0) {
+        return Ok(None);
+    }
+    for dt in [GgmlDType::Q4_0, GgmlDType::Q4_1, GgmlDType::Q8_0] {
+        let q = QTensor::quantize(dense, dt)?;
+        let back = q
+            .dequantize(&Device::Cpu)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
+        if back.len() == values.len()
+            && back
+                .iter()
+                .zip(values)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        {
+            return Ok(Some(q));
+        }
+    }
+    Ok(None)
 }
 
 /// Writes `tensors` (decoded from a container) as a GGUF file llama.cpp can run, with the
@@ -404,6 +435,7 @@ pub fn write_gguf_like(
     let mut given: std::collections::HashMap<&str, &Tensor> =
         tensors.iter().map(|t| (t.name.as_str(), t)).collect();
     let mut stored = Vec::with_capacity(order.len());
+    let mut by_type = std::collections::HashMap::new();
     for info in &order {
         let name = info.name.as_str();
         let t = given.remove(name).ok_or_else(|| {
@@ -435,7 +467,12 @@ pub fn write_gguf_like(
             GgufMatrices::F16 if t.shape.len() >= 2 => GgmlDType::F16,
             _ => GgmlDType::F32,
         };
-        stored.push((name, QTensor::quantize(&dense, dtype).map_err(err)?));
+        let q = match exact_blocks(&dense, values, t.shape.len()).map_err(err)? {
+            Some(q) => q,
+            None => QTensor::quantize(&dense, dtype).map_err(err)?,
+        };
+        *by_type.entry(q.dtype()).or_insert(0) += values.len();
+        stored.push((name, q));
     }
     if let Some(extra) = given.keys().min() {
         return Err(Error::tensor(
@@ -451,8 +488,15 @@ pub fn write_gguf_like(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     metadata.sort_by(|a, b| a.0.cmp(&b.0));
-    // llama.cpp's LLAMA_FTYPE: 0 = all F32, 1 = mostly F16.
-    let ftype = u32::from(matches!(matrices, GgufMatrices::F16));
+    // llama.cpp's LLAMA_FTYPE of the type holding most values: 0 = all F32, 1 = mostly F16,
+    // 2 = Q4_0, 3 = Q4_1, 7 = Q8_0.
+    let ftype = match by_type.iter().max_by_key(|(t, n)| (**n, format!("{t:?}"))) {
+        Some((GgmlDType::F16, _)) => 1,
+        Some((GgmlDType::Q4_0, _)) => 2,
+        Some((GgmlDType::Q4_1, _)) => 3,
+        Some((GgmlDType::Q8_0, _)) => 7,
+        _ => 0,
+    };
     match metadata.iter_mut().find(|(k, _)| k == "general.file_type") {
         Some((_, v)) => *v = Value::U32(ftype),
         None => metadata.push(("general.file_type".into(), Value::U32(ftype))),
