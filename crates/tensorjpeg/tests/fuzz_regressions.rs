@@ -275,6 +275,8 @@ const CONTAINER_SPECS: &[(&str, &str)] = &[
     ("native:rows:klt:k=4:f16basis", "default"),
     ("native:step=block:deadzone=0.2", "default"),
     ("native:recon=0.1", "snr=20"),
+    ("native:tcq", "bits=3"),
+    ("native:dct8x8:step=block:tcq", "default"),
     ("jpeg", "q=90"),
     ("jpeg:tworow", "q=75"),
     ("jpeg:matrix:optimize", "q=50"),

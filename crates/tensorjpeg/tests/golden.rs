@@ -178,6 +178,9 @@ fn container_cases() -> Vec<(String, Got)> {
             "native:rows:step=block:deadzone=0.2:recon=0.1",
             Rate::Quality(60),
         ),
+        // Trellis-coded quantization: native params version 3, two index streams per band.
+        ("native:tcq", Rate::Bits(4.0)),
+        ("native:dct8x8:step=block:tcq", Rate::Quality(75)),
         ("q8_0", Rate::Default),
         ("q4_0", Rate::Default),
         ("q4_1", Rate::Default),
@@ -379,6 +382,20 @@ fn all_cases() -> Vec<(String, Got)> {
 type Pin = (&'static str, u64, usize, u64, [u32; 4]);
 
 const PINNED: &[Pin] = &[
+    (
+        "native:tcq@bits=4",
+        0x81d9df6b61cc4ffa,
+        485,
+        0x082445c7c77406b6,
+        [0xbd1b1bed, 0xbd1b1bed, 0xbd1b1bed, 0x00000000],
+    ),
+    (
+        "native:dct8x8:step=block:tcq@q=75",
+        0xd6a1b08ce00af095,
+        928,
+        0x014a85254cf36139,
+        [0xbd308be2, 0xbd40e5dc, 0xbd259b81, 0xbb318088],
+    ),
     (
         "pool native@bits=3 axes",
         0xb603ab85bb2250db,

@@ -327,6 +327,13 @@ fn parse(r: &mut ByteReader, n_expected: usize) -> Result<Parsed> {
     }
 }
 
+/// The number of symbols the next segment holds, without consuming it (for callers that
+/// learn a segment's length from the segment and bound it before allocating).
+pub fn peek_len(r: &ByteReader) -> Result<usize> {
+    let n = r.clone().varint()?;
+    usize::try_from(n).map_err(|_| Error::corrupt(format!("entropy segment of {n} symbols")))
+}
+
 /// Decodes one segment into `out`, whose length must equal the stored count.
 pub fn decode(r: &mut ByteReader, out: &mut [i32]) -> Result<()> {
     let parsed = parse(r, out.len())?;

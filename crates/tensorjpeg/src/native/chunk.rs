@@ -9,7 +9,7 @@ use crate::codec::Rate;
 use crate::entropy;
 use crate::error::{Error, Result};
 use crate::layout::{Layout, Plane};
-use crate::quant::Quantizer;
+use crate::quant::{trellis, Quantizer};
 use crate::transform::Transform;
 
 use super::config::Setup;
@@ -122,26 +122,71 @@ impl ChunkCoefs {
         }
     }
 
-    /// Quantizes with `q` (scaled per plane) and splits the indices by band.
-    fn quantize_bands(&self, t: &Transform, q: &Quantizer) -> Vec<Vec<i32>> {
+    /// The quantization index (trellis: level) of every coefficient at `q`, in `coefs`
+    /// order: rounding per plane, or the trellis search along each band.
+    pub(super) fn levels(&self, t: &Transform, q: &Quantizer, trellis: bool) -> Vec<i32> {
+        let mut idx = vec![0i32; self.coefs.len()];
+        if !trellis {
+            for (pi, &(off, len, _)) in self.planes.iter().enumerate() {
+                self.plane_q(pi, q)
+                    .quantize(&self.coefs[off..off + len], &mut idx[off..off + len]);
+            }
+            return idx;
+        }
+        // Each band's coefficients in coding order, in units of their plane's step, with
+        // the squared-error weight of that step against the tensor's.
         let maps = band_maps(t, &self.planes);
         let nb = maps.values().map(|m| m.1).max().unwrap_or(1).max(1);
-        let mut bands: Vec<Vec<i32>> = vec![Vec::new(); nb];
-        let mut idx = Vec::new();
-        for (pi, &(off, len, shape)) in self.planes.iter().enumerate() {
-            let pq = Quantizer {
-                step: q.step * scale_of(self.codes[pi]),
-                ..*q
-            };
-            idx.resize(len, 0);
-            pq.quantize(&self.coefs[off..off + len], &mut idx);
+        let mut pos: Vec<Vec<usize>> = vec![Vec::new(); nb];
+        for &(off, len, shape) in &self.planes {
             if nb == 1 {
-                bands[0].extend_from_slice(&idx);
+                pos[0].extend(off..off + len);
             } else {
-                let map = &maps[&shape].0;
-                for (&v, &b) in idx.iter().zip(map) {
-                    bands[b as usize].push(v);
+                for (i, &b) in maps[&shape].0.iter().enumerate() {
+                    pos[b as usize].push(off + i);
                 }
+            }
+        }
+        let mut scale = vec![1f32; self.coefs.len()];
+        for (pi, &(off, len, _)) in self.planes.iter().enumerate() {
+            scale[off..off + len].fill(scale_of(self.codes[pi]));
+        }
+        let uniform = self.codes.iter().all(|&c| c == self.codes[0]);
+        for band in pos {
+            let x: Vec<f32> = band
+                .iter()
+                .map(|&i| self.coefs[i] / (q.step * scale[i]))
+                .collect();
+            let w: Vec<f32> = band.iter().map(|&i| scale[i] * scale[i]).collect();
+            let mut l = vec![0i32; band.len()];
+            trellis::quantize_two_pass(&x, (!uniform).then_some(&w[..]), trellis::LAMBDA, &mut l);
+            for (&i, &v) in band.iter().zip(&l) {
+                idx[i] = v;
+            }
+        }
+        idx
+    }
+
+    fn plane_q(&self, pi: usize, q: &Quantizer) -> Quantizer {
+        Quantizer {
+            step: q.step * scale_of(self.codes[pi]),
+            ..*q
+        }
+    }
+
+    /// Quantizes with `q` (scaled per plane) and splits the indices by band.
+    fn quantize_bands(&self, t: &Transform, q: &Quantizer, trellis: bool) -> Vec<Vec<i32>> {
+        let maps = band_maps(t, &self.planes);
+        let nb = maps.values().map(|m| m.1).max().unwrap_or(1).max(1);
+        let idx = self.levels(t, q, trellis);
+        if nb == 1 {
+            return vec![idx];
+        }
+        let mut bands: Vec<Vec<i32>> = vec![Vec::new(); nb];
+        for &(off, len, shape) in &self.planes {
+            let map = &maps[&shape].0;
+            for (&v, &b) in idx[off..off + len].iter().zip(map) {
+                bands[b as usize].push(v);
             }
         }
         bands
@@ -151,19 +196,12 @@ impl ChunkCoefs {
     /// zero (`Δ` the plane's step): the reconstruction offset δ that minimises the squared
     /// error of `x̂ = sign(q)(|q| − δ)Δ` is the sum over the count (the centroid rule,
     /// pooled over every nonzero bin).
-    pub(super) fn recon_moments(&self, q: &Quantizer) -> (f64, u64) {
+    pub(super) fn recon_moments(&self, t: &Transform, q: &Quantizer, trellis: bool) -> (f64, u64) {
         let (mut sum, mut count) = (0f64, 0u64);
-        let mut idx = Vec::new();
+        let idx = self.levels(t, q, trellis);
         for (pi, &(off, len, _)) in self.planes.iter().enumerate() {
-            let pq = Quantizer {
-                step: q.step * scale_of(self.codes[pi]),
-                ..*q
-            };
-            idx.resize(len, 0);
-            let c = &self.coefs[off..off + len];
-            pq.quantize(c, &mut idx);
-            let inv = 1.0 / f64::from(pq.step);
-            for (&v, &i) in c.iter().zip(&idx) {
+            let inv = 1.0 / f64::from(self.plane_q(pi, q).step);
+            for (&v, &i) in self.coefs[off..off + len].iter().zip(&idx[off..off + len]) {
                 if i != 0 {
                     sum += f64::from(i.unsigned_abs()) - f64::from(v.abs()) * inv;
                     count += 1;
@@ -174,27 +212,39 @@ impl ChunkCoefs {
     }
 
     /// Squared error of quantizing with `q`, in the coefficient domain.
-    pub(super) fn sq_error(&self, q: &Quantizer) -> f64 {
+    pub(super) fn sq_error(&self, t: &Transform, q: &Quantizer, trellis: bool) -> f64 {
+        let idx = self.levels(t, q, trellis);
         let mut e = 0.0f64;
-        let mut idx = Vec::new();
-        let mut back = Vec::new();
         for (pi, &(off, len, _)) in self.planes.iter().enumerate() {
-            let pq = Quantizer {
-                step: q.step * scale_of(self.codes[pi]),
-                ..*q
-            };
-            idx.resize(len, 0);
-            back.resize(len, 0.0);
-            let c = &self.coefs[off..off + len];
-            pq.quantize(c, &mut idx);
-            pq.dequantize(&idx, &mut back);
-            e += c
+            let pq = self.plane_q(pi, q);
+            e += self.coefs[off..off + len]
                 .iter()
-                .zip(&back)
-                .map(|(a, b)| ((a - b) as f64).powi(2))
+                .zip(&idx[off..off + len])
+                .map(|(&a, &i)| f64::from(a - pq.dequantize_one(i)).powi(2))
                 .sum::<f64>();
         }
         e
+    }
+}
+
+/// Codes one band's indices: one entropy segment, or with the trellis the indices of
+/// each of its two quantizers as two segments ([`trellis::split`]).
+fn encode_band(band: &[i32], trellis: bool, w: &mut ByteWriter) {
+    if trellis {
+        let (k0, k1) = trellis::split(band).expect("the trellis chose levels on its grids");
+        entropy::encode(&k0, w);
+        entropy::encode(&k1, w);
+    } else {
+        entropy::encode(band, w);
+    }
+}
+
+fn band_cost_bits(band: &[i32], trellis: bool) -> f64 {
+    if trellis {
+        let (k0, k1) = trellis::split(band).expect("the trellis chose levels on its grids");
+        entropy::cost_bits(&k0) + entropy::cost_bits(&k1)
+    } else {
+        entropy::cost_bits(band)
     }
 }
 
@@ -203,13 +253,14 @@ pub(super) fn chunk_bytes(
     t: &Transform,
     q: &Quantizer,
     per_block: bool,
+    trellis: bool,
 ) -> Vec<u8> {
     let mut w = ByteWriter::new();
     if per_block {
         w.bytes(&c.codes);
     }
-    for band in c.quantize_bands(t, q) {
-        entropy::encode(&band, &mut w);
+    for band in c.quantize_bands(t, q, trellis) {
+        encode_band(&band, trellis, &mut w);
     }
     w.into_inner()
 }
@@ -219,6 +270,7 @@ pub(super) fn chunk_cost_bits(
     t: &Transform,
     q: &Quantizer,
     per_block: bool,
+    trellis: bool,
 ) -> f64 {
     let head = if per_block {
         c.codes.len() as f64 * 8.0
@@ -226,9 +278,9 @@ pub(super) fn chunk_cost_bits(
         0.0
     };
     head + c
-        .quantize_bands(t, q)
+        .quantize_bands(t, q, trellis)
         .iter()
-        .map(|b| entropy::cost_bits(b))
+        .map(|b| band_cost_bits(b, trellis))
         .sum::<f64>()
 }
 
@@ -369,6 +421,9 @@ fn decode_coefs(
         ..s.quant
     };
     let q = s.quant;
+    if s.trellis {
+        return decode_trellis(meta, &maps, nb, codes, &plane_q, r, coef);
+    }
     if nb == 1 {
         if !s.per_block {
             return entropy::decode_map(r, coef, |v| q.dequantize_one(v));
@@ -419,4 +474,64 @@ fn decode_coefs(
         }
     }
     Ok(())
+}
+
+/// [`decode_coefs`] for the trellis: each band's two index streams merged into levels by
+/// the state machine, then dequantized with each plane's step.
+fn decode_trellis(
+    meta: &[(usize, usize, (usize, usize))],
+    maps: &HashMap<(usize, usize), (Vec<u8>, usize)>,
+    nb: usize,
+    codes: &[u8],
+    plane_q: &dyn Fn(usize) -> Quantizer,
+    r: &mut ByteReader,
+    coef: &mut [f32],
+) -> Result<()> {
+    let mut sizes = vec![0usize; nb];
+    for &(_, len, shape) in meta {
+        if nb == 1 {
+            sizes[0] += len;
+        } else {
+            for &b in &maps[&shape].0 {
+                sizes[b as usize] += 1;
+            }
+        }
+    }
+    let mut bands = Vec::with_capacity(nb);
+    for &sz in &sizes {
+        // Each stream holds at most the band's indices (checked before allocating).
+        let k0 = decode_at_most(r, sz)?;
+        let k1 = decode_at_most(r, sz)?;
+        let mut l = vec![0i32; sz];
+        trellis::merge(&k0, &k1, &mut l)?;
+        bands.push(l);
+    }
+    let _ = codes;
+    let mut pos = vec![0usize; nb];
+    for (pi, &(off, len, shape)) in meta.iter().enumerate() {
+        let pq = plane_q(pi);
+        for (i, c) in coef[off..off + len].iter_mut().enumerate() {
+            let b = if nb == 1 {
+                0
+            } else {
+                maps[&shape].0[i] as usize
+            };
+            *c = pq.dequantize_one(bands[b][pos[b]]);
+            pos[b] += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Decodes one entropy segment of at most `max` values.
+fn decode_at_most(r: &mut ByteReader, max: usize) -> Result<Vec<i32>> {
+    let n = entropy::peek_len(r)?;
+    if n > max {
+        return Err(Error::corrupt(format!(
+            "trellis: a segment of {n} indices in a band of {max}"
+        )));
+    }
+    let mut v = vec![0i32; n];
+    entropy::decode(r, &mut v)?;
+    Ok(v)
 }

@@ -17,6 +17,8 @@ use crate::transform::Transform;
 const PARAMS_VERSION: u8 = 1;
 /// The parameter block's version when per-row / per-column scales follow it.
 const AXES_VERSION: u8 = 2;
+/// The parameter block's version with a flags byte (axis scales, trellis quantization).
+const FLAGS_VERSION: u8 = 3;
 /// Seed of the Hadamard sign flips when the spec names none.
 pub const DEFAULT_HADAMARD_SEED: u64 = 0x7e45_0a1b;
 /// Tile side when the spec says `tiles` without `tile=`.
@@ -124,6 +126,8 @@ pub struct NativeConfig {
     pub recon: f32,
     /// One step per tensor or per plane.
     pub step: StepMode,
+    /// Trellis-coded quantization ([`crate::quant::trellis`]) instead of scalar rounding.
+    pub trellis: bool,
 }
 
 impl Default for NativeConfig {
@@ -134,6 +138,7 @@ impl Default for NativeConfig {
             deadzone: 0.0,
             recon: 0.0,
             step: StepMode::Tensor,
+            trellis: false,
         }
     }
 }
@@ -147,7 +152,7 @@ impl NativeConfig {
         spec.check_allowed(
             &[
                 "matrix", "rows", "tiles", "tworow", "identity", "dct8x8", "dct1d", "hadamard",
-                "wavelet", "klt", "f16basis",
+                "wavelet", "klt", "f16basis", "tcq",
             ],
             &[
                 "deadzone", "recon", "step", "tile", "levels", "seed", "block", "k",
@@ -168,6 +173,7 @@ impl NativeConfig {
                 "rows" => c.layout = Layout::Rows,
                 "tiles" => c.layout = Layout::Tiles(tile),
                 "tworow" => c.layout = Layout::TwoRow,
+                "tcq" => c.trellis = true,
                 "identity" => c.transform = NativeTransform::Identity,
                 "dct8x8" => c.transform = NativeTransform::Dct8x8,
                 "dct1d" => c.transform = NativeTransform::Dct1d,
@@ -296,6 +302,9 @@ impl fmt::Display for NativeConfig {
         if self.step == StepMode::Block {
             f.write_str(":step=block")?;
         }
+        if self.trellis {
+            f.write_str(":tcq")?;
+        }
         Ok(())
     }
 }
@@ -309,26 +318,30 @@ impl FromStr for NativeConfig {
 
 /// Everything the decoder needs, as stored in the tensor's parameter block: `u8 version,
 /// u8 layout, varint tile, transform params, f32 step, f32 deadzone, f32 recon, u8
-/// step_mode, varint chunk_target`, and in version 2 the axis scales.
+/// step_mode, varint chunk_target`, in version 3 `u8 flags` (bit 0 axis scales, bit 1
+/// trellis quantization), then in version 2 (or 3 with bit 0) the axis scales.
 pub(super) struct Setup {
     pub(super) layout: Layout,
     pub(super) transform: Transform,
     pub(super) quant: Quantizer,
     pub(super) per_block: bool,
     pub(super) chunk_target: usize,
-    /// Per-row / per-column scales (version 2 only).
+    /// Per-row / per-column scales (version 2, or 3 with flag bit 0).
     pub(super) axes: Option<AxisScales>,
+    /// Trellis-coded quantization (version 3 with flag bit 1).
+    pub(super) trellis: bool,
 }
 
 impl Setup {
     /// The parameter block.
     pub(super) fn write(&self) -> Vec<u8> {
         let mut w = ByteWriter::new();
-        // Version 1 unless axis scales are stored: files without them keep their bytes.
-        w.u8(if self.axes.is_some() {
-            AXES_VERSION
-        } else {
-            PARAMS_VERSION
+        // Version 1 unless axis scales or the trellis are stored: files without them keep
+        // their bytes (version 2 when only axis scales are).
+        w.u8(match (self.trellis, self.axes.is_some()) {
+            (true, _) => FLAGS_VERSION,
+            (false, true) => AXES_VERSION,
+            (false, false) => PARAMS_VERSION,
         });
         w.u8(self.layout.id());
         w.varint(match self.layout {
@@ -341,6 +354,9 @@ impl Setup {
         w.f32(self.quant.recon);
         w.u8(self.per_block as u8);
         w.varint(self.chunk_target as u64);
+        if self.trellis {
+            w.u8(u8::from(self.axes.is_some()) | 2);
+        }
         if let Some(a) = &self.axes {
             a.write(&mut w);
         }
@@ -351,9 +367,9 @@ impl Setup {
     pub(super) fn read(p: &[u8]) -> Result<Setup> {
         let mut r = ByteReader::new(p, "native codec params");
         let v = r.u8()?;
-        if v != PARAMS_VERSION && v != AXES_VERSION {
+        if !(PARAMS_VERSION..=FLAGS_VERSION).contains(&v) {
             return Err(Error::corrupt(format!(
-                "native params version {v} (expected {PARAMS_VERSION} or {AXES_VERSION})"
+                "native params version {v} (expected {PARAMS_VERSION} to {FLAGS_VERSION})"
             )));
         }
         let layout_id = r.u8()?;
@@ -378,7 +394,15 @@ impl Setup {
             x => return Err(Error::corrupt(format!("native step mode {x}"))),
         };
         let chunk_target = r.varint_max("chunk target", 1 << 30)? as usize;
-        let axes = if v == AXES_VERSION {
+        let flags = match v {
+            FLAGS_VERSION => match r.u8()? {
+                f @ (2 | 3) => f,
+                f => return Err(Error::corrupt(format!("native params flags {f:#04x}"))),
+            },
+            AXES_VERSION => 1,
+            _ => 0,
+        };
+        let axes = if flags & 1 != 0 {
             Some(AxisScales::read(&mut r)?)
         } else {
             None
@@ -395,6 +419,7 @@ impl Setup {
             per_block,
             chunk_target: chunk_target.max(1),
             axes,
+            trellis: flags & 2 != 0,
         })
     }
 }
@@ -417,6 +442,8 @@ mod tests {
             "native:wavelet:levels=5",
             "native:rows:klt:k=8:f16basis",
             "native:step=block",
+            "native:rows:tcq",
+            "native:dct8x8:step=block:tcq",
         ] {
             let c: NativeConfig = spec.parse().unwrap();
             assert_eq!(c.to_string(), spec, "display of {spec}");

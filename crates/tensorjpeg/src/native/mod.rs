@@ -83,6 +83,13 @@ impl Native {
         rate: Rate,
     ) -> Result<Transform> {
         let t = &self.config.transform;
+        if matches!(rate, Rate::MaxError(_)) && self.config.trellis {
+            return Err(Error::unsupported(
+                "native",
+                "--max-error needs scalar quantization (tcq trades a larger worst case for a \
+                 smaller mean error)",
+            ));
+        }
         if matches!(rate, Rate::MaxError(_)) && *t != NativeTransform::Identity {
             return Err(Error::unsupported(
                 "native",
@@ -135,6 +142,7 @@ impl Native {
             self.quantizer_at(1.0),
         )?;
         a.axes = scales;
+        a.trellis = self.config.trellis;
         Ok(a)
     }
 
@@ -169,6 +177,8 @@ struct Analysis {
     cols: usize,
     /// `U` of [`crate::quant::feedback`] when encodes use error feedback.
     feedback: Option<Vec<f32>>,
+    /// Trellis-coded quantization ([`crate::quant::trellis`]).
+    trellis: bool,
 }
 
 /// What the step is chosen for.
@@ -226,6 +236,7 @@ impl Analysis {
             axes: None,
             cols,
             feedback: None,
+            trellis: false,
         })
     }
 
@@ -244,6 +255,7 @@ impl Analysis {
             per_block: self.per_block,
             chunk_target: CHUNK_TARGET,
             axes: self.axes.clone(),
+            trellis: self.trellis,
         }
     }
 
@@ -252,14 +264,17 @@ impl Analysis {
         let q = self.at(s);
         self.chunks
             .par_iter()
-            .map(|c| chunk_cost_bits(c, &self.transform, &q, self.per_block))
+            .map(|c| chunk_cost_bits(c, &self.transform, &q, self.per_block, self.trellis))
             .collect()
     }
 
     /// The quantizer that meets `goal`.
     fn quantizer(&self, goal: Goal) -> Quantizer {
         let base = self.base;
-        let bits_guess = |b: f64| base * quality_to_relative_step(75) * 2f64.powf(4.0 - b);
+        // The trellis's union grid is finer at equal bits (its indices cost about one bit
+        // less than a scalar quantizer's at the same step): start the search there.
+        let grid = if self.trellis { 0.56 } else { 1.0 };
+        let bits_guess = |b: f64| grid * base * quality_to_relative_step(75) * 2f64.powf(4.0 - b);
         match goal {
             Goal::Rate(Rate::Default) => self.at(base * quality_to_relative_step(75)),
             Goal::Rate(Rate::Quality(qv)) => self.at(base * quality_to_relative_step(qv)),
@@ -277,7 +292,10 @@ impl Analysis {
                 let allowed = self.sum_sq / 10f64.powf(db / 10.0);
                 let err_at = |s: f64| {
                     let q = self.at(s);
-                    self.chunks.par_iter().map(|c| c.sq_error(&q)).sum::<f64>()
+                    self.chunks
+                        .par_iter()
+                        .map(|c| c.sq_error(&self.transform, &q, self.trellis))
+                        .sum::<f64>()
                 };
                 // Uniform quantization: SNR ≈ 10·log10(12·σ²/Δ²).
                 let guess = base * (12f64 / 10f64.powf(db / 10.0)).sqrt();
@@ -308,7 +326,7 @@ impl Analysis {
         let (sum, count) = self
             .chunks
             .par_iter()
-            .map(|c| c.recon_moments(q))
+            .map(|c| c.recon_moments(&self.transform, q, self.trellis))
             .reduce(|| (0.0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
         if count == 0 {
             return 0.0;
@@ -371,7 +389,7 @@ impl Analysis {
         let chunks: Vec<Vec<u8>> = self
             .chunks
             .par_iter()
-            .map(|c| chunk_bytes(c, &self.transform, &quant, self.per_block))
+            .map(|c| chunk_bytes(c, &self.transform, &quant, self.per_block, self.trellis))
             .collect();
         Ok(Encoded {
             params: self.setup(quant).write(),
@@ -415,6 +433,12 @@ impl StepSearch for Analysis {
     }
 
     fn set_feedback(&mut self, gram: &crate::quant::feedback::Gram) -> Result<()> {
+        if self.trellis {
+            return Err(Error::unsupported(
+                "native",
+                "error feedback is for the scalar quantizer, not tcq",
+            ));
+        }
         if self.transform != Transform::Identity
             || self.per_block
             || !matches!(self.layout, Layout::Matrix | Layout::Rows)
@@ -580,6 +604,7 @@ mod tests {
                 "native:dct8x8",
                 "native:rows:klt:k=4",
                 "native:step=block",
+                "native:tcq",
             ] {
                 let t = Tensor::from_f32("a.weight", vec![rows, cols], v.clone()).unwrap();
                 let opts = Options {
@@ -599,11 +624,50 @@ mod tests {
                     );
                     continue;
                 }
-                // Band headers make small transformed tensors' costs step-shaped.
-                if (rows * cols >= 960 && !spec.contains("dct")) || rows * cols >= 30_000 {
+                // Band headers make small transformed tensors' costs step-shaped (the
+                // trellis's two index streams per band, too).
+                let shaped = spec.contains("dct") || spec.contains("tcq");
+                if (rows * cols >= 960 && !shaped) || rows * cols >= 30_000 {
                     assert!(got >= 0.97 * bits, "{spec} {rows}x{cols}: {got} ≪ {bits}");
                 }
             }
         }
+    }
+
+    /// Trellis-coded quantization at equal bits beats rounding by more than half a dB on
+    /// weight-like data, decodes to what it measured, and refuses what it cannot do.
+    #[test]
+    fn tcq_beats_scalar_at_equal_bits() {
+        use rand::SeedableRng;
+        use rand_distr::{Distribution, Normal};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let normal = Normal::new(0.0f32, 0.02).unwrap();
+        let v: Vec<f32> = (0..256 * 384).map(|_| normal.sample(&mut rng)).collect();
+        let energy: f64 = v.iter().map(|&x| f64::from(x).powi(2)).sum();
+        let snr = |spec: &str, bits: f64| {
+            let t = Tensor::from_f32("w", vec![256, 384], v.clone()).unwrap();
+            let opts = Options {
+                codec: spec.into(),
+                rate: Rate::Bits(bits),
+            };
+            let out = compress(&[t], &opts).unwrap();
+            let r = &out.report.tensors[0];
+            assert!(r.stored_bytes as f64 * 8.0 <= bits * v.len() as f64, "{spec}");
+            let back = crate::decompress(&out.bytes).unwrap();
+            let y = back[0].values().unwrap();
+            let e: f64 = v.iter().zip(y).map(|(&a, &b)| f64::from(a - b).powi(2)).sum();
+            10.0 * (energy / e).log10()
+        };
+        for bits in [2.0, 3.0, 4.0] {
+            let (s, t) = (snr("native", bits), snr("native:tcq", bits));
+            assert!(t > s + 0.5, "{bits} bits: tcq {t:.2} dB, scalar {s:.2} dB");
+        }
+        let t = Tensor::from_f32("w", vec![16, 32], v[..512].to_vec()).unwrap();
+        let opts = Options {
+            codec: "native:tcq".into(),
+            rate: Rate::MaxError(1e-3),
+        };
+        let err = compress(&[t], &opts).unwrap_err().to_string();
+        assert!(err.contains("max-error"), "{err}");
     }
 }

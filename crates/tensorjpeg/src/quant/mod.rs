@@ -8,6 +8,7 @@
 
 pub mod feedback;
 pub mod rate;
+pub mod trellis;
 
 /// Largest quantization index magnitude (keeps `|q|·Δ` and the entropy coder's escapes sane).
 pub const MAX_INDEX: i32 = 1 << 30;
