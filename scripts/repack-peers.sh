@@ -30,7 +30,7 @@ secs() { python3 -c "import time; print(f'{time.time()-$1:.1f} s')"; }
   for c in "zstd -19 -T2" "zstd --ultra -22 --long=27 -T2" "xz -9 -T2"; do
     command -v "${c%% *}" >/dev/null || continue
     t=$(date +%s.%N); $c -c "$MODEL" > "$OUT/peer.bin"; ct=$(secs "$t")
-    t=$(date +%s.%N); $c -d -c "$OUT/peer.bin" | cmp -s - "$MODEL"; dt=$(secs "$t")
+    t=$(date +%s.%N); $c -d -c "$OUT/peer.bin" 2>/dev/null | cmp -s - "$MODEL"; dt=$(secs "$t")
     row "\`$c\`" "$(stat -c %s "$OUT/peer.bin")" "$ct" "$dt"
   done
   rm -f "$OUT/peer.bin"

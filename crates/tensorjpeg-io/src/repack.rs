@@ -55,6 +55,12 @@ pub struct RepackStats {
     pub rest_original_bytes: u64,
     /// See [`RepackStats::rest_original_bytes`].
     pub rest_bytes: u64,
+    /// Bits each group of block symbols costs ([`tensorjpeg::repack::group_bits`]).
+    pub symbol_bits: [(&'static str, f64); 6],
+    /// Values in the coded tensors, and in Q8_0 ones among them.
+    pub coded_values: u64,
+    /// See [`RepackStats::coded_values`].
+    pub q8_values: u64,
 }
 
 struct Coded {
@@ -182,6 +188,16 @@ pub fn repack_gguf(path: &Path, gguf: &[u8]) -> Result<(Vec<u8>, RepackStats)> {
         coded_bytes: (model_bytes.len() + streams.iter().map(Vec::len).sum::<usize>()) as u64,
         rest_original_bytes: rest.len() as u64,
         rest_bytes: rest_z.len() as u64,
+        symbol_bits: repack::group_bits(&model, &all),
+        coded_values: coded
+            .iter()
+            .map(|c| (c.len / c.kind.block_bytes() * 32) as u64)
+            .sum(),
+        q8_values: coded
+            .iter()
+            .filter(|c| c.kind == Kind::Q8_0)
+            .map(|c| (c.len / c.kind.block_bytes() * 32) as u64)
+            .sum(),
     };
     Ok((out, stats))
 }

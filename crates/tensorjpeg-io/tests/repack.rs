@@ -74,6 +74,15 @@ fn smollm2_repacks_below_its_quantized_size_bit_for_bit() {
     let back = unpack_gguf(&path, &packed).unwrap();
     let t_unpack = t.elapsed();
     assert!(back == gguf, "the restored file differs");
+    let q4 = (stats.coded_values - stats.q8_values) as f64;
+    for (group, bits) in stats.symbol_bits {
+        let per = if group.starts_with("q8") {
+            stats.q8_values as f64
+        } else {
+            q4
+        };
+        eprintln!("  {group}: {:.4} bits per value of its tensors", bits / per);
+    }
     // Bits per weight over every tensor's values (134,515,008 in this model).
     let values = 134_515_008f64;
     let data_bits = (stats.repacked_bytes - stats.rest_bytes) as f64 * 8.0 / values;

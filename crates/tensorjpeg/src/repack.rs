@@ -287,6 +287,38 @@ impl Counts {
     }
 }
 
+/// What each group of symbols costs under `model`, in bits (the ideal code lengths of
+/// the tables; the streams add a few bytes each): the 4-bit blocks' `d` (f16 scales), `m`
+/// (Q4_1 minima), positions of each block's first 0 and 15 and other nibbles, then the
+/// Q8_0 blocks' `d` and bytes — for reports of where the bits go.
+pub fn group_bits(model: &Model, counts: &Counts) -> [(&'static str, f64); 6] {
+    let mut out = [
+        ("q4_d", 0.0),
+        ("q4_m", 0.0),
+        ("q4_positions", 0.0),
+        ("q4_nibbles", 0.0),
+        ("q8_d", 0.0),
+        ("q8_bytes", 0.0),
+    ];
+    for (t, c) in counts.counts.iter().enumerate() {
+        let Some(table) = model.tables.get(t).and_then(Option::as_ref) else {
+            continue;
+        };
+        let bits = table.cost_bits(c).unwrap_or(f64::INFINITY);
+        let q8 = t / STRIDE == 2;
+        let g = match t % STRIDE {
+            x if x < T_MHI && q8 => 4,
+            x if x < T_MHI => 0,
+            x if x < T_POS0 => 1,
+            x if x < T_NIB => 2,
+            x if x < T_BYTE => 3,
+            _ => 5,
+        };
+        out[g].1 += bits;
+    }
+    out
+}
+
 /// The static tables of every context that occurs, fitted on a file's tensors.
 #[derive(Debug, Clone)]
 pub struct Model {

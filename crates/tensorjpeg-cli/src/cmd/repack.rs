@@ -37,7 +37,9 @@ pub fn run(input: &Path, output: &Path, json: bool) -> Result<()> {
                 "repacked_bytes": s.repacked_bytes, "ratio": ratio,
                 "coded_tensors": s.coded_tensors, "coded_original_bytes": s.coded_original_bytes,
                 "coded_bytes": s.coded_bytes, "rest_original_bytes": s.rest_original_bytes,
-                "rest_bytes": s.rest_bytes, "seconds": secs,
+                "rest_bytes": s.rest_bytes, "seconds": secs, "coded_values": s.coded_values,
+                "q8_values": s.q8_values,
+                "symbol_bits": s.symbol_bits.iter().map(|(k, v)| (k.to_string(), *v)).collect::<serde_json::Map<_, _>>(),
             })
         );
     } else {

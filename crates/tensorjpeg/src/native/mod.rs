@@ -652,10 +652,17 @@ mod tests {
             };
             let out = compress(&[t], &opts).unwrap();
             let r = &out.report.tensors[0];
-            assert!(r.stored_bytes as f64 * 8.0 <= bits * v.len() as f64, "{spec}");
+            assert!(
+                r.stored_bytes as f64 * 8.0 <= bits * v.len() as f64,
+                "{spec}"
+            );
             let back = crate::decompress(&out.bytes).unwrap();
             let y = back[0].values().unwrap();
-            let e: f64 = v.iter().zip(y).map(|(&a, &b)| f64::from(a - b).powi(2)).sum();
+            let e: f64 = v
+                .iter()
+                .zip(y)
+                .map(|(&a, &b)| f64::from(a - b).powi(2))
+                .sum();
             10.0 * (energy / e).log10()
         };
         for bits in [2.0, 3.0, 4.0] {
