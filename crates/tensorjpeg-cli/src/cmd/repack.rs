@@ -39,7 +39,7 @@ pub fn run(input: &Path, output: &Path, json: bool) -> Result<()> {
                 "coded_bytes": s.coded_bytes, "rest_original_bytes": s.rest_original_bytes,
                 "rest_bytes": s.rest_bytes, "seconds": secs, "coded_values": s.coded_values,
                 "q8_values": s.q8_values,
-                "symbol_bits": s.symbol_bits.iter().map(|(k, v)| (k.to_string(), *v)).collect::<serde_json::Map<_, _>>(),
+                "symbol_bits": s.symbol_bits.iter().map(|(k, v)| (k.to_string(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
             })
         );
     } else {
