@@ -22,11 +22,8 @@ use crate::codec::{Codec, StepSearch};
 use crate::container::Entry;
 use crate::entry::{clean_values, coded_entry, EntryRecord, TensorReport};
 use crate::error::{Error, Result};
+use crate::quant::rate::{boundary_step, Feasible};
 use crate::tensor::Tensor;
-
-/// Most bisection steps on `log Δ`; the search stops once `Δ` is known to a relative 1e-6
-/// (about 25 steps over the ~10 decades of the bracket), far below what changes a byte.
-const SEARCH_STEPS: usize = 60;
 
 /// One pooled tensor.
 pub struct Member<'a> {
@@ -114,8 +111,16 @@ pub fn allocate(
         .iter()
         .map(|a| a.search.unit() * 1e3 * a.member.weight.sqrt())
         .fold(0f64, f64::max);
+    // A first guess: the members' median of the step a scalar quantizer needs for `bits`
+    // at their own scale (about 6 dB, one bit, per halving).
+    let mut guesses: Vec<f64> = analysed
+        .iter()
+        .map(|a| a.search.unit() * a.member.weight.sqrt() * 0.1 * 2f64.powf(4.0 - bits))
+        .collect();
+    guesses.sort_by(f64::total_cmp);
+    let guess = guesses.get(guesses.len() / 2).copied().unwrap_or(1.0);
     let mut target = budget;
-    let mut delta = search(&total_at, target, lo, hi);
+    let mut delta = search(&total_at, target, guess, lo, hi);
     let mut encoded = encode_all(&analysed, delta)?;
     for _ in 0..3 {
         let over = real_bits(&encoded) - budget;
@@ -123,7 +128,7 @@ pub fn allocate(
             break;
         }
         target -= over + 64.0;
-        delta = search(&total_at, target, lo, hi);
+        delta = search(&total_at, target, delta, lo, hi);
         encoded = encode_all(&analysed, delta)?;
     }
     let got = real_bits(&encoded) / values.max(1) as f64;
@@ -184,24 +189,25 @@ fn analyse<'a>(m: &'a Member<'a>) -> Result<Analysed<'a>> {
     })
 }
 
-/// The smallest `Δ` in `[lo, hi]` whose total bits fit `target` (`hi` if none does).
-fn search(total_at: &(dyn Fn(f64) -> f64 + Sync), target: f64, lo: f64, hi: f64) -> f64 {
-    if total_at(lo) <= target {
-        return lo;
-    }
-    let (mut a, mut b) = (lo.ln(), hi.ln());
-    for _ in 0..SEARCH_STEPS {
-        if b - a < 1e-6 {
-            break;
-        }
-        let mid = 0.5 * (a + b);
-        if total_at(mid.exp()) <= target {
-            b = mid;
-        } else {
-            a = mid;
-        }
-    }
-    b.exp()
+/// The smallest `Δ` in `[lo, hi]` whose total bits fit `target` (`hi` if none does),
+/// starting from `guess`: regula falsi in log-step ([`boundary_step`]), a handful of
+/// evaluations where bisection over the whole bracket needs ~25 — each evaluation costs
+/// every member's cost function (the trellis's two passes, for `native:tcq`).
+fn search(
+    total_at: &(dyn Fn(f64) -> f64 + Sync),
+    target: f64,
+    guess: f64,
+    lo: f64,
+    hi: f64,
+) -> f64 {
+    boundary_step(
+        total_at,
+        target,
+        guess.clamp(lo, hi),
+        lo,
+        hi,
+        Feasible::Above,
+    )
 }
 
 fn encode_all(analysed: &[Analysed], delta: f64) -> Result<Vec<(Entry, TensorReport)>> {

@@ -398,10 +398,10 @@ const PINNED: &[Pin] = &[
     ),
     (
         "pool native@bits=3 axes",
-        0xb603ab85bb2250db,
+        0x1b85ed529d8d928e,
         485,
-        0x3c6c490dd5663ac8,
-        [0xbd4bc887, 0x00000000, 0x00000000, 0x00000000],
+        0x7f3d77cb5cc69f4a,
+        [0xbd4bc886, 0x00000000, 0x00000000, 0x00000000],
     ),
     (
         "native@q=75",
