@@ -194,7 +194,8 @@ enum Command {
     Reorder {
         /// Input .safetensors (or .gguf, written out dequantized).
         input: PathBuf,
-        /// Output .safetensors (written atomically).
+        /// Output .safetensors, or .gguf for a .gguf input (its metadata and tokenizer kept;
+        /// written atomically).
         #[arg(short, long)]
         output: PathBuf,
         /// Norm order or a greedy nearest-neighbour chain.

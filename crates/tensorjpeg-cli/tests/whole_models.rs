@@ -592,6 +592,28 @@ fn reordering_mlp_units_preserves_the_function_and_refuses_what_it_cannot_reorde
     ]);
     let max = e["total"]["max_abs_error"].as_f64().unwrap();
     assert!(max < 1e-5, "embeddings moved by {max}");
+    // A llama model, GGUF in and out (RoPE and GQA untouched: only the MLPs move): the same
+    // perplexity, float summation order aside.
+    let m = asset("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let g = dir.path().join("p.gguf");
+    let out = ok(&["reorder", &m, "-o", g.to_str().unwrap(), "--order", "norm"]);
+    assert!(out.contains("30 MLPs reordered"), "{out}");
+    let text = asset("text/enwiki.txt");
+    let ppl = |model: &str| {
+        let a = [
+            "perplexity",
+            "--model",
+            model,
+            "--text",
+            &text,
+            "--max-tokens",
+            "96",
+            "--json",
+        ];
+        ok_json(&a)["perplexity"].as_f64().unwrap()
+    };
+    let (p0, p1) = (ppl(&m), ppl(g.to_str().unwrap()));
+    assert!((p1 / p0 - 1.0).abs() < 1e-5, "{p0} vs {p1}");
     // A file without an MLP is refused by name.
     let npy = dir.path().join("x.npy");
     std::fs::copy(&a, &npy).unwrap();

@@ -19,7 +19,16 @@ pub fn run(input: &Path, output: &Path, order: Order) -> Result<()> {
             input.display()
         );
     }
-    tensorjpeg_io::write_tensors(output, &tensors)?;
+    if output
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
+    {
+        // A llama model back to GGUF, with the input's metadata and tokenizer: the permuted
+        // rows of gate/up keep their blocks (written as such), down's columns go to F32.
+        tensorjpeg_io::write_gguf_like(output, &tensors, input, tensorjpeg_io::GgufMatrices::F32)?;
+    } else {
+        tensorjpeg_io::write_tensors(output, &tensors)?;
+    }
     println!(
         "{} -> {}: {groups} MLPs reordered ({order:?})",
         input.display(),
