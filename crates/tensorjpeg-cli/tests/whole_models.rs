@@ -7,6 +7,22 @@ mod common;
 use common::{asset, fails_with, ok, ok_json};
 use serde_json::Value;
 
+/// Perplexity of `model` on the first 96 tokens of enwiki.txt.
+fn ppl96(model: &str) -> f64 {
+    let text = asset("text/enwiki.txt");
+    let a = [
+        "perplexity",
+        "--model",
+        model,
+        "--text",
+        &text,
+        "--max-tokens",
+        "96",
+        "--json",
+    ];
+    ok_json(&a)["perplexity"].as_f64().unwrap()
+}
+
 fn tensor<'a>(report: &'a Value, name: &str) -> &'a Value {
     report["tensors"]
         .as_array()
@@ -448,24 +464,11 @@ fn a_repacked_gguf_restores_bit_for_bit_and_the_runtime_loads_it() {
     ok(&["decompress", &p("s.tjgguf"), "-o", &p("s.gguf")]);
     assert!(std::fs::read(p("s.gguf")).unwrap() == std::fs::read(&m).unwrap());
     // The runtime and the readers take the repacked file as it is.
-    let text = asset("text/enwiki.txt");
-    let ppl = |model: &str| {
-        let a = [
-            "perplexity",
-            "--model",
-            model,
-            "--text",
-            &text,
-            "--max-tokens",
-            "96",
-            "--json",
-        ];
-        ok_json(&a)["perplexity"].as_f64().unwrap()
-    };
-    assert_eq!(ppl(&p("s.tjgguf")), ppl(&m));
+    assert_eq!(ppl96(&p("s.tjgguf")), ppl96(&m));
     let info = ok_json(&["inspect", &p("s.tjgguf"), "--json"]);
     assert_eq!(info["tensors"].as_array().unwrap().len(), 272, "{info}");
     // Bad input: a damaged file, a wrong extension, a file that is not GGUF.
+    let text = asset("text/enwiki.txt");
     let mut bad = std::fs::read(p("s.tjgguf")).unwrap();
     let k = bad.len() / 2;
     bad[k] ^= 1;
@@ -598,21 +601,7 @@ fn reordering_mlp_units_preserves_the_function_and_refuses_what_it_cannot_reorde
     let g = dir.path().join("p.gguf");
     let out = ok(&["reorder", &m, "-o", g.to_str().unwrap(), "--order", "norm"]);
     assert!(out.contains("30 MLPs reordered"), "{out}");
-    let text = asset("text/enwiki.txt");
-    let ppl = |model: &str| {
-        let a = [
-            "perplexity",
-            "--model",
-            model,
-            "--text",
-            &text,
-            "--max-tokens",
-            "96",
-            "--json",
-        ];
-        ok_json(&a)["perplexity"].as_f64().unwrap()
-    };
-    let (p0, p1) = (ppl(&m), ppl(g.to_str().unwrap()));
+    let (p0, p1) = (ppl96(&m), ppl96(g.to_str().unwrap()));
     assert!((p1 / p0 - 1.0).abs() < 1e-5, "{p0} vs {p1}");
     // A file without an MLP is refused by name.
     let npy = dir.path().join("x.npy");

@@ -30,18 +30,22 @@ pub fn encode(symbols: &[u16], table: &FreqTable) -> ([u32; LANES], Vec<u16>) {
     let mut states = [RANS_L; LANES];
     let mut words: Vec<u16> = Vec::with_capacity(symbols.len() / 3 + 8);
     for (i, &s) in symbols.iter().enumerate().rev() {
-        let lane = i % LANES;
-        let f = table.freqs[s as usize];
-        let c = table.cum[s as usize];
-        let mut x = states[lane];
-        if u64::from(x) >= (u64::from(f) << (32 - p)) {
-            words.push(x as u16);
-            x >>= 16;
-        }
-        states[lane] = ((x / f) << p) + (x % f) + c;
+        let (f, c) = (table.freqs[s as usize], table.cum[s as usize]);
+        put(&mut states[i % LANES], &mut words, f, c, p);
     }
     words.reverse();
     (states, words)
+}
+
+/// One encoding step: renormalise state `x` (pushing its low 16 bits) so that it stays
+/// below 2^32, then code the symbol of frequency `f` and cumulative frequency `c`.
+#[inline]
+fn put(x: &mut u32, words: &mut Vec<u16>, f: u32, c: u32, p: u32) {
+    if u64::from(*x) >= (u64::from(f) << (32 - p)) {
+        words.push(*x as u16);
+        *x >>= 16;
+    }
+    *x = ((*x / f) << p) + (*x % f) + c;
 }
 
 /// One slot of the decoder's lookup table: the coding step's constants and the value the
@@ -162,16 +166,8 @@ pub fn encode_mixed<'t>(
     let mut words: Vec<u16> = Vec::with_capacity(symbols.len() / 3 + 8);
     for (i, &(t, s)) in symbols.iter().enumerate().rev() {
         let table = table(t as usize);
-        let p = table.precision;
-        let lane = i % LANES;
-        let f = table.freqs[s as usize];
-        let c = table.cum[s as usize];
-        let mut x = states[lane];
-        if u64::from(x) >= (u64::from(f) << (32 - p)) {
-            words.push(x as u16);
-            x >>= 16;
-        }
-        states[lane] = ((x / f) << p) + (x % f) + c;
+        let (f, c) = (table.freqs[s as usize], table.cum[s as usize]);
+        put(&mut states[i % LANES], &mut words, f, c, table.precision);
     }
     words.reverse();
     (states, words)
