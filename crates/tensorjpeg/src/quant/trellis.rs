@@ -168,6 +168,16 @@ fn candidates(q: usize, t: f32) -> [i32; 3] {
 /// minimising `Σ wᵢ(tᵢ − Lᵢ)² + λ·bits` under `model`.
 pub fn quantize(t: &[f32], w: Option<&[f32]>, lambda: f32, model: &RateModel, out: &mut [i32]) {
     let n = t.len();
+    // λ·bits per index, per quantizer (the escape price of larger indices is rare: kept
+    // in `RateModel::cost`).
+    let priced: [Vec<f32>; 2] = [0, 1].map(|q| model.bits[q].iter().map(|&b| lambda * b).collect());
+    let price = |q: usize, k: i32| -> f32 {
+        if k.abs() <= KMAX {
+            priced[q][(k + KMAX) as usize]
+        } else {
+            lambda * model.cost(q, k)
+        }
+    };
     // Per value and target state: the previous state (2 bits) and candidate (2 bits).
     let mut back: Vec<[u8; 4]> = vec![[0; 4]; n];
     let mut cost = [0.0f32, f32::INFINITY, f32::INFINITY, f32::INFINITY];
@@ -179,9 +189,10 @@ pub fn quantize(t: &[f32], w: Option<&[f32]>, lambda: f32, model: &RateModel, ou
         for q in 0..2 {
             let cands = candidates(q, x);
             for (ci, &l) in cands.iter().enumerate() {
-                let k = index(q, l).expect("candidates lie on their grid");
+                // The index of level `l` on quantizer q's grid (see `index`).
+                let k = if q == 0 { l >> 1 } else { (l + l.signum()) / 2 };
                 let d = x - l as f32;
-                let j = wi * d * d + lambda * model.cost(q, k);
+                let j = wi * d * d + price(q, k);
                 let parity = (k & 1) as usize;
                 for s in [2 * q, 2 * q + 1] {
                     let c = cost[s] + j;
@@ -193,7 +204,9 @@ pub fn quantize(t: &[f32], w: Option<&[f32]>, lambda: f32, model: &RateModel, ou
                 }
             }
         }
-        cost = next;
+        // Keep the path costs small (f32 keeps its precision for the comparisons).
+        let m = next.iter().fold(f32::INFINITY, |a, &b| a.min(b));
+        cost = next.map(|c| c - m);
         back[i] = from;
     }
     let mut s = (0..4)
