@@ -206,8 +206,11 @@ impl PlanConfig {
             crate::kind::ModelKind::Embedder => CALIBRATION_LIMIT.0,
             crate::kind::ModelKind::LanguageModel => CALIBRATION_LIMIT.1,
         };
-        let imp = crate::sensitivity::calibrate_file(file, tensors, text, limit, scratch, progress)
-            .with_context(|| format!("calibrating {} on {}", file.display(), text.display()))?;
+        let grams = self.allocation == Allocation::Gptq;
+        let imp = crate::sensitivity::calibrate_file(
+            file, tensors, text, limit, scratch, grams, progress,
+        )
+        .with_context(|| format!("calibrating {} on {}", file.display(), text.display()))?;
         self.weights = imp.weights;
         self.axes = imp.axes;
         self.grams = imp.grams;

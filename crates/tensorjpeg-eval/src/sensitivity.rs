@@ -168,11 +168,12 @@ pub fn embedder(
     tensors: &[Tensor],
     calibration: &[String],
     scratch: &Path,
+    grams: bool,
     progress: &dyn Progress,
 ) -> Result<Importance> {
     let clean = Embedder::load(model, &WeightOptions::default())
         .with_context(|| format!("loading {}", model.display()))?;
-    let cal = clean.calibrate(calibration)?;
+    let cal = clean.calibrate(calibration, grams)?;
     let axes = axis_weights(tensors, &cal);
     let dim = clean.dim();
     let reference = clean.embed(calibration)?;
@@ -225,6 +226,7 @@ pub fn language_model(
     ids: &[u32],
     ctx: usize,
     probe: bool,
+    grams: bool,
     progress: &dyn Progress,
 ) -> Result<Importance> {
     if ids.len() < 2 {
@@ -232,7 +234,7 @@ pub fn language_model(
     }
     let ctx = ctx.min(ids.len()).min(model.config().context).max(1);
     let window = tensorjpeg_models::eval::Window { ctx, stride: ctx };
-    let cal = tensorjpeg_models::calibrate::calibrate_lm(model, ids, window)?;
+    let cal = tensorjpeg_models::calibrate::calibrate_lm(model, ids, window, grams)?;
     let axes = axis_weights(tensors, &cal);
     let mut weights = HashMap::new();
     if probe {
@@ -342,6 +344,7 @@ pub fn calibrate_file(
     text: &Path,
     limit: usize,
     scratch: &Path,
+    grams: bool,
     progress: &dyn Progress,
 ) -> Result<Importance> {
     let body = tensorjpeg_models::text::read_text(text)?;
@@ -354,7 +357,7 @@ pub fn calibrate_file(
                     text.display()
                 );
             }
-            embedder(file, tensors, &all, scratch, progress)
+            embedder(file, tensors, &all, scratch, grams, progress)
         }
         crate::kind::ModelKind::LanguageModel => {
             let opts = WeightOptions {
@@ -365,7 +368,7 @@ pub fn calibrate_file(
                 .with_context(|| format!("loading {}", file.display()))?;
             let ids = m.tokenizer().encode(&body)?;
             let ids = &ids[ids.len().saturating_sub(limit)..];
-            language_model(m.as_mut(), tensors, ids, 512, true, progress)
+            language_model(m.as_mut(), tensors, ids, 512, true, grams, progress)
                 .with_context(|| format!("calibrating on {}", text.display()))
         }
     }

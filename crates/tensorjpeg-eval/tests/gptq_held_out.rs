@@ -46,11 +46,15 @@ fn error_feedback_lowers_the_held_out_output_error_at_equal_size() {
         stride: 512,
     };
     // Calibration from the end of the text, the held-out inputs from its start.
-    let cal =
-        tensorjpeg_models::calibrate::calibrate_lm(m.as_mut(), &ids[ids.len() - 4096..], window)
-            .unwrap();
+    let cal = tensorjpeg_models::calibrate::calibrate_lm(
+        m.as_mut(),
+        &ids[ids.len() - 4096..],
+        window,
+        true,
+    )
+    .unwrap();
     let held =
-        tensorjpeg_models::calibrate::calibrate_lm(m.as_mut(), &ids[..1024], window).unwrap();
+        tensorjpeg_models::calibrate::calibrate_lm(m.as_mut(), &ids[..1024], window, true).unwrap();
     let tensors = tensorjpeg_io::read_tensors(&file).unwrap();
     for name in ["blk.0.attn_k.weight", "blk.15.ffn_gate.weight"] {
         let t: &Tensor = tensors.iter().find(|t| t.name == name).unwrap();

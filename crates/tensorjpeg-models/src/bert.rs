@@ -653,13 +653,14 @@ impl Embedder {
     }
 
     /// Runs `sentences` through the model and records what its weights see: token and
-    /// position counts, and each linear layer's `E[xⱼ²]` ([`Calibration`]).
-    pub fn calibrate(&self, sentences: &[String]) -> Result<Calibration> {
+    /// position counts, and each linear layer's `E[xⱼ²]` ([`Calibration`]); with `grams`
+    /// also its `E[x xᵀ]` (for error feedback).
+    pub fn calibrate(&self, sentences: &[String], grams: bool) -> Result<Calibration> {
         let ids = sentences
             .par_iter()
             .map(|s| self.encode(s))
             .collect::<Result<Vec<_>>>()?;
-        let rec = Recorder::new();
+        let rec = Recorder::new(grams);
         for batch in ids.chunks(self.batch_size.max(1)) {
             let seqs: Vec<&[u32]> = batch.iter().map(Vec::as_slice).collect();
             self.forward(&seqs, Some(&rec))?;

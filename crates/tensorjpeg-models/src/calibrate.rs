@@ -31,9 +31,11 @@ impl Calibration {
     pub fn from_recorded(rec: HashMap<String, Recorded>) -> crate::Result<Calibration> {
         let mut c = Calibration::default();
         for (name, r) in rec {
-            let g = Gram::new(r.energy.len(), r.gram)
-                .map_err(|e| crate::Error::Input(format!("calibration of '{name}': {e}")))?;
-            c.input_gram.insert(name.clone(), Arc::new(g));
+            if !r.gram.is_empty() {
+                let g = Gram::new(r.energy.len(), r.gram)
+                    .map_err(|e| crate::Error::Input(format!("calibration of '{name}': {e}")))?;
+                c.input_gram.insert(name.clone(), Arc::new(g));
+            }
             c.input_energy.insert(name, r.energy);
         }
         Ok(c)
@@ -48,9 +50,10 @@ pub fn calibrate_lm(
     m: &mut dyn crate::lm::LanguageModel,
     ids: &[u32],
     window: crate::eval::Window,
+    grams: bool,
 ) -> crate::Result<Calibration> {
     window.validate(m.config().context)?;
-    let rec = std::sync::Arc::new(Recorder::new());
+    let rec = std::sync::Arc::new(Recorder::new(grams));
     for (name, l) in m.linears_mut() {
         l.tap(&name, rec.clone());
     }

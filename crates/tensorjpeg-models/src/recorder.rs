@@ -11,6 +11,9 @@ use candle_core::{Device, Tensor};
 /// passes.
 #[derive(Default)]
 pub struct Recorder {
+    /// Whether `Σ x xᵀ` is accumulated (only error feedback needs it: a gemm per layer
+    /// input and `cols²` f64 per layer).
+    grams: bool,
     sums: Mutex<HashMap<String, Sums>>,
     /// The last input's fingerprint and `xᵀx`: layers fed the same input (a block's query,
     /// key and value projections) share one product.
@@ -31,7 +34,7 @@ struct Sums {
 pub struct Recorded {
     /// `E[xⱼ²]`.
     pub energy: Vec<f64>,
-    /// `E[x xᵀ]`, row-major `cols × cols`.
+    /// `E[x xᵀ]`, row-major `cols × cols` (empty unless the recorder kept Gram matrices).
     pub gram: Vec<f64>,
 }
 
@@ -43,9 +46,12 @@ fn fingerprint(x: &[f32], cols: usize) -> u64 {
 }
 
 impl Recorder {
-    /// An empty recorder.
-    pub fn new() -> Self {
-        Recorder::default()
+    /// An empty recorder; `grams`: also accumulate each input's `Σ x xᵀ`.
+    pub fn new(grams: bool) -> Self {
+        Recorder {
+            grams,
+            ..Recorder::default()
+        }
     }
 
     /// `xᵀx` (`cols × cols`) of the rows of `x`, by gemm; the previous input's when `x` is
@@ -70,7 +76,11 @@ impl Recorder {
         if cols == 0 || x.is_empty() {
             return Ok(());
         }
-        let gram = self.gram_of(x, cols)?;
+        let gram = if self.grams {
+            Some(self.gram_of(x, cols)?)
+        } else {
+            None
+        };
         let mut local = vec![0f64; cols];
         for row in x.chunks_exact(cols) {
             for (s, &v) in local.iter_mut().zip(row) {
@@ -81,7 +91,7 @@ impl Recorder {
         let mut m = self.sums.lock().unwrap_or_else(|e| e.into_inner());
         let e = m.entry(name.to_string()).or_insert_with(|| Sums {
             squares: vec![0f64; cols],
-            gram: vec![0f64; cols * cols],
+            gram: vec![0f64; if gram.is_some() { cols * cols } else { 0 }],
             rows: 0,
         });
         if e.squares.len() != cols {
@@ -93,8 +103,10 @@ impl Recorder {
         for (s, v) in e.squares.iter_mut().zip(&local) {
             *s += v;
         }
-        for (s, &v) in e.gram.iter_mut().zip(gram.iter()) {
-            *s += f64::from(v);
+        if let Some(gram) = gram {
+            for (s, &v) in e.gram.iter_mut().zip(gram.iter()) {
+                *s += f64::from(v);
+            }
         }
         e.rows += rows;
         Ok(())
@@ -106,7 +118,11 @@ impl Recorder {
         m.into_iter()
             .map(|(k, s)| {
                 let n = s.rows.max(1) as f64;
-                let c = s.squares.len();
+                let c = if s.gram.is_empty() {
+                    0
+                } else {
+                    s.squares.len()
+                };
                 // gemm's sums of `xᵢxⱼ` and `xⱼxᵢ` may round apart: symmetrised.
                 let mut gram = s.gram;
                 for i in 0..c {
@@ -135,7 +151,7 @@ mod tests {
 
     #[test]
     fn means_of_squares_and_products() {
-        let r = Recorder::new();
+        let r = Recorder::new(true);
         r.record("w", &[1.0, 2.0, 3.0, 4.0], 2).unwrap();
         r.record("w", &[1.0, 0.0], 2).unwrap();
         r.record("v", &[2.0], 1).unwrap();
@@ -150,5 +166,12 @@ mod tests {
         );
         assert_eq!(m["v"].energy, vec![4.0]);
         assert_eq!(m["u"].gram, vec![1.0, 0.0, 0.0, 0.0]);
+        // Without Gram matrices: the same energies, no products.
+        let r = Recorder::new(false);
+        r.record("w", &[1.0, 2.0, 3.0, 4.0], 2).unwrap();
+        r.record("w", &[1.0, 0.0], 2).unwrap();
+        let m = r.finish();
+        assert_eq!(m["w"].energy, vec![11.0 / 3.0, 20.0 / 3.0]);
+        assert!(m["w"].gram.is_empty());
     }
 }

@@ -141,6 +141,7 @@ impl Judge for EmbedderJudge {
     fn importance(
         &self,
         tensors: &[Tensor],
+        grams: bool,
         progress: &dyn Progress,
     ) -> Result<crate::sensitivity::Importance> {
         if self.calibration.is_empty() {
@@ -151,6 +152,7 @@ impl Judge for EmbedderJudge {
             tensors,
             &self.calibration,
             &self.scratch,
+            grams,
             progress,
         )
     }

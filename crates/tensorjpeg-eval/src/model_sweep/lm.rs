@@ -95,6 +95,7 @@ impl Judge for LmJudge {
     fn importance(
         &self,
         tensors: &[Tensor],
+        grams: bool,
         progress: &dyn Progress,
     ) -> Result<crate::sensitivity::Importance> {
         if self.calibration.len() < 2 {
@@ -111,6 +112,7 @@ impl Judge for LmJudge {
             &self.calibration,
             self.window.ctx,
             self.probe,
+            grams,
             progress,
         )
     }

@@ -178,10 +178,12 @@ pub trait Judge {
     fn original(&self) -> Metrics;
     /// Loads the model with the tensors of the container at `container` and compares.
     fn judge(&self, container: &Path) -> Result<Metrics>;
-    /// The calibrated importance for `weighted:` points (computed on first use).
+    /// The calibrated importance for `weighted:` points (computed on first use); `grams`:
+    /// with each layer's `E[x xᵀ]`, for `gptq:` points.
     fn importance(
         &self,
         tensors: &[Tensor],
+        grams: bool,
         progress: &dyn Progress,
     ) -> Result<crate::sensitivity::Importance>;
 }
@@ -240,7 +242,10 @@ pub fn run(cfg: &Config, progress: &dyn Progress) -> Result<Outcome> {
         compress_s: 0.0,
     }];
     let importance = if points.iter().any(|p| p.allocation.is_calibrated()) {
-        Some(judge.importance(&tensors, progress)?)
+        let grams = points
+            .iter()
+            .any(|p| p.allocation == crate::plan::Allocation::Gptq);
+        Some(judge.importance(&tensors, grams, progress)?)
     } else {
         None
     };
