@@ -147,18 +147,26 @@ impl RateModel {
     }
 }
 
-/// The candidate levels of value `t` (in units of Δ) under quantizer `q`: the two nearest
-/// on its grid, and zero.
+/// `⌊x⌋` for finite `|x| < 2^30` without a libm call (`f32::floor` is one on baseline
+/// x86-64): truncate, then step down where truncation went up.
 #[inline]
+fn floor_i32(x: f32) -> i32 {
+    let t = x as i32;
+    t - i32::from((t as f32) > x)
+}
+
+/// The candidate levels of value `t` (in units of Δ) under quantizer `q`: the two nearest
+/// on its grid, and zero — those [`quantize`] chooses among (the tests enumerate them).
+#[cfg(test)]
 fn candidates(q: usize, t: f32) -> [i32; 3] {
     let t = t.clamp(
         -(crate::quant::MAX_INDEX as f32) / 4.0,
         (crate::quant::MAX_INDEX as f32) / 4.0,
     );
     let lo = if q == 0 {
-        2 * (t * 0.5).floor() as i32
+        2 * floor_i32(t * 0.5)
     } else {
-        2 * ((t - 1.0) * 0.5).floor() as i32 + 1
+        2 * floor_i32((t - 1.0) * 0.5) + 1
     };
     [lo, lo + 2, 0]
 }
@@ -178,46 +186,84 @@ pub fn quantize(t: &[f32], w: Option<&[f32]>, lambda: f32, model: &RateModel, ou
             lambda * model.cost(q, k)
         }
     };
-    // Per value and target state: the previous state (2 bits) and candidate (2 bits).
-    let mut back: Vec<[u8; 4]> = vec![[0; 4]; n];
+    let lim = (crate::quant::MAX_INDEX as f32) / 4.0;
+    // Per value: the level each state's best path ends on, and (2 bits per state) the
+    // state it came from.
+    let mut level: Vec<[i32; 4]> = vec![[0; 4]; n];
+    let mut from: Vec<u8> = vec![0; n];
     let mut cost = [0.0f32, f32::INFINITY, f32::INFINITY, f32::INFINITY];
     for i in 0..n {
-        let x = if t[i].is_finite() { t[i] } else { 0.0 };
+        let x = if t[i].is_finite() {
+            t[i].clamp(-lim, lim)
+        } else {
+            0.0
+        };
         let wi = w.map_or(1.0, |w| w[i]);
-        let mut next = [f32::INFINITY; 4];
-        let mut from = [0u8; 4];
-        for q in 0..2 {
-            let cands = candidates(q, x);
-            for (ci, &l) in cands.iter().enumerate() {
-                // The index of level `l` on quantizer q's grid (see `index`).
-                let k = if q == 0 { l >> 1 } else { (l + l.signum()) / 2 };
-                let d = x - l as f32;
-                let j = wi * d * d + price(q, k);
-                let parity = (k & 1) as usize;
-                for s in [2 * q, 2 * q + 1] {
-                    let c = cost[s] + j;
-                    let ns = NEXT[s][parity] as usize;
-                    if c < next[ns] {
-                        next[ns] = c;
-                        from[ns] = (s as u8) << 2 | ci as u8;
-                    }
-                }
+        let d = |l: i32| {
+            let e = x - l as f32;
+            wi * e * e
+        };
+        // Each quantizer's best level among its two nearest and zero, for an even and for
+        // an odd index (the parity picks the next state). Q0: levels 2k.
+        let k0 = floor_i32(x * 0.5);
+        let (ke, ko) = if k0 & 1 == 0 {
+            (k0, k0 + 1)
+        } else {
+            (k0 + 1, k0)
+        };
+        let (je, jz) = (d(2 * ke) + price(0, ke), d(0) + price(0, 0));
+        let even0 = if jz < je { (0, jz) } else { (2 * ke, je) };
+        let odd0 = (2 * ko, d(2 * ko) + price(0, ko));
+        // Q1: odd levels l (index (l + sgn l)/2) and zero.
+        let l1 = 2 * floor_i32((x - 1.0) * 0.5) + 1;
+        let k1 = |l: i32| (l + l.signum()) / 2;
+        let (la, lb) = (l1, l1 + 2);
+        let (ja, jb) = (d(la) + price(1, k1(la)), d(lb) + price(1, k1(lb)));
+        let j0 = d(0) + price(1, 0);
+        let (mut even1, mut odd1) = ((0, j0), (0, f32::INFINITY));
+        for (l, j) in [(la, ja), (lb, jb)] {
+            let slot = if k1(l) & 1 == 0 {
+                &mut even1
+            } else {
+                &mut odd1
+            };
+            if j < slot.1 {
+                *slot = (l, j);
             }
+        }
+        // NEXT: state 0 ← (0, even) or (1, odd); 2 ← (0, odd) or (1, even); 1 ← (2, even)
+        // or (3, odd); 3 ← (2, odd) or (3, even).
+        let mut next = [0f32; 4];
+        let mut lv = [0i32; 4];
+        let mut bits = 0u8;
+        for (ns, a, ja, b, jb) in [
+            (0, 0, even0, 1, odd0),
+            (2, 0, odd0, 1, even0),
+            (1, 2, even1, 3, odd1),
+            (3, 2, odd1, 3, even1),
+        ] {
+            let (ca, cb) = (cost[a] + ja.1, cost[b] + jb.1);
+            let (c, src, l) = if ca <= cb {
+                (ca, a, ja.0)
+            } else {
+                (cb, b, jb.0)
+            };
+            next[ns] = c;
+            lv[ns] = l;
+            bits |= (src as u8) << (2 * ns);
         }
         // Keep the path costs small (f32 keeps its precision for the comparisons).
         let m = next.iter().fold(f32::INFINITY, |a, &b| a.min(b));
         cost = next.map(|c| c - m);
-        back[i] = from;
+        level[i] = lv;
+        from[i] = bits;
     }
     let mut s = (0..4)
         .min_by(|&a, &b| cost[a].total_cmp(&cost[b]))
         .unwrap_or(0);
     for i in (0..n).rev() {
-        let b = back[i][s];
-        let ps = (b >> 2) as usize;
-        let x = if t[i].is_finite() { t[i] } else { 0.0 };
-        out[i] = candidates(ps >> 1, x)[(b & 3) as usize];
-        s = ps;
+        out[i] = level[i][s];
+        s = ((from[i] >> (2 * s)) & 3) as usize;
     }
 }
 
