@@ -15,10 +15,12 @@
 #           `tensorjpeg model-sweep` scores), where candle can load the type;
 #         - by llama.cpp itself (`llama-perplexity -c 512 --chunks 10`, which scores the second
 #           half of each chunk: its own baseline, so compare rises, not perplexities).
-#       Then tensorjpeg's own `--allocate gptq` files at TJ_BITS (default "4 4.5") bits per
+#       Then tensorjpeg's own files (TJ_ALLOCS, default "gptq tcq": `--allocate gptq`, and
+#       `--allocate weighted --codec native:tcq`) at TJ_BITS (default "4 4.5") bits per
 #       value, decompressed to GGUF with --like, scored by both the same way.
 #       Bits per weight are all-in: file bytes × 8 / every tensor's values.
 #       Writes OUT_DIR/llama-cpp.csv and llama-cpp.json (default out/llama-cpp).
+#       LLAMA_TYPES / LLAMA_IMATRIX_TYPES override the lists of llama.cpp types (empty: none).
 #
 # The AMX repack path segfaults on this CPU: every tool runs with -nr / --repack 0.
 set -euo pipefail
@@ -102,13 +104,13 @@ print(sum(math.prod(t["shape"]) for t in json.load(sys.stdin)["tensors"]))')
   }
   score original no "$model"
   score F16 no "$f16"
-  for t in Q8_0 Q6_K Q4_K_M Q4_0 Q3_K_M IQ4_XS Q2_K; do
+  for t in ${LLAMA_TYPES-Q8_0 Q6_K Q4_K_M Q4_0 Q3_K_M IQ4_XS Q2_K}; do
     "$bin/llama-quantize" --allow-requantize "$f16" "$work/$t.gguf" "$t" >/dev/null 2>&1 ||
       die "llama-quantize $t failed"
     score "$t" no "$work/$t.gguf"
     rm -f "$work/$t.gguf"
   done
-  for t in Q4_K_M Q4_0 Q3_K_M IQ4_XS Q2_K IQ3_XXS IQ2_XS; do
+  for t in ${LLAMA_IMATRIX_TYPES-Q4_K_M Q4_0 Q3_K_M IQ4_XS Q2_K IQ3_XXS IQ2_XS}; do
     "$bin/llama-quantize" --allow-requantize --imatrix "$imatrix" "$f16" "$work/$t-imatrix.gguf" \
       "$t" >/dev/null 2>&1 || die "llama-quantize --imatrix $t failed"
     score "$t" yes "$work/$t-imatrix.gguf"
@@ -116,18 +118,22 @@ print(sum(math.prod(t["shape"]) for t in json.load(sys.stdin)["tensors"]))')
   done
   # tensorjpeg's own files, decompressed to GGUF (--like) so that llama.cpp scores them too;
   # their size is the container's. Calibrated on the same text as the importance matrix.
+  for alloc in ${TJ_ALLOCS:-gptq tcq}; do
+  local how=(--allocate gptq)
+  [ "$alloc" = tcq ] && how=(--allocate weighted --codec native:tcq)
   for b in ${TJ_BITS:-4 4.5}; do
     "$root/target/release/tensorjpeg" compress "$model" -o "$work/tj-$b.tjz" --bits "$b" \
-      --allocate gptq --calibration "$calib" >/dev/null 2>&1 || die "tensorjpeg compress failed"
+      "${how[@]}" --calibration "$calib" >/dev/null 2>&1 || die "tensorjpeg compress failed"
     "$root/target/release/tensorjpeg" decompress "$work/tj-$b.tjz" -o "$work/tj-$b.gguf" \
       --like "$model" >/dev/null 2>&1 || die "tensorjpeg decompress failed"
     local tj_bytes ours theirs
     tj_bytes=$(stat -c %s "$work/tj-$b.tjz")
     ours=$(our_ppl "$work/tj-$b.gguf")
     theirs=$(llama_ppl "$work/tj-$b.gguf")
-    printf '%s\t%s\t%s\t%s\t%s\n' "tensorjpeg-gptq-$b" yes "$tj_bytes" "$ours" "$theirs" >>"$rows"
-    echo "tensorjpeg gptq bits=$b bpw=$(python3 -c "print(round($tj_bytes*8/$values,3))") tensorjpeg=$ours llama.cpp=$theirs"
+    printf '%s\t%s\t%s\t%s\t%s\n' "tensorjpeg-$alloc-$b" yes "$tj_bytes" "$ours" "$theirs" >>"$rows"
+    echo "tensorjpeg $alloc bits=$b bpw=$(python3 -c "print(round($tj_bytes*8/$values,3))") tensorjpeg=$ours llama.cpp=$theirs"
     rm -f "$work/tj-$b.gguf"
+  done
   done
   python3 - "$rows" "$values" "$out" <<'EOF'
 import csv, json, sys
