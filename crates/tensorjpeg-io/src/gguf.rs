@@ -170,20 +170,22 @@ impl std::io::Seek for GgufReader {
 /// the reader, candle's parsed header (after [`check_gguf_header`]'s checks) and the GGUF
 /// file's length.
 pub fn open_gguf(path: &Path) -> Result<(GgufReader, Content, u64)> {
-    use std::io::Read;
-    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut magic = [0u8; 8];
-    let n = file.read(&mut magic).map_err(|e| Error::io(path, e))?;
-    let (mut reader, len) = if crate::repack::is_repacked(&magic[..n]) {
+    use std::io::{Read, Seek};
+    let io = |e| Error::io(path, e);
+    let mut file = BufReader::new(File::open(path).map_err(io)?);
+    let len = file.get_ref().metadata().map_err(io)?.len();
+    let mut magic = Vec::with_capacity(8);
+    (&mut file).take(8).read_to_end(&mut magic).map_err(io)?;
+    file.rewind().map_err(io)?;
+    let (mut reader, len) = if crate::repack::is_repacked(&magic) {
         let gguf = crate::repack::unpack_gguf(path, &crate::read_file(path)?)?;
         check_gguf_bytes(path, &gguf)?;
         let len = gguf.len() as u64;
         (GgufReader::Memory(std::io::Cursor::new(gguf)), len)
     } else {
-        check_gguf_header(path)?;
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-        (GgufReader::File(BufReader::new(file)), len)
+        check_gguf_in(path, &mut file, len)?;
+        file.rewind().map_err(io)?;
+        (GgufReader::File(file), len)
     };
     let content = Content::read(&mut reader).map_err(|e| {
         Error::format(
@@ -397,22 +399,30 @@ fn exact_blocks(
     ndim: usize,
 ) -> candle_core::Result<Option<candle_core::quantized::QTensor>> {
     use candle_core::quantized::{GgmlDType, QTensor};
-    if ndim < 2 || dense.dims().last().is_none_or(|&c| c % 32 != 0) {
+    let Some(&cols) = dense
+        .dims()
+        .last()
+        .filter(|&&c| ndim >= 2 && c > 0 && c % 32 == 0)
+    else {
         return Ok(None);
-    }
-    for dt in [GgmlDType::Q4_0, GgmlDType::Q4_1, GgmlDType::Q8_0] {
-        let q = QTensor::quantize(dense, dt)?;
+    };
+    let exact = |t: &candle_core::Tensor, v: &[f32], dt| -> candle_core::Result<Option<QTensor>> {
+        let q = QTensor::quantize(t, dt)?;
         let back = q
             .dequantize(&Device::Cpu)?
             .flatten_all()?
             .to_vec1::<f32>()?;
-        if back.len() == values.len()
-            && back
-                .iter()
-                .zip(values)
-                .all(|(a, b)| a.to_bits() == b.to_bits())
-        {
-            return Ok(Some(q));
+        let same =
+            back.len() == v.len() && back.iter().zip(v).all(|(a, b)| a.to_bits() == b.to_bits());
+        Ok(same.then_some(q))
+    };
+    // The first row rules a type out cheaply (most lossy matrices fail on it).
+    let row = candle_core::Tensor::from_slice(&values[..cols], (1, cols), &Device::Cpu)?;
+    for dt in [GgmlDType::Q4_0, GgmlDType::Q4_1, GgmlDType::Q8_0] {
+        if exact(&row, &values[..cols], dt)?.is_some() {
+            if let Some(q) = exact(dense, values, dt)? {
+                return Ok(Some(q));
+            }
         }
     }
     Ok(None)

@@ -79,14 +79,6 @@ fn kind_of(t: GgmlDType) -> Option<Kind> {
     }
 }
 
-fn kind_code(k: Kind) -> u8 {
-    match k {
-        Kind::Q4_0 => 0,
-        Kind::Q4_1 => 1,
-        Kind::Q8_0 => 2,
-    }
-}
-
 /// Repacks the GGUF file at `path` (its bytes: `gguf`). Returns the repacked file's bytes.
 pub fn repack_gguf(path: &Path, gguf: &[u8]) -> Result<(Vec<u8>, RepackStats)> {
     crate::gguf::check_gguf_bytes(path, gguf)?;
@@ -174,7 +166,7 @@ pub fn repack_gguf(path: &Path, gguf: &[u8]) -> Result<(Vec<u8>, RepackStats)> {
     w.varint(coded.len() as u64);
     for (c, s) in coded.iter().zip(&streams) {
         w.varint(c.offset as u64);
-        w.u8(kind_code(c.kind));
+        w.u8(repack::kind_code(c.kind));
         w.varint(c.row_len as u64);
         w.varint((c.len / c.kind.block_bytes()) as u64);
         w.blob(s);
@@ -222,16 +214,12 @@ fn unpack(bytes: &[u8]) -> tensorjpeg::Result<Vec<u8>> {
     let mut end = 0usize;
     for i in 0..n {
         let offset = r.varint()? as usize;
-        let kind = match r.u8()? {
-            0 => Kind::Q4_0,
-            1 => Kind::Q4_1,
-            2 => Kind::Q8_0,
-            k => {
-                return Err(fail(format!(
-                    "coded tensor {i}: block kind {k} (expected 0, 1 or 2)"
-                )))
-            }
-        };
+        let code = r.u8()?;
+        let kind = repack::kind_of_code(code).ok_or_else(|| {
+            fail(format!(
+                "coded tensor {i}: block kind {code} (expected 0, 1 or 2)"
+            ))
+        })?;
         let row_len = r.varint()? as usize;
         let n_blocks = r.varint()? as usize;
         let stream = r.blob()?;

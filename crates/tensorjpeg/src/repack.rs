@@ -56,16 +56,25 @@ const CLASSES: usize = 17;
 /// Position symbols: 0..32 = the position, 32 = not present.
 const NO_POS: u16 = QK as u16;
 
-/// The block kinds this module models.
+/// The block kinds this module models; a kind's position here is its code in files
+/// ([`kind_code`]) and orders the model's tables.
 pub const KINDS: [Kind; 3] = [Kind::Q4_0, Kind::Q4_1, Kind::Q8_0];
 
+/// The code of a block kind (its position in [`KINDS`]).
+pub fn kind_code(kind: Kind) -> u8 {
+    KINDS
+        .iter()
+        .position(|&k| k == kind)
+        .expect("every kind is in KINDS") as u8
+}
+
+/// The block kind of a code, if it names one.
+pub fn kind_of_code(code: u8) -> Option<Kind> {
+    KINDS.get(usize::from(code)).copied()
+}
+
 fn kind_base(kind: Kind) -> usize {
-    STRIDE
-        * match kind {
-            Kind::Q4_0 => 0,
-            Kind::Q4_1 => 1,
-            Kind::Q8_0 => 2,
-        }
+    STRIDE * usize::from(kind_code(kind))
 }
 
 /// Alphabet of table `t`.
@@ -305,7 +314,7 @@ pub fn group_bits(model: &Model, counts: &Counts) -> [(&'static str, f64); 6] {
             continue;
         };
         let bits = table.cost_bits(c).unwrap_or(f64::INFINITY);
-        let q8 = t / STRIDE == 2;
+        let q8 = kind_of_code((t / STRIDE) as u8) == Some(Kind::Q8_0);
         let g = match t % STRIDE {
             x if x < T_MHI && q8 => 4,
             x if x < T_MHI => 0,

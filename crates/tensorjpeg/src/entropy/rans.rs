@@ -110,12 +110,8 @@ pub fn decode<T: Copy>(
     let p = table.precision;
     let mask = (1u32 << p) - 1;
     let slots = &table.slots[..];
+    check_start(&states)?;
     let mut st = states;
-    for &x in &st {
-        if x < RANS_L {
-            return Err(Error::corrupt(format!("rANS state {x} below 2^16")));
-        }
-    }
     let mut pos = 0usize;
     let mut groups = out.chunks_exact_mut(LANES);
     for group in &mut groups {
@@ -134,20 +130,40 @@ pub fn decode<T: Copy>(
         }
     }
     for (lane, o) in groups.into_remainder().iter_mut().enumerate() {
-        let x = st[lane];
-        let e = slots[(x & mask) as usize];
-        *o = e.val;
-        let mut y = u32::from(e.freq) * (x >> p) + u32::from(e.bias);
-        if y < RANS_L {
-            y = (y << 16) | u32::from(words.get(pos).copied().unwrap_or(0));
-            pos += 1;
-        }
-        st[lane] = y;
+        *o = take(&mut st[lane], table, words, &mut pos);
     }
-    if pos != words.len() || st.iter().any(|&x| x != RANS_L) {
+    check_end(&st, pos, words.len())
+}
+
+/// Refuses initial states no encoder writes.
+fn check_start(states: &[u32; LANES]) -> Result<()> {
+    match states.iter().find(|&&x| x < RANS_L) {
+        Some(x) => Err(Error::corrupt(format!("rANS state {x} below 2^16"))),
+        None => Ok(()),
+    }
+}
+
+/// One decoding step on state `x` with `table`, reading a word at `pos` when the state
+/// falls below 2^16 (0 past the end: the end check catches it).
+#[inline]
+fn take<T: Copy>(x: &mut u32, table: &DecodeTable<T>, words: &[u16], pos: &mut usize) -> T {
+    let p = table.precision;
+    let e = table.slots[(*x & ((1u32 << p) - 1)) as usize];
+    let mut y = u32::from(e.freq) * (*x >> p) + u32::from(e.bias);
+    if y < RANS_L {
+        y = (y << 16) | u32::from(words.get(*pos).copied().unwrap_or(0));
+        *pos += 1;
+    }
+    *x = y;
+    e.val
+}
+
+/// A stream ends where the encoder's did: every word read, every lane back at its initial
+/// state; anything else means corrupt input.
+fn check_end(st: &[u32; LANES], pos: usize, n_words: usize) -> Result<()> {
+    if pos != n_words || st.iter().any(|&x| x != RANS_L) {
         return Err(Error::corrupt(format!(
-            "rANS stream does not end cleanly (read {pos} of {} words, final states {st:?})",
-            words.len()
+            "rANS stream does not end cleanly (read {pos} of {n_words} words, final states {st:?})"
         )));
     }
     Ok(())
@@ -185,9 +201,7 @@ pub struct MixedDecoder<'w> {
 impl<'w> MixedDecoder<'w> {
     /// Starts decoding; fails on a state no encoder writes.
     pub fn new(states: [u32; LANES], words: &'w [u16]) -> Result<Self> {
-        if let Some(x) = states.iter().find(|&&x| x < RANS_L) {
-            return Err(Error::corrupt(format!("rANS state {x} below 2^16")));
-        }
+        check_start(&states)?;
         Ok(MixedDecoder {
             st: states,
             words,
@@ -199,32 +213,15 @@ impl<'w> MixedDecoder<'w> {
     /// Decodes the next symbol with `table` (the one the encoder used for it).
     #[inline]
     pub fn next<T: Copy>(&mut self, table: &DecodeTable<T>) -> T {
-        let p = table.precision;
         let lane = self.i % LANES;
         self.i += 1;
-        let x = self.st[lane];
-        let e = table.slots[(x & ((1u32 << p) - 1)) as usize];
-        let mut y = u32::from(e.freq) * (x >> p) + u32::from(e.bias);
-        if y < RANS_L {
-            y = (y << 16) | u32::from(self.words.get(self.pos).copied().unwrap_or(0));
-            self.pos += 1;
-        }
-        self.st[lane] = y;
-        e.val
+        take(&mut self.st[lane], table, self.words, &mut self.pos)
     }
 
     /// Checks that the stream ended where the encoder's did (every word read, every lane
     /// back at its initial state): anything else means corrupt input.
     pub fn finish(self) -> Result<()> {
-        if self.pos != self.words.len() || self.st.iter().any(|&x| x != RANS_L) {
-            return Err(Error::corrupt(format!(
-                "rANS stream does not end cleanly (read {} of {} words, final states {:?})",
-                self.pos,
-                self.words.len(),
-                self.st
-            )));
-        }
-        Ok(())
+        check_end(&self.st, self.pos, self.words.len())
     }
 }
 

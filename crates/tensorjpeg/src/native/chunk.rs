@@ -157,9 +157,11 @@ impl ChunkCoefs {
                 .iter()
                 .map(|&i| self.coefs[i] / (q.step * scale[i]))
                 .collect();
-            let w: Vec<f32> = band.iter().map(|&i| scale[i] * scale[i]).collect();
+            // Squared-error weights only where plane steps differ.
+            let w: Option<Vec<f32>> =
+                (!uniform).then(|| band.iter().map(|&i| scale[i] * scale[i]).collect());
             let mut l = vec![0i32; band.len()];
-            trellis::quantize_two_pass(&x, (!uniform).then_some(&w[..]), trellis::LAMBDA, &mut l);
+            trellis::quantize_two_pass(&x, w.as_deref(), trellis::LAMBDA, &mut l);
             for (&i, &v) in band.iter().zip(&l) {
                 idx[i] = v;
             }
@@ -421,15 +423,14 @@ fn decode_coefs(
         ..s.quant
     };
     let q = s.quant;
-    if s.trellis {
-        return decode_trellis(meta, &maps, nb, codes, &plane_q, r, coef);
-    }
+    // One step and plain indices: dequantize inside the rANS loop. Otherwise (per-plane
+    // steps, or the trellis's levels) decode the integers first.
+    let fused = !s.per_block && !s.trellis;
     if nb == 1 {
-        if !s.per_block {
+        if fused {
             return entropy::decode_map(r, coef, |v| q.dequantize_one(v));
         }
-        let mut idx = vec![0i32; total];
-        entropy::decode(r, &mut idx)?;
+        let idx = decode_band(r, total, s.trellis)?;
         for (pi, &(off, len, _)) in meta.iter().enumerate() {
             plane_q(pi).dequantize(&idx[off..off + len], &mut coef[off..off + len]);
         }
@@ -443,7 +444,7 @@ fn decode_coefs(
         }
     }
     let mut pos = vec![0usize; nb];
-    if !s.per_block {
+    if fused {
         let mut bands = Vec::with_capacity(nb);
         for &sz in &sizes {
             let mut v = vec![0f32; sz];
@@ -458,12 +459,10 @@ fn decode_coefs(
             }
         }
     } else {
-        let mut bands = Vec::with_capacity(nb);
-        for &sz in &sizes {
-            let mut v = vec![0i32; sz];
-            entropy::decode(r, &mut v)?;
-            bands.push(v);
-        }
+        let bands = sizes
+            .iter()
+            .map(|&sz| decode_band(r, sz, s.trellis))
+            .collect::<Result<Vec<_>>>()?;
         for (pi, &(off, len, shape)) in meta.iter().enumerate() {
             let pq = plane_q(pi);
             for (c, &b) in coef[off..off + len].iter_mut().zip(&maps[&shape].0) {
@@ -476,51 +475,19 @@ fn decode_coefs(
     Ok(())
 }
 
-/// [`decode_coefs`] for the trellis: each band's two index streams merged into levels by
-/// the state machine, then dequantized with each plane's step.
-fn decode_trellis(
-    meta: &[(usize, usize, (usize, usize))],
-    maps: &HashMap<(usize, usize), (Vec<u8>, usize)>,
-    nb: usize,
-    codes: &[u8],
-    plane_q: &dyn Fn(usize) -> Quantizer,
-    r: &mut ByteReader,
-    coef: &mut [f32],
-) -> Result<()> {
-    let mut sizes = vec![0usize; nb];
-    for &(_, len, shape) in meta {
-        if nb == 1 {
-            sizes[0] += len;
-        } else {
-            for &b in &maps[&shape].0 {
-                sizes[b as usize] += 1;
-            }
-        }
-    }
-    let mut bands = Vec::with_capacity(nb);
-    for &sz in &sizes {
+/// One band's `n` indices: one entropy segment, or with the trellis its two index
+/// streams merged into levels by the state machine ([`trellis::merge`]).
+fn decode_band(r: &mut ByteReader, n: usize, trellis: bool) -> Result<Vec<i32>> {
+    let mut v = vec![0i32; n];
+    if trellis {
         // Each stream holds at most the band's indices (checked before allocating).
-        let k0 = decode_at_most(r, sz)?;
-        let k1 = decode_at_most(r, sz)?;
-        let mut l = vec![0i32; sz];
-        trellis::merge(&k0, &k1, &mut l)?;
-        bands.push(l);
+        let k0 = decode_at_most(r, n)?;
+        let k1 = decode_at_most(r, n)?;
+        trellis::merge(&k0, &k1, &mut v)?;
+    } else {
+        entropy::decode(r, &mut v)?;
     }
-    let _ = codes;
-    let mut pos = vec![0usize; nb];
-    for (pi, &(off, len, shape)) in meta.iter().enumerate() {
-        let pq = plane_q(pi);
-        for (i, c) in coef[off..off + len].iter_mut().enumerate() {
-            let b = if nb == 1 {
-                0
-            } else {
-                maps[&shape].0[i] as usize
-            };
-            *c = pq.dequantize_one(bands[b][pos[b]]);
-            pos[b] += 1;
-        }
-    }
-    Ok(())
+    Ok(v)
 }
 
 /// Decodes one entropy segment of at most `max` values.
