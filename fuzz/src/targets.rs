@@ -10,6 +10,7 @@ use crate::container::{forge_crcs, RawContainer};
 use crate::frame;
 use tensorjpeg::bytes::ByteReader;
 use tensorjpeg::signal::basis::SignalBasis;
+use tensorjpeg::vectors::collection::{Collection, Ids};
 use tensorjpeg::vectors::klt::{KltIndex, SearchOptions};
 use tensorjpeg::vectors::VectorIndex;
 
@@ -31,6 +32,7 @@ pub const TARGETS: &[&str] = &[
     "entropy",
     "signal",
     "klt_index",
+    "embedding_index",
 ];
 
 /// Runs the target `name` on `data`. Panics on an unknown name.
@@ -42,6 +44,7 @@ pub fn run(name: &str, data: &[u8]) {
         "entropy" => entropy(data),
         "signal" => signal(data),
         "klt_index" => klt_index(data),
+        "embedding_index" => embedding_index(data),
         other => match other.strip_prefix("codec_") {
             Some(codec) => codec_decode(codec, data),
             None => panic!("unknown fuzz target {other}"),
@@ -236,4 +239,27 @@ pub fn klt_index(data: &[u8]) {
         let _ = VectorIndex::search(&index, &query, 5);
         let _ = index.search(&query, 3, &SearchOptions::default());
     }
+}
+
+/// The persisted embedding index (`.tjv`): trailing CRC recomputed,
+/// `Collection::from_bytes`, then a search, decoding, and adding a vector (with and without
+/// ids) to what was read.
+pub fn embedding_index(data: &[u8]) {
+    let mut b = data.to_vec();
+    forge_trailing_crc(&mut b);
+    let Ok(mut c) = Collection::from_bytes(&b) else {
+        return;
+    };
+    let dim = c.dim();
+    if dim == 0 || dim > 1 << 16 || c.len() > 1 << 16 {
+        return;
+    }
+    let query: Vec<f32> = (0..dim).map(|i| ((i * 7) % 5) as f32 - 2.0).collect();
+    let _ = c.search(&query, 3, 10);
+    let _ = c.decode(&[0, c.len().saturating_sub(1)]);
+    let nrm = (query.iter().map(|v| v * v).sum::<f32>()).sqrt().max(1e-6);
+    let unit: Vec<f32> = query.iter().map(|v| v / nrm).collect();
+    let _ = c.add(&unit, None);
+    let _ = c.add(&unit, Some(Ids::Int(vec![-5])));
+    let _ = c.to_bytes();
 }

@@ -189,6 +189,12 @@ enum Command {
     /// Embedding-collection codecs at equal bytes per vector, judged by retrieval on real
     /// sentence embeddings (enwiki neighbours, Bible paraphrases); seed 000 reproduced.
     EmbedEval(cmd::embed_eval::EmbedEvalArgs),
+    /// A persisted embedding index (.tjv): build from .npy vectors, add, search in the
+    /// compressed domain, inspect, decode.
+    Index {
+        #[command(subcommand)]
+        cmd: cmd::index::IndexCommand,
+    },
     /// Seed 004: permute each MLP's hidden units (rows of up/gate and their bias, columns of
     /// down) so that neighbouring rows are alike; the model computes the same function.
     Reorder {
@@ -278,6 +284,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => cmd::generate::run(&args),
         Command::Embed(args) => cmd::embed::run(&args),
         Command::EmbedEval(args) => cmd::embed_eval::run(&args),
+        Command::Index { cmd } => cmd::index::run(&cmd),
         Command::ModelSweep(args) => cmd::model_sweep::run(&args),
         Command::Reorder {
             input,

@@ -376,8 +376,21 @@ pub fn serialize_npy(path: &Path, t: &Tensor) -> Result<Vec<u8>> {
         ));
     }
     let half = t.dtype == DType::F16;
-    let descr = if half { "<f2" } else { "<f4" };
-    let dims: Vec<String> = t.shape.iter().map(usize::to_string).collect();
+    let data: Vec<u8> = if half {
+        values
+            .iter()
+            .flat_map(|&v| f16::from_f32(v).to_le_bytes())
+            .collect()
+    } else {
+        values.iter().flat_map(|&v| v.to_le_bytes()).collect()
+    };
+    Ok(npy_bytes(if half { "<f2" } else { "<f4" }, &t.shape, &data))
+}
+
+/// An `.npy` file of `shape` whose little-endian, C-order data (of NumPy type `descr`,
+/// e.g. `<i8`) is `data`.
+pub fn npy_bytes(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
     let shape = match dims.len() {
         1 => format!("({},)", dims[0]),
         _ => format!("({})", dims.join(", ")),
@@ -390,8 +403,7 @@ pub fn serialize_npy(path: &Path, t: &Tensor) -> Result<Vec<u8>> {
     let total = (prefix + header.len() + 1).div_ceil(64) * 64;
     header.push_str(&" ".repeat(total - prefix - header.len() - 1));
     header.push('\n');
-    let item = if half { 2 } else { 4 };
-    let mut out = Vec::with_capacity(total + n * item);
+    let mut out = Vec::with_capacity(total + data.len());
     out.extend_from_slice(MAGIC);
     if v1 {
         out.extend_from_slice(&[1, 0]);
@@ -401,14 +413,6 @@ pub fn serialize_npy(path: &Path, t: &Tensor) -> Result<Vec<u8>> {
         out.extend_from_slice(&(header.len() as u32).to_le_bytes());
     }
     out.extend_from_slice(header.as_bytes());
-    if half {
-        for &v in values {
-            out.extend_from_slice(&f16::from_f32(v).to_le_bytes());
-        }
-    } else {
-        for &v in values {
-            out.extend_from_slice(&v.to_le_bytes());
-        }
-    }
-    Ok(out)
+    out.extend_from_slice(data);
+    out
 }

@@ -8,6 +8,7 @@
 //! | signal file (`.tjs`)        | `TJSIGNAL`                          | u8      | trailing u32 over everything before it     |
 //! | signal basis (`.tjb`)       | `TJSBASIS`                          | u8      | trailing u32 over everything before it     |
 //! | KLT vector index (`TJVK`)   | `TJVK`                              | u16     | trailing u32 over everything before it     |
+//! | embedding index (`.tjv`)    | `TJVINDEX`                          | u16     | trailing u32 (and the inner `TJVK`'s own)  |
 //! | repacked GGUF (`.tjgguf`)   | `TJREPACK`                          | u16     | trailing u32, and one over the restored file |
 //!
 //! A reader checks, in this order, the magic (another file type gets a message saying what
@@ -91,6 +92,15 @@ pub const KLT_INDEX: Framing = Framing {
     not_it: "not a tensorjpeg KLT vector index (bad magic)",
 };
 
+/// A persisted embedding collection (`.tjv`, [`crate::vectors::collection`]).
+pub const EMBEDDING_INDEX: Framing = Framing {
+    magic: b"TJVINDEX",
+    version: 1,
+    width: VersionWidth::U16,
+    what: "embedding index",
+    not_it: "not a tensorjpeg embedding index (magic TJVINDEX missing; make one with `tensorjpeg index build`)",
+};
+
 /// A repacked GGUF file (the block coding is [`crate::repack`]; the file layer is
 /// `tensorjpeg-io`'s `repack` module).
 pub const REPACKED_GGUF: Framing = Framing {
@@ -102,11 +112,12 @@ pub const REPACKED_GGUF: Framing = Framing {
 };
 
 /// Every framed format, for tests and tools that tell files apart.
-pub const ALL: [Framing; 5] = [
+pub const ALL: [Framing; 6] = [
     CONTAINER,
     SIGNAL_FILE,
     SIGNAL_BASIS,
     KLT_INDEX,
+    EMBEDDING_INDEX,
     REPACKED_GGUF,
 ];
 

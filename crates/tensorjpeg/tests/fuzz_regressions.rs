@@ -489,6 +489,34 @@ fn write_klt_seeds(dir: &Path) {
     }
 }
 
+fn write_collection_seeds(dir: &Path) {
+    use tensorjpeg::vectors::collection::{BuildOptions, Collection, Ids};
+    let dim = 16;
+    let x = tensorjpeg::rng::correlated_unit_vectors(40, dim, 13);
+    let opts = |searchable| BuildOptions {
+        bytes_per_vector: 12.0,
+        searchable,
+    };
+    let variants = [
+        ("positions", None, true),
+        (
+            "int-ids",
+            Some(Ids::Int((0..40).map(|i| 3 * i - 7).collect())),
+            false,
+        ),
+        (
+            "text-ids",
+            Some(Ids::Text((0..40).map(|i| format!("v{i}")).collect())),
+            true,
+        ),
+    ];
+    for (name, ids, searchable) in variants {
+        if let Ok(c) = Collection::build(&x, dim, None, ids, &opts(searchable)) {
+            write_seed(dir, name, &c.to_bytes());
+        }
+    }
+}
+
 /// The seed generators run on every `cargo test`: they write the codec-crate targets'
 /// seeds into a temporary folder, and every seed they make is replayed through its target
 /// (the container seeds must also decode). With `TJ_WRITE_SEEDS=1` they write
@@ -506,6 +534,7 @@ fn seed_corpus_generates_and_replays() {
     write_entropy_seeds(&root.join("entropy"));
     write_signal_seeds(&root.join("signal"));
     write_klt_seeds(&root.join("klt_index"));
+    write_collection_seeds(&root.join("embedding_index"));
     let mut n = 0;
     for target in targets::TARGETS {
         let dir = seed_dir_in(&root, target);

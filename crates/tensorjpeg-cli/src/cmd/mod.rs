@@ -6,6 +6,7 @@ pub mod decompress;
 pub mod embed;
 pub mod embed_eval;
 pub mod generate;
+pub mod index;
 pub mod inspect;
 pub mod model;
 pub mod model_sweep;

@@ -38,6 +38,7 @@
 //! per-query byte tables and decodes only a shortlist; [`KltIndex::search_exact_batch`]
 //! decodes the collection once for many queries.
 
+mod append;
 mod coarse;
 mod component;
 mod encode;
@@ -56,6 +57,7 @@ use crate::{Error, Result};
 use encode::{check_opts, Basis, Prepared};
 use params::Params;
 
+pub use append::AppendReport;
 pub use format::KltStats;
 pub use search::SearchOptions;
 
@@ -314,6 +316,11 @@ impl KltIndex {
     /// Number of coarse (fixed-rate) components `m`.
     pub fn coarse_components(&self) -> usize {
         self.params.m()
+    }
+
+    /// Coarse (fixed-rate) bytes per vector, which search scans.
+    pub fn coarse_bytes(&self) -> usize {
+        self.params.coarse_bytes
     }
 
     /// Quantization indices of vector `i` (`k` values).

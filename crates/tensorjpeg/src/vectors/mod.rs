@@ -10,6 +10,7 @@
 //! today; [`klt`] is tensorjpeg's own collection codec. [`retrieval`] has exact search and the retrieval metrics.
 
 pub mod binary;
+pub mod collection;
 pub mod jpeg;
 pub mod klt;
 pub mod kmeans;

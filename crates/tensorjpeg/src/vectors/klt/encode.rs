@@ -319,7 +319,7 @@ pub(super) fn basis_from_ints(ints: &[i32], exps: &[i8], dim: usize) -> Vec<f32>
 }
 
 /// `c = B(x − μ)` for `n` rows, in parallel over blocks of rows.
-fn project(klt: &Klt, x: &[f32], n: usize) -> Vec<f32> {
+pub(super) fn project(klt: &Klt, x: &[f32], n: usize) -> Vec<f32> {
     let (dim, k) = (klt.cols, klt.k);
     let mut c = vec![0.0f32; n * k];
     const ROWS: usize = 64;
@@ -340,42 +340,8 @@ impl KltIndex {
         q: &[i32],
         n: usize,
     ) -> Result<Self> {
-        let k = params.k();
-        let cb = params.coarse_bytes;
-        const CHUNK: usize = 256;
-        let parts: Vec<(Vec<u8>, Vec<u8>, Vec<usize>)> = q
-            .par_chunks(CHUNK * k.max(1))
-            .map(|qc| {
-                let rows = qc.len() / k.max(1);
-                let mut enc = byte_rans::Encoder::default();
-                let mut coarse = vec![0u8; rows * cb];
-                let mut out = Vec::new();
-                let mut lens = Vec::with_capacity(rows);
-                for (r, qr) in qc.chunks_exact(k.max(1)).enumerate() {
-                    let before = out.len();
-                    stream::encode_vector(
-                        &params,
-                        qr,
-                        &mut enc,
-                        &mut coarse[r * cb..(r + 1) * cb],
-                        &mut out,
-                    );
-                    lens.push(out.len() - before);
-                }
-                (coarse, out, lens)
-            })
-            .collect();
-        let mut coarse = Vec::with_capacity(n * cb);
-        let mut payload = Vec::new();
-        let mut offsets = Vec::with_capacity(n + 1);
-        offsets.push(0);
-        for (c, p, lens) in parts {
-            coarse.extend_from_slice(&c);
-            payload.extend_from_slice(&p);
-            for l in lens {
-                offsets.push(offsets.last().unwrap() + l);
-            }
-        }
+        let (coarse, payload, offsets) = encode_codes(&params, q);
+        debug_assert_eq!(offsets.len(), n + 1);
         let mut ix = KltIndex {
             dim,
             n,
@@ -396,4 +362,47 @@ impl KltIndex {
         ix.total = ix.to_bytes().len();
         Ok(ix)
     }
+}
+
+/// Codes every vector of `q` (`n × k` indices), in parallel over chunks of vectors: the
+/// coarse bytes (`n × coarse_bytes`), the streams back to back, and `n + 1` offsets.
+pub(super) fn encode_codes(params: &Params, q: &[i32]) -> (Vec<u8>, Vec<u8>, Vec<usize>) {
+    let k = params.k().max(1);
+    let cb = params.coarse_bytes;
+    const CHUNK: usize = 256;
+    let parts: Vec<(Vec<u8>, Vec<u8>, Vec<usize>)> = q
+        .par_chunks(CHUNK * k)
+        .map(|qc| {
+            let rows = qc.len() / k;
+            let mut enc = byte_rans::Encoder::default();
+            let mut coarse = vec![0u8; rows * cb];
+            let mut out = Vec::new();
+            let mut lens = Vec::with_capacity(rows);
+            for (r, qr) in qc.chunks_exact(k).enumerate() {
+                let before = out.len();
+                stream::encode_vector(
+                    params,
+                    qr,
+                    &mut enc,
+                    &mut coarse[r * cb..(r + 1) * cb],
+                    &mut out,
+                );
+                lens.push(out.len() - before);
+            }
+            (coarse, out, lens)
+        })
+        .collect();
+    let n = q.len() / k;
+    let mut coarse = Vec::with_capacity(n * cb);
+    let mut payload = Vec::new();
+    let mut offsets = Vec::with_capacity(n + 1);
+    offsets.push(0);
+    for (c, p, lens) in parts {
+        coarse.extend_from_slice(&c);
+        payload.extend_from_slice(&p);
+        for l in lens {
+            offsets.push(offsets.last().unwrap() + l);
+        }
+    }
+    (coarse, payload, offsets)
 }

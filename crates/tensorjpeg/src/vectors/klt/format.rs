@@ -3,7 +3,7 @@
 //! ```text
 //! magic    4 bytes  "TJVK"
 //! version  u16      1
-//! dim, n   varint × 2
+//! dim, n   varint × 2                n may be 0: a codebook that vectors are appended to
 //! flags    u8                        bit 0: unit-norm collection (decode renormalises)
 //! mean     u16 × dim                 f16 bits
 //! params   see params::Params::write  u8 ρ·256, varint k, per component (f16 step, 3
@@ -30,6 +30,7 @@ use super::encode::{basis_from_ints, Basis};
 use super::params::Params;
 use super::search::SearchOptions;
 use super::{stream, KltIndex};
+use crate::bytes::ByteWriter;
 use crate::entropy;
 use crate::entropy::model::entropy_bits;
 use crate::framing::{self, Framing};
@@ -81,24 +82,7 @@ impl KltIndex {
         let mut w = framing::KLT_INDEX.start();
         w.varint(self.dim as u64);
         w.varint(self.n as u64);
-        w.u8(self.unit as u8);
-        for &m in &self.mean {
-            w.u16(f16::from_f32(m).to_bits());
-        }
-        self.params.write(&mut w);
-        let exps = &self.basis.exps;
-        w.bytes(&exps.iter().map(|&e| e as u8).collect::<Vec<_>>());
-        let side = w.buf.len();
-        for e in distinct(exps) {
-            let ints: Vec<i32> = exps
-                .iter()
-                .enumerate()
-                .filter(|(_, &x)| x == e)
-                .flat_map(|(j, _)| self.basis.ints[j * self.dim..(j + 1) * self.dim].iter())
-                .copied()
-                .collect();
-            entropy::encode(&ints, &mut w);
-        }
+        let side = self.write_codebook(&mut w);
         let basis = w.buf.len();
         let lens: Vec<i32> = self
             .offsets
@@ -114,13 +98,47 @@ impl KltIndex {
         (Framing::seal(w), [side, basis, lengths, coarse, streams])
     }
 
+    /// Writes what every vector of the index is coded with (the codebook: flags, mean,
+    /// parameters, basis); returns the writer's length where the basis starts.
+    fn write_codebook(&self, w: &mut ByteWriter) -> usize {
+        w.u8(self.unit as u8);
+        for &m in &self.mean {
+            w.u16(f16::from_f32(m).to_bits());
+        }
+        self.params.write(w);
+        let exps = &self.basis.exps;
+        w.bytes(&exps.iter().map(|&e| e as u8).collect::<Vec<_>>());
+        let side = w.buf.len();
+        for e in distinct(exps) {
+            let ints: Vec<i32> = exps
+                .iter()
+                .enumerate()
+                .filter(|(_, &x)| x == e)
+                .flat_map(|(j, _)| self.basis.ints[j * self.dim..(j + 1) * self.dim].iter())
+                .copied()
+                .collect();
+            entropy::encode(&ints, w);
+        }
+        side
+    }
+
+    /// CRC-32 of the codebook (dimension, flags, mean, quantizers, models, basis): two
+    /// indices with the same checksum code vectors identically, so their codes can be
+    /// merged or appended to one another.
+    pub fn codebook_crc(&self) -> u32 {
+        let mut w = ByteWriter::new();
+        w.varint(self.dim as u64);
+        self.write_codebook(&mut w);
+        crc32fast::hash(&w.buf)
+    }
+
     /// Reads an index written by [`KltIndex::to_bytes`]. Errors (never panics) on a wrong
     /// magic, an unknown version, a checksum mismatch or inconsistent contents.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let mut r = framing::KLT_INDEX.open_sealed(bytes)?;
         let dim = r.varint_max("dimension", MAX_KLT_COLS as u64)? as usize;
         let n = r.varint_max("vectors", r.remaining() as u64)? as usize;
-        if dim == 0 || n == 0 {
+        if dim == 0 {
             return Err(Error::corrupt(format!("klt index: dim {dim}, n {n}")));
         }
         let unit = match r.u8()? {
@@ -215,7 +233,7 @@ impl KltIndex {
             .iter()
             .map(|h| entropy_bits(&h.values().copied().collect::<Vec<_>>()))
             .sum();
-        let coded = (self.coarse.len() + self.payload.len()) as f64 * 8.0 / self.n as f64;
+        let coded = (self.coarse.len() + self.payload.len()) as f64 * 8.0 / self.n.max(1) as f64;
         Ok(KltStats {
             n: self.n,
             k,

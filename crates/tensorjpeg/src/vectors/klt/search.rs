@@ -207,6 +207,22 @@ impl KltIndex {
     /// (and no prefilter) rescores everything: exact compressed-domain search, which is
     /// also what an index without a coarse code does.
     pub fn search(&self, query: &[f32], k: usize, opts: &SearchOptions) -> Result<Vec<u32>> {
+        Ok(self
+            .search_scored(query, k, opts)?
+            .into_iter()
+            .map(|(i, _)| i)
+            .collect())
+    }
+
+    /// [`KltIndex::search`] with each hit's score: `(position, q·x̂)` best first (a cosine
+    /// with the reconstruction for a unit-norm index), the exact compressed-domain score of
+    /// the rescored candidate.
+    pub fn search_scored(
+        &self,
+        query: &[f32],
+        k: usize,
+        opts: &SearchOptions,
+    ) -> Result<Vec<(u32, f32)>> {
         let rot = self.rotate(query)?;
         let cb = self.params.coarse_bytes;
         if cb == 0 {
@@ -238,15 +254,15 @@ impl KltIndex {
         self.rescore(&rot, &coarse, k, opts.shortlist)
     }
 
-    /// Rescores the `shortlist` best coarse candidates exactly and returns the top `k`
-    /// (ties to the lower index).
+    /// Rescores the `shortlist` best coarse candidates exactly and returns the top `k` with
+    /// their scores (ties to the lower index).
     pub(super) fn rescore(
         &self,
         rot: &Rotated,
         coarse: &[f32],
         k: usize,
         shortlist: usize,
-    ) -> Result<Vec<u32>> {
+    ) -> Result<Vec<(u32, f32)>> {
         let mut cand: Vec<usize> = top_k(coarse, shortlist.max(k))
             .into_iter()
             .map(|i| i as usize)
@@ -259,7 +275,7 @@ impl KltIndex {
         let mut scored: Vec<(f32, u32)> =
             s.into_iter().zip(cand.iter().map(|&i| i as u32)).collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        Ok(scored.into_iter().take(k).map(|(_, i)| i).collect())
+        Ok(scored.into_iter().take(k).map(|(s, i)| (i, s)).collect())
     }
 
     /// [`KltIndex::search`] with the coarse score computed field by field from the cell
@@ -277,7 +293,11 @@ impl KltIndex {
             }
             *o = s;
         }
-        self.rescore(&rot, &coarse, k, shortlist)
+        Ok(self
+            .rescore(&rot, &coarse, k, shortlist)?
+            .into_iter()
+            .map(|(i, _)| i)
+            .collect())
     }
 
     /// [`KltIndex::search`] for many queries (row-major, `dim` wide), in parallel.
