@@ -6,3 +6,5 @@ cd "$(dirname "$0")/.."
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --workspace --quiet
+# The Python package: wheel built and installed into a fresh virtual environment, pytest.
+bash scripts/python.sh

@@ -17,12 +17,14 @@ pub fn read_vectors(path: &Path) -> Result<(Vec<f32>, usize)> {
     let dim = match t.shape.as_slice() {
         [d] => *d,
         [_, d] => *d,
-        s => return Err(Error::format(
-            path,
-            format!(
+        s => {
+            return Err(Error::format(
+                path,
+                format!(
                 "an array of vectors must be 2-D [vectors, dimension]; this one has shape {s:?}"
             ),
-        )),
+            ))
+        }
     };
     if dim == 0 {
         return Err(Error::format(path, "vectors of dimension 0"));

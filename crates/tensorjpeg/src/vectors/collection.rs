@@ -75,7 +75,8 @@ impl Ids {
     }
 
     /// Appends the ids of `added` vectors to a collection of `n`: `None` keeps positions
-    /// as ids (only where no ids are stored); integer ids turn positions into integers.
+    /// as ids (only where no ids are stored); integer ids turn positions into integers;
+    /// text ids are taken only by an empty collection.
     fn extend(&mut self, n: usize, added: usize, new: Option<Ids>) -> Result<()> {
         let mismatch = |have: &str, got: &str| {
             Error::param(
@@ -86,6 +87,11 @@ impl Ids {
         };
         match (&mut *self, new) {
             (Ids::Positions, None) => Ok(()),
+            // An empty collection (a fitted codebook) takes the kind of its first ids.
+            (Ids::Positions, Some(Ids::Text(v))) if n == 0 => {
+                *self = Ids::Text(v);
+                Ok(())
+            }
             (Ids::Positions, Some(Ids::Int(v))) => {
                 let mut all: Vec<i64> = (0..n as i64).collect();
                 all.extend(v);
@@ -247,6 +253,16 @@ impl Collection {
                 writer: format!("tensorjpeg {}", env!("CARGO_PKG_VERSION")),
             },
         })
+    }
+
+    /// A codebook fitted on `train` (row-major, `dim` wide) — basis, quantizers and models,
+    /// rate-controlled to `opts.bytes_per_vector` on `train` itself — holding no vector:
+    /// [`Collection::add`] codes vectors with it. What a sharded job fits once and
+    /// broadcasts; collections grown from one codebook merge ([`KltIndex::extend_from`]).
+    pub fn fit(train: &[f32], dim: usize, opts: &BuildOptions) -> Result<Collection> {
+        let mut c = Collection::build(train, dim, None, None, opts)?;
+        c.index = c.index.codebook();
+        Ok(c)
     }
 
     /// Number of vectors.
@@ -488,6 +504,20 @@ mod tests {
         assert!(crate::kernels::dot(&d[..dim], &x[3 * dim..4 * dim]) > 0.9);
         assert!(c.decode(&[700]).is_err());
         assert_eq!(c.decode_all().unwrap().len(), 700 * dim);
+    }
+
+    #[test]
+    fn a_fitted_codebook_grows_like_a_built_collection() {
+        let dim = 32;
+        let x = crate::rng::correlated_unit_vectors(500, dim, 14);
+        let mut c = Collection::fit(&x, dim, &opts()).unwrap();
+        assert!(c.is_empty());
+        assert_eq!(c.info.fit_vectors, 500);
+        let back = Collection::from_bytes(&c.to_bytes()).unwrap();
+        assert_eq!(back, c);
+        c.add(&x, None).unwrap();
+        let built = Collection::build(&x, dim, None, None, &opts()).unwrap();
+        assert_eq!(c.index.to_bytes(), built.index.to_bytes());
     }
 
     #[test]
