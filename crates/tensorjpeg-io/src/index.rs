@@ -57,6 +57,30 @@ pub fn read_ids(path: &Path) -> Result<Ids> {
     })
 }
 
+/// What an index holds, as `tensorjpeg index inspect --json` and Python's `Index.info`
+/// show it; `file_bytes` is the size of its `.tjv` file.
+pub fn summary(c: &Collection, file_bytes: usize) -> serde_json::Value {
+    use tensorjpeg::vectors::VectorIndex;
+    let ids = match &c.ids {
+        Ids::Positions => "positions",
+        Ids::Int(_) => "integers",
+        Ids::Text(_) => "text",
+    };
+    serde_json::json!({
+        "kind": "embedding index", "vectors": c.len(), "dimension": c.dim(),
+        "file_bytes": file_bytes,
+        "bytes_per_vector": file_bytes as f64 / c.len().max(1) as f64,
+        "index_bytes_per_vector": c.index.bytes_per_vector(),
+        "components": c.index.components(), "coarse_bytes_per_vector": c.index.coarse_bytes(),
+        "unit_norm": c.index.unit_norm(),
+        "codebook_crc32": format!("{:08x}", c.index.codebook_crc()),
+        "fit_vectors": c.info.fit_vectors, "codec": c.info.codec,
+        "options": c.info.options.iter().map(|(k, v)| (k.clone(), serde_json::json!(v)))
+            .collect::<serde_json::Map<_, _>>(),
+        "writer": c.info.writer, "ids": ids,
+    })
+}
+
 /// Reads a `.tjv` embedding index; a damaged or foreign file is an error naming it.
 pub fn read_index(path: &Path) -> Result<Collection> {
     let bytes = read_file(path)?;

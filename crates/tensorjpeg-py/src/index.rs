@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-use serde_json::json;
 use tensorjpeg::vectors::collection::{BuildOptions, Collection, Id, Ids};
 use tensorjpeg::vectors::klt::SearchOptions;
 use tensorjpeg::vectors::VectorIndex;
@@ -16,28 +15,6 @@ use crate::errors::{InvalidArgumentError, OrPy};
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Index>()?;
     Ok(())
-}
-
-/// What an index holds, as the CLI's `index inspect --json` shows it.
-pub fn summary(c: &Collection, file_bytes: usize) -> serde_json::Value {
-    let ids = match &c.ids {
-        Ids::Positions => "positions",
-        Ids::Int(_) => "integers",
-        Ids::Text(_) => "text",
-    };
-    json!({
-        "kind": "embedding index", "vectors": c.len(), "dimension": c.dim(),
-        "file_bytes": file_bytes,
-        "bytes_per_vector": file_bytes as f64 / c.len().max(1) as f64,
-        "index_bytes_per_vector": c.index.bytes_per_vector(),
-        "components": c.index.components(), "coarse_bytes_per_vector": c.index.coarse_bytes(),
-        "unit_norm": c.index.unit_norm(),
-        "codebook_crc32": format!("{:08x}", c.index.codebook_crc()),
-        "fit_vectors": c.info.fit_vectors, "codec": c.info.codec,
-        "options": c.info.options.iter().map(|(k, v)| (k.clone(), json!(v)))
-            .collect::<serde_json::Map<_, _>>(),
-        "writer": c.info.writer, "ids": ids,
-    })
 }
 
 /// Row-major values and the dimension of a C-contiguous float32 matrix (borrowed).
@@ -297,7 +274,7 @@ impl Index {
 
     /// What the index holds, as JSON.
     fn info_json(&self) -> String {
-        summary(&self.c, self.c.to_bytes().len()).to_string()
+        tensorjpeg_io::index::summary(&self.c, self.c.to_bytes().len()).to_string()
     }
 
     /// Number of vectors.

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::json;
-use tensorjpeg::vectors::collection::{BuildOptions, Collection, Hit, Ids};
+use tensorjpeg::vectors::collection::{BuildOptions, Collection, Hit};
 use tensorjpeg::vectors::klt::SearchOptions;
 use tensorjpeg::vectors::VectorIndex;
 use tensorjpeg_io::index::{read_ids, read_index, read_vectors, write_hits, write_index};
@@ -206,29 +206,9 @@ fn report(
 }
 
 fn summary(path: &Path, c: &Collection, file_bytes: u64) -> serde_json::Value {
-    let ids = match &c.ids {
-        Ids::Positions => "positions",
-        Ids::Int(_) => "integers",
-        Ids::Text(_) => "text",
-    };
-    json!({
-        "index": path,
-        "vectors": c.len(),
-        "dimension": c.dim(),
-        "file_bytes": file_bytes,
-        "bytes_per_vector": file_bytes as f64 / c.len().max(1) as f64,
-        "index_bytes_per_vector": c.index.bytes_per_vector(),
-        "components": c.index.components(),
-        "coarse_bytes_per_vector": c.index.coarse_bytes(),
-        "unit_norm": c.index.unit_norm(),
-        "codebook_crc32": format!("{:08x}", c.index.codebook_crc()),
-        "fit_vectors": c.info.fit_vectors,
-        "codec": c.info.codec,
-        "options": c.info.options.iter().map(|(k, v)| (k.clone(), json!(v)))
-            .collect::<serde_json::Map<_, _>>(),
-        "writer": c.info.writer,
-        "ids": ids,
-    })
+    let mut v = tensorjpeg_io::index::summary(c, file_bytes as usize);
+    v["index"] = json!(path);
+    v
 }
 
 fn add(a: &AddArgs) -> Result<()> {
