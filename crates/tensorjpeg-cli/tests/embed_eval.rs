@@ -46,8 +46,19 @@ fn enwiki_rows_plots_and_seed_000() {
         "--out",
         o,
         "--quiet",
+        "--export-splits",
     ]);
     let r = rows(&out);
+    // The split, exported for peers run outside the program: float32 [rows, 384].
+    for (part, n) in [("fit", 120usize), ("database", 540), ("queries", 60)] {
+        let b = std::fs::read(out.join(format!("splits/enwiki-{part}.npy"))).unwrap();
+        assert!(b.len() >= n * 384 * 4 + 64);
+        let h = String::from_utf8_lossy(&b[..128]).to_string();
+        assert!(
+            h.contains(&format!("({n}, 384)")) && h.contains("<f4"),
+            "{h}"
+        );
+    }
     // 720 sentences: 60 queries, 120 fit, 540 database.
     let f32r = find(&r, "float32");
     assert_eq!(f32r["database"], 540);

@@ -62,6 +62,10 @@ pub struct EmbedEvalArgs {
     /// Embedding cache directory (keyed by model and sentences); default OUT/embeddings.
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
+    /// Also write each split as .npy under OUT/splits/ (fit, database, queries; bible: each
+    /// query's relevant database row), for peers run outside this program on the same vectors.
+    #[arg(long)]
+    pub export_splits: bool,
     /// No progress bars.
     #[arg(long)]
     pub quiet: bool,
@@ -87,6 +91,7 @@ impl EmbedEvalArgs {
             cache: self.cache.clone(),
             assets: assets_dir(),
             command: std::env::args().collect::<Vec<_>>().join(" "),
+            export_splits: self.export_splits,
         }
     }
 }

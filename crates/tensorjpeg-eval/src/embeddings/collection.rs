@@ -32,6 +32,30 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// Writes the split as `.npy` files in `dir`: `{set}-fit.npy`, `{set}-database.npy`,
+    /// `{set}-queries.npy` (float32 `[n, dim]`) and, where relevance is known,
+    /// `{set}-relevant.npy` (int64, one database row per query).
+    pub fn export(&self, dir: &Path) -> Result<()> {
+        use tensorjpeg_io::npy::npy_bytes;
+        let name = self.dataset.name();
+        let f32s = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+        for (part, v) in [
+            ("fit", &self.train),
+            ("database", &self.base),
+            ("queries", &self.queries),
+        ] {
+            let shape = [v.len() / self.dim, self.dim];
+            let p = dir.join(format!("{name}-{part}.npy"));
+            tensorjpeg_io::write_atomic(&p, &npy_bytes("<f4", &shape, &f32s(v)))?;
+        }
+        if let Some(r) = &self.relevant {
+            let b: Vec<u8> = r.iter().flat_map(|&i| i64::from(i).to_le_bytes()).collect();
+            let p = dir.join(format!("{name}-relevant.npy"));
+            tensorjpeg_io::write_atomic(&p, &npy_bytes("<i8", &[r.len()], &b))?;
+        }
+        Ok(())
+    }
+
     /// The split as the measurement takes it.
     pub fn split(&self) -> Split<'_> {
         Split {

@@ -62,6 +62,11 @@ pub fn run(a: &Config, progress: &dyn Progress) -> Result<Outcome> {
     let mut prepared_sets = Vec::new();
     for &ds in &a.datasets {
         let p = collection::prepare(a, ds, &model, &model_path, &cache, progress)?;
+        if a.export_splits {
+            let dir = a.out.join("splits");
+            crate::report::create_dir(&dir)?;
+            p.export(&dir)?;
+        }
         let split = p.split();
         let truth = Truth::new(&split, &opts)?;
         progress.phase(ds.name(), plan.len());

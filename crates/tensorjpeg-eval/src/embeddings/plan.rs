@@ -62,6 +62,10 @@ pub struct Config {
     pub assets: PathBuf,
     /// The command line, recorded in run.json and report.md.
     pub command: String,
+    /// Also write each dataset's split as `.npy` files under `OUT/splits/` (fit, database,
+    /// queries, and for bible each query's relevant database row), so that peers outside
+    /// this program (faiss, scripts) run on exactly these vectors.
+    pub export_splits: bool,
 }
 
 /// The default codec list: every baseline family, seed 000's JPEG, and the KLT codec.
@@ -90,6 +94,7 @@ impl Default for Config {
             cache: None,
             assets: PathBuf::from("assets"),
             command: String::new(),
+            export_splits: false,
         }
     }
 }

@@ -108,12 +108,22 @@ impl KltIndex {
     /// The codebook alone: this index with no vectors, to [`KltIndex::append`] to
     /// (for example one shard of a collection coded in many processes).
     pub fn codebook(&self) -> KltIndex {
+        // Field by field: cloning the whole index would copy every vector's codes first.
         let mut ix = KltIndex {
+            dim: self.dim,
             n: 0,
+            mean: self.mean.clone(),
+            basis: self.basis.clone(),
+            params: self.params.clone(),
+            unit: self.unit,
+            recon: self.recon.clone(),
+            mean_rot: self.mean_rot.clone(),
+            mean_sq: self.mean_sq,
             coarse: Vec::new(),
             offsets: vec![0],
             payload: Vec::new(),
-            ..self.clone()
+            total: 0,
+            search_opts: self.search_opts,
         };
         ix.total = ix.to_bytes().len();
         ix
