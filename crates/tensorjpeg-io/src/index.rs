@@ -61,11 +61,6 @@ pub fn read_ids(path: &Path) -> Result<Ids> {
 /// show it; `file_bytes` is the size of its `.tjv` file.
 pub fn summary(c: &Collection, file_bytes: usize) -> serde_json::Value {
     use tensorjpeg::vectors::VectorIndex;
-    let ids = match &c.ids {
-        Ids::Positions => "positions",
-        Ids::Int(_) => "integers",
-        Ids::Text(_) => "text",
-    };
     serde_json::json!({
         "kind": "embedding index", "vectors": c.len(), "dimension": c.dim(),
         "file_bytes": file_bytes,
@@ -77,7 +72,7 @@ pub fn summary(c: &Collection, file_bytes: usize) -> serde_json::Value {
         "fit_vectors": c.info.fit_vectors, "codec": c.info.codec,
         "options": c.info.options.iter().map(|(k, v)| (k.clone(), serde_json::json!(v)))
             .collect::<serde_json::Map<_, _>>(),
-        "writer": c.info.writer, "ids": ids,
+        "writer": c.info.writer, "ids": c.ids.kind(),
     })
 }
 

@@ -222,26 +222,7 @@ impl Index {
     fn merge(&mut self, py: Python<'_>, other: &Index) -> PyResult<()> {
         let c = &mut self.c;
         let o = &other.c;
-        py.detach(|| -> anyhow::Result<()> {
-            let (a, b) = (c.index.codebook_crc(), o.index.codebook_crc());
-            if a != b {
-                anyhow::bail!(
-                    "the other index has codebook {b:08x}, this one {a:08x}: only indices grown \
-                     from one codebook (Index.fit once, then add) merge"
-                );
-            }
-            let mut ids = c.ids.clone();
-            match (&mut ids, &o.ids) {
-                (Ids::Positions, Ids::Positions) => {}
-                (Ids::Int(a), Ids::Int(b)) => a.extend_from_slice(b),
-                (Ids::Text(a), Ids::Text(b)) => a.extend_from_slice(b),
-                _ => anyhow::bail!("the two indices have ids of different kinds"),
-            }
-            c.index.extend_from(&o.index)?;
-            c.ids = ids;
-            Ok(())
-        })
-        .py()
+        py.detach(|| c.merge(o)).py()
     }
 
     /// The index as bytes (the `.tjv` file).

@@ -57,7 +57,8 @@ impl std::fmt::Display for Id {
 }
 
 impl Ids {
-    fn kind(&self) -> &'static str {
+    /// What the ids are: `"positions"`, `"integers"` or `"text"`.
+    pub fn kind(&self) -> &'static str {
         match self {
             Ids::Positions => "positions",
             Ids::Int(_) => "integers",
@@ -303,6 +304,22 @@ impl Collection {
         Ok(rep)
     }
 
+    /// Appends the vectors and ids of `other`, which must share this collection's codebook
+    /// (shards coded from one [`Collection::fit`]) and id kind, with no id in both. Nothing
+    /// changes on an error.
+    pub fn merge(&mut self, other: &Collection) -> Result<()> {
+        let theirs = match &other.ids {
+            Ids::Positions => None,
+            ids => Some(ids.clone()),
+        };
+        let mut ids = self.ids.clone();
+        ids.extend(self.len(), other.len(), theirs)?;
+        // Checks the codebook before it changes anything.
+        self.index.extend_from(&other.index)?;
+        self.ids = ids;
+        Ok(())
+    }
+
     /// The `k` best vectors for each query (row-major, `dim()` wide), best first: a scan
     /// of the coarse codes and an exact rescoring of `shortlist` candidates per query
     /// (every vector, for an index without a coarse code). Queries run in parallel.
@@ -504,6 +521,25 @@ mod tests {
         assert!(crate::kernels::dot(&d[..dim], &x[3 * dim..4 * dim]) > 0.9);
         assert!(c.decode(&[700]).is_err());
         assert_eq!(c.decode_all().unwrap().len(), 700 * dim);
+        // Merging: the codebook and the ids are checked, nothing changes on an error.
+        let mut shard = Collection::fit(&x, dim, &opts()).unwrap();
+        shard
+            .add(&x[..dim], Some(Ids::Text(vec!["other".into()])))
+            .unwrap();
+        let before = c.clone();
+        let e = c.merge(&shard).unwrap_err().to_string();
+        assert!(e.contains("codebook"), "{e}");
+        let mut same = c.clone();
+        same.index = c.index.codebook();
+        same.ids = Ids::Positions;
+        same.add(&x[..dim], Some(Ids::Text(vec!["doc-9".into()])))
+            .unwrap();
+        assert!(c.merge(&same).unwrap_err().to_string().contains("doc-9"));
+        assert_eq!(c, before);
+        same.ids = Ids::Text(vec!["new".into()]);
+        c.merge(&same).unwrap();
+        assert_eq!(c.len(), 701);
+        assert_eq!(c.ids.get(700), Id::Text("new".into()));
     }
 
     #[test]
