@@ -11,7 +11,9 @@ cd "$(dirname "$0")/.."
 VENV=${TJ_VENV:-.venv}
 rm -rf "$VENV"
 python3 -m venv "$VENV"
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check "maturin>=1.9,<2" "numpy>=1.21" "pytest>=7"
+# ray[data]: the scale-out module (tensorjpeg.scale) and its tests on a local cluster.
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check "maturin>=1.9,<2" "numpy>=1.21" "pytest>=7" \
+  "ray[data]>=2.52,<3"
 rm -rf target/wheels
 "$VENV/bin/maturin" build --release -q -m crates/tensorjpeg-py/Cargo.toml -o target/wheels
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps target/wheels/tensorjpeg-*.whl

@@ -79,6 +79,10 @@ pub fn summary(c: &Collection, file_bytes: usize) -> serde_json::Value {
 /// Reads a `.tjv` embedding index; a damaged or foreign file is an error naming it.
 pub fn read_index(path: &Path) -> Result<Collection> {
     let bytes = read_file(path)?;
+    if crate::manifest::is_manifest(&bytes) {
+        let m = crate::manifest::parse_manifest(path, &bytes)?;
+        return crate::manifest::read_index_manifest(path, &m);
+    }
     Collection::from_bytes(&bytes).map_err(|e| Error::format(path, e.to_string()))
 }
 

@@ -7,6 +7,7 @@
 //! * extension dispatch ([`read_tensors`], [`write_tensors`]) and safe writes
 //!   ([`write_atomic`]: atomic, never over an input or a special file; see [`output`]),
 //! * the persisted embedding index's files ([`index`]: `.tjv`, vectors, ids, hits),
+//! * manifests of sharded outputs written by parallel jobs ([`manifest`]),
 //! * lossless repacking of GGUF files ([`repack_gguf`], [`unpack_gguf`]),
 //! * candle's quantizers (Q8_0/Q4_0/Q4_1 and the K-quants) as comparison codecs
 //!   ([`registry`]).
@@ -19,6 +20,7 @@ pub mod error;
 #[cfg(feature = "candle")]
 pub mod gguf;
 pub mod index;
+pub mod manifest;
 pub mod npy;
 pub mod output;
 #[cfg(feature = "candle")]

@@ -10,6 +10,7 @@
 
 mod errors;
 mod index;
+mod manifest;
 mod signal;
 mod tensors;
 
@@ -22,6 +23,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     tensors::register(m)?;
     index::register(m)?;
+    manifest::register(m)?;
     signal::register(m)?;
     Ok(())
 }

@@ -4,9 +4,16 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use tensorjpeg::container::is_container;
+use tensorjpeg_io::manifest;
 
 /// Runs the command; a `.gguf` output takes its metadata and tensor order from `like`.
 pub fn run(input: &Path, output: &Path, like: Option<&Path>, f16: bool) -> Result<()> {
+    if input
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    {
+        return files(input, output, like.is_some() || f16);
+    }
     if input
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("tjgguf"))
@@ -81,6 +88,33 @@ fn restore(input: &Path, output: &Path, flags: bool) -> Result<()> {
         input.display(),
         output.display(),
         gguf.len()
+    );
+    Ok(())
+}
+
+/// A manifest of containers (one per model file, written by a parallel job) into a folder:
+/// each source file's tensors at `OUTPUT/<its relative path>`.
+fn files(input: &Path, output: &Path, flags: bool) -> Result<()> {
+    if flags {
+        bail!("--like and --f16 are for one container, not a manifest of them");
+    }
+    if output.exists() && !output.is_dir() {
+        bail!(
+            "{}: a manifest decompresses into a folder (one file per source), not over a file",
+            output.display()
+        );
+    }
+    let m = manifest::read_manifest(input)?;
+    let done = manifest::decompress_files(input, &m, output)?;
+    let tensors: usize = done.iter().map(|(_, n)| n).sum();
+    for (path, n) in &done {
+        eprintln!("  {}: {n} tensors", path.display());
+    }
+    eprintln!(
+        "{} -> {}: {} files, {tensors} tensors",
+        input.display(),
+        output.display(),
+        done.len()
     );
     Ok(())
 }

@@ -12,6 +12,7 @@ use tensorjpeg::vectors::collection::{BuildOptions, Collection, Hit};
 use tensorjpeg::vectors::klt::SearchOptions;
 use tensorjpeg::vectors::VectorIndex;
 use tensorjpeg_io::index::{read_ids, read_index, read_vectors, write_hits, write_index};
+use tensorjpeg_io::manifest;
 
 /// `index` subcommands.
 #[derive(Subcommand, Debug)]
@@ -212,6 +213,16 @@ fn summary(path: &Path, c: &Collection, file_bytes: u64) -> serde_json::Value {
 }
 
 fn add(a: &AddArgs) -> Result<()> {
+    // Rewritten in place when no --output is given: read without recording it as an input
+    // (the atomic write replaces it whole, or leaves it untouched on any error).
+    let bytes = std::fs::read(&a.index).with_context(|| a.index.display().to_string())?;
+    if a.output.is_none() && manifest::is_manifest(&bytes) {
+        bail!(
+            "{} is a manifest of index shards: give -o NEW.tjv for the joined index with the \
+             vectors added (or write another shard with the job that wrote them)",
+            a.index.display()
+        );
+    }
     let out = a.output.clone().unwrap_or_else(|| a.index.clone());
     need_ext(&out, "tjv", "an embedding index")?;
     let mut inputs: Vec<&Path> = vec![&a.vectors];
@@ -220,11 +231,12 @@ fn add(a: &AddArgs) -> Result<()> {
         inputs.push(&a.index);
     }
     super::check_output(&out, &inputs)?;
-    // Rewritten in place when no --output is given: read without recording it as an input
-    // (the atomic write replaces it whole, or leaves it untouched on any error).
-    let bytes = std::fs::read(&a.index).with_context(|| a.index.display().to_string())?;
-    let mut c = Collection::from_bytes(&bytes)
-        .map_err(|e| tensorjpeg_io::Error::format(&a.index, e.to_string()))?;
+    let mut c = if manifest::is_manifest(&bytes) {
+        manifest::read_index_manifest(&a.index, &manifest::parse_manifest(&a.index, &bytes)?)?
+    } else {
+        Collection::from_bytes(&bytes)
+            .map_err(|e| tensorjpeg_io::Error::format(&a.index, e.to_string()))?
+    };
     let (x, dim) = read_vectors(&a.vectors)?;
     if dim != c.dim() {
         bail!(
@@ -335,7 +347,11 @@ fn hit_json(row: &[Hit]) -> serde_json::Value {
 
 fn inspect(path: &Path, as_json: bool) -> Result<()> {
     let c = read_index(path)?;
-    let file = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    // A sharded index's bytes are its shards' (each was checked against the manifest).
+    let file = match manifest::read_manifest(path) {
+        Ok(m) => m.shards.iter().map(|s| s.bytes).sum(),
+        Err(_) => std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+    };
     let st = c.index.stats()?;
     if as_json {
         let mut v = summary(path, &c, file);

@@ -180,7 +180,15 @@ def compress_file(
 
 def decompress_file(input: PathLike, output: PathLike) -> Dict[str, Any]:
     """Decodes a container into a .safetensors or .npy file (by the output's extension), or
-    restores a repacked ``.tjgguf`` to its GGUF file bit for bit. Returns a summary dict."""
+    restores a repacked ``.tjgguf`` to its GGUF file bit for bit. Returns a summary dict.
+
+    A manifest (``.json``, written by :func:`tensorjpeg.scale.compress_files`) decompresses
+    every container it lists into the folder ``output``, each at its source's relative path
+    (each shard's size and CRC-32 checked first)."""
+    if os.fspath(input).lower().endswith(".json"):
+        done = _native.decompress_manifest(os.fspath(input), os.fspath(output))
+        return {"input": os.fspath(input), "output": os.fspath(output), "kind": "manifest",
+                "files": [{"path": os.fspath(p), "tensors": n} for p, n in done]}
     return json.loads(_native.decompress_file(os.fspath(input), os.fspath(output)))
 
 
@@ -262,7 +270,9 @@ class Index:
 
     @classmethod
     def load(cls, path: PathLike) -> "Index":
-        """Reads a ``.tjv`` file (damage is a :class:`CorruptDataError`)."""
+        """Reads a ``.tjv`` file, or the manifest of a sharded index (the shards joined in
+        order; written by :func:`tensorjpeg.scale.build_index`). Damage is a
+        :class:`CorruptDataError`."""
         return cls(_native.Index.load(os.fspath(path)))
 
     def to_bytes(self) -> bytes:
