@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import pathlib
+import sys
 import time
 
 import numpy as np
@@ -264,16 +265,23 @@ def main():
             r["n_database"] = len(database)
             r["n_queries"] = len(queries)
         results[ds] = rows
-    meta = {
-        "faiss": faiss.__version__,
-        "tensorjpeg": tj.__version__ if hasattr(tj, "__version__") else None,
-        "threads": faiss.omp_get_max_threads(),
-        "cpus": os.cpu_count(),
-        "command": "bash scripts/faiss-peers.sh",
-    }
-    (out / "results.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
+        (out / f"results-{ds}.json").write_text(json.dumps({"meta": meta(), "rows": rows}, indent=1))
+    # The tables cover every dataset measured so far into this folder (runs may be split).
+    for f in sorted(out.glob("results-*.json")):
+        results.setdefault(f.stem.removeprefix("results-"), json.loads(f.read_text())["rows"])
     (out / "results.md").write_text(f"# tensorjpeg index vs faiss {faiss.__version__}\n" + table(results, budgets))
     print(table(results, budgets))
+
+
+def meta():
+    return {
+        "faiss": faiss.__version__,
+        "tensorjpeg": getattr(tj, "__version__", None),
+        "threads": faiss.omp_get_max_threads(),
+        "cpus": os.cpu_count(),
+        "argv": sys.argv,
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
 
 
 if __name__ == "__main__":

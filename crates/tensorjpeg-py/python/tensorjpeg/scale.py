@@ -82,6 +82,7 @@ def encode_shard(task: Dict[str, Any], codebook: Any, out_dir: str) -> Dict[str,
     ``out_dir/shard-NNNNN.tjv``. Returns the task's row with ``path``, ``vectors``,
     ``clamped_vectors``, ``bytes``, ``seconds``."""
     t = time.perf_counter()
+    started = time.time()
     if not isinstance(codebook, (bytes, bytearray)):
         import ray
 
@@ -98,6 +99,8 @@ def encode_shard(task: Dict[str, Any], codebook: Any, out_dir: str) -> Dict[str,
         clamped_vectors=report["clamped_vectors"],
         bytes=(pathlib.Path(out_dir) / name).stat().st_size,
         seconds=time.perf_counter() - t,
+        started=started,
+        pid=os.getpid(),
     )
 
 
@@ -110,7 +113,7 @@ def build_index(
     sample: int = DEFAULT_SAMPLE,
     rows_per_shard: int = DEFAULT_ROWS_PER_SHARD,
     workers: Optional[int] = None,
-    threads_per_task: int = 1,
+    threads_per_task: Optional[int] = 1,
     manifest: str = "index.json",
 ) -> Dict[str, Any]:
     """Builds a sharded embedding index of the rows of ``inputs`` (``.npy`` files, each
@@ -134,13 +137,16 @@ def build_index(
     tasks = plan_shards(inputs, rows_per_shard)
     ref = ray.put(codebook)
     t1 = time.perf_counter()
-    ds = ray.data.from_items(tasks, override_num_blocks=len(tasks)).map(
-        encode_shard,
-        fn_kwargs={"codebook": ref, "out_dir": str(out)},
-        concurrency=workers,
-        **_task_resources(threads_per_task),
+    map_started = time.time()
+    rows = _run(
+        lambda: ray.data.from_items(tasks, override_num_blocks=len(tasks)).map(
+            encode_shard,
+            fn_kwargs={"codebook": ref, "out_dir": str(out)},
+            concurrency=workers,
+            **_task_resources(threads_per_task),
+        )
     )
-    rows = sorted(ds.take_all(), key=lambda r: r["shard"])
+    rows.sort(key=lambda r: r["shard"])
     map_s = time.perf_counter() - t1
     path = out / manifest
     _native.write_manifest(str(path), "index", [(r["path"], None) for r in rows])
@@ -152,6 +158,7 @@ def build_index(
         "fit_vectors": len(train),
         "fit_seconds": fit_s,
         "map_seconds": map_s,
+        "map_started": map_started,
         "seconds": time.perf_counter() - t0,
     }
 
@@ -171,9 +178,31 @@ def single_process_index(
 MODEL_SUFFIXES = (".safetensors", ".npy", ".gguf")
 
 
-def _task_resources(threads: int) -> Dict[str, Any]:
+def _run(make: Any) -> List[Dict[str, Any]]:
+    """Builds the one-stage pipeline (``make()``), runs it and collects its rows. Ray Data's per-operator
+    resource reservation is off while it runs: it holds CPUs back for the stage that lists
+    the tasks (which needs none), so on a 2-CPU node the second task started ~1 s late and
+    2 workers ran 1.57x one instead of 1.77x (scripts/ray-bench.py)."""
+    import ray.data
+
+    ctx = ray.data.DataContext.get_current()
+    before = ctx.op_resource_reservation_enabled
+    ctx.op_resource_reservation_enabled = False
+    try:
+        # The dataset takes a copy of the context when it is made: make it now.
+        return make().take_all()
+    finally:
+        ctx.op_resource_reservation_enabled = before
+
+
+def _task_resources(threads: Optional[int]) -> Dict[str, Any]:
     """Ray resources of one map task: ``threads`` CPUs, and the library's thread pool
-    (rayon) sized to match, so tasks on one node do not oversubscribe it."""
+    (rayon) sized to match through the task's runtime environment, so tasks on one node do
+    not oversubscribe it. ``None``: one CPU, and the workers' environment as it is (set
+    ``RAYON_NUM_THREADS`` in the cluster's environment instead: no per-task runtime
+    environment, so Ray reuses its prestarted workers)."""
+    if threads is None:
+        return {"num_cpus": 1}
     if threads < 1:
         raise ValueError(f"threads_per_task {threads}: expected at least 1")
     return {"num_cpus": threads, "runtime_env": {"env_vars": {"RAYON_NUM_THREADS": str(threads)}}}
@@ -198,7 +227,7 @@ def compress_files(
     out_dir: PathLike,
     *,
     workers: Optional[int] = None,
-    threads_per_task: int = 1,
+    threads_per_task: Optional[int] = 1,
     manifest: str = "files.json",
     **options: Any,
 ) -> Dict[str, Any]:
@@ -218,13 +247,15 @@ def compress_files(
         raise ValueError(f"{src}: no .safetensors, .npy or .gguf file under it")
     tasks = [{"input": str(p), "source": p.relative_to(src).as_posix()} for p in files]
     t = time.perf_counter()
-    ds = ray.data.from_items(tasks, override_num_blocks=len(tasks)).map(
-        _compress_one,
-        fn_kwargs={"out_dir": str(out), "options": options},
-        concurrency=workers,
-        **_task_resources(threads_per_task),
+    rows = _run(
+        lambda: ray.data.from_items(tasks, override_num_blocks=len(tasks)).map(
+            _compress_one,
+            fn_kwargs={"out_dir": str(out), "options": options},
+            concurrency=workers,
+            **_task_resources(threads_per_task),
+        )
     )
-    rows = sorted(ds.take_all(), key=lambda r: r["source"])
+    rows.sort(key=lambda r: r["source"])
     path = out / manifest
     _native.write_manifest(str(path), "files", [(r["path"], r["source"]) for r in rows])
     return {"manifest": str(path), "files": rows, "seconds": time.perf_counter() - t}
