@@ -29,7 +29,7 @@ ALL_TARGETS=(
   decode container_crc container_table
   codec_native codec_jpeg codec_q8_0 codec_q4_0 codec_q4_1 codec_svd codec_zstd
   codec_f16 codec_bf16 codec_raw entropy signal klt_index embedding_index
-  npy safetensors gguf repacked_gguf png wav nifti nifti_gz digits models_json
+  npy safetensors gguf repacked_gguf png wav nifti nifti_gz digits manifest models_json
 )
 
 if [[ ${1:-} == --list ]]; then

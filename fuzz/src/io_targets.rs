@@ -21,6 +21,7 @@ pub const TARGETS: &[&str] = &[
     "nifti",
     "nifti_gz",
     "digits",
+    "manifest",
 ];
 
 /// Runs the reader target `name` on `data`. Panics on an unknown name.
@@ -35,6 +36,7 @@ pub fn run(name: &str, data: &[u8]) {
         "nifti" => nifti(data),
         "nifti_gz" => nifti_gz(data),
         "digits" => digits(data),
+        "manifest" => manifest(data),
         other => panic!("unknown fuzz target {other}"),
     }
 }
@@ -150,6 +152,22 @@ pub fn digits(data: &[u8]) {
     if let Ok(d) = tensorjpeg_io::signal::read_digits(f.path()) {
         for i in 0..d.len().min(3) {
             let _ = d.image(i);
+        }
+    }
+}
+
+/// A shard manifest (`parse_manifest`), then, when it parses, joining it as an index from a
+/// temporary folder (its shards are missing there: errors, never a panic).
+pub fn manifest(data: &[u8]) {
+    let _ = tensorjpeg_io::manifest::is_manifest(data);
+    let path = Path::new("/nonexistent-tjfuzz/m.json");
+    if let Ok(m) = tensorjpeg_io::manifest::parse_manifest(path, data) {
+        let _ = tensorjpeg_io::manifest::read_index_manifest(path, &m);
+        for s in &m.shards {
+            let _ = tensorjpeg_io::manifest::output_for(
+                Path::new("/nonexistent-tjfuzz/out"),
+                s.source.as_deref().unwrap_or(&s.path),
+            );
         }
     }
 }

@@ -404,6 +404,20 @@ fn write_volume_seeds(root: &Path) {
     );
 }
 
+fn write_manifest_seeds(root: &Path) {
+    let index = r#"{"format": "tensorjpeg-manifest", "version": 1, "kind": "index",
+ "shards": [{"path": "shard-00000.tjv", "bytes": 4096, "crc32": 305419896, "vectors": 64, "source": null},
+            {"path": "shard-00001.tjv", "bytes": 2048, "crc32": 7, "vectors": 32, "source": null}]}
+"#;
+    write_seed(root, "manifest", "index.json", index.as_bytes());
+    let files = r#"{"format": "tensorjpeg-manifest", "version": 1, "kind": "files",
+ "shards": [{"path": "model.safetensors.tjz", "bytes": 100, "crc32": 1, "vectors": null,
+             "source": "model.safetensors"},
+            {"path": "sub/acts.npy.tjz", "bytes": 10, "crc32": 2, "source": "sub/acts.npy"}]}
+"#;
+    write_seed(root, "manifest", "files.json", files.as_bytes());
+}
+
 /// The seed generators run on every `cargo test`: they write the reader targets' seeds
 /// into a temporary folder, and every seed they make is replayed through its target. With
 /// `TJ_WRITE_SEEDS=1` they write `fuzz/seeds/` instead (to regenerate the corpus).
@@ -419,6 +433,7 @@ fn seed_corpus_generates_and_replays() {
     write_gguf_seeds(&root);
     write_signal_seeds(&root);
     write_volume_seeds(&root);
+    write_manifest_seeds(&root);
     for target in io_targets::TARGETS {
         let dir = root.join(target);
         if !dir.exists() {
