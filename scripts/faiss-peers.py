@@ -7,7 +7,7 @@ of its configurations reaches within B — once with faiss's side data (codebook
 PCA matrices) counted in its bytes, as tensorjpeg's always are, and once with only its codes
 counted — beside `tensorjpeg.Index` built at B from the same fit set.
 
-    bash scripts/faiss-peers.sh                       # splits, wheel, faiss, this script
+    bash scripts/faiss-peers.sh                       # splits, wheel, faiss, both runs
     .venv/bin/python scripts/faiss-peers.py --splits out/faiss/splits --out out/faiss
 
 Measured: recall@10 against exact float32 search (enwiki) and recall@1 of the paraphrase
@@ -175,7 +175,7 @@ def best_within(rows, family, budget, counted):
     return max(fits, key=lambda r: r["recall"]) if fits else None
 
 
-def table(results, budgets):
+def table(results):
     lines = []
     for ds, rows in results.items():
         metric = rows[0]["metric"]
@@ -184,7 +184,7 @@ def table(results, budgets):
         head = " | ".join(f"tensorjpeg, shortlist {s}" for s in lists)
         lines.append(f"| bytes/vector | {head} | best faiss, side data counted | best faiss, codes only |")
         lines.append("|---|" + "---|" * (len(lists) + 2))
-        for b in budgets:
+        for b in sorted({r["budget"] for r in rows if r["family"] == "tensorjpeg"}):
             ours = [r for r in rows if r["family"] == "tensorjpeg" and r["budget"] == b]
             cells = []
             for counted in (True, False):
@@ -269,8 +269,8 @@ def main():
     # The tables cover every dataset measured so far into this folder (runs may be split).
     for f in sorted(out.glob("results-*.json")):
         results.setdefault(f.stem.removeprefix("results-"), json.loads(f.read_text())["rows"])
-    (out / "results.md").write_text(f"# tensorjpeg index vs faiss {faiss.__version__}\n" + table(results, budgets))
-    print(table(results, budgets))
+    (out / "results.md").write_text(f"# tensorjpeg index vs faiss {faiss.__version__}\n" + table(results))
+    print(table(results))
 
 
 def meta():
