@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import pathlib
+import re
 import sys
 import time
 
@@ -223,6 +224,7 @@ def main():
     ap.add_argument("--single", type=int, default=300, help="queries timed one at a time")
     ap.add_argument("--shortlists", default="100,1000", help="tensorjpeg: candidates rescored (one row each)")
     ap.add_argument("--families", default=",".join(FAMILIES), help="faiss families run")
+    ap.add_argument("--only", help="run only the faiss configurations whose factory string matches this regex")
     ap.add_argument("--no-single", action="store_true", help="skip the one-query-at-a-time timings")
     a = ap.parse_args()
     budgets = [int(b) for b in a.budgets.split(",")]
@@ -254,7 +256,7 @@ def main():
                 rows.append(r)
                 print(ds, "tensorjpeg", b, sl, {x: r.get(x) for x in ("bytes_all_in", "recall", "recall_exhaustive", "single_qps", "build_s")}, flush=True)
         for family, spec in faiss_configs(d, budgets):
-            if family not in families:
+            if family not in families or (a.only and not re.search(a.only, spec)):
                 continue
             # One-query timings: the exhaustive float scan and every quantizer at 96-byte codes.
             single = not a.no_single and (family == "Flat" or "96" in spec.split(",")[-1] or spec == "PLSQ12x8x8")
