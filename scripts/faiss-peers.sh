@@ -22,6 +22,9 @@ fi
 # Speed and the cheap quantizers (timed one query at a time on one thread, and batched).
 .venv/bin/python scripts/faiss-peers.py --splits "$SPLITS" --out out/faiss/speed \
   --families Flat,PQ,OPQ,PCA+SQ8,SQ4,SQ8
+# The index without a coarse code (every byte to the fine code, exhaustive search).
+.venv/bin/python scripts/faiss-peers.py --splits "$SPLITS" --out out/faiss/exhaustive \
+  --no-single --exhaustive --shortlists 100 --families Flat
 if [[ -z ${FAST:-} ]]; then
   # faiss's additive quantizers: recall only (their training dominates the run).
   .venv/bin/python scripts/faiss-peers.py --splits "$SPLITS" --out out/faiss/additive \
