@@ -76,14 +76,23 @@ pub fn summary(c: &Collection, file_bytes: usize) -> serde_json::Value {
     })
 }
 
-/// Reads a `.tjv` embedding index; a damaged or foreign file is an error naming it.
+/// Reads a `.tjv` embedding index, or the manifest of a sharded one (its shards joined); a
+/// damaged or foreign file is an error naming it.
 pub fn read_index(path: &Path) -> Result<Collection> {
-    let bytes = read_file(path)?;
-    if crate::manifest::is_manifest(&bytes) {
-        let m = crate::manifest::parse_manifest(path, &bytes)?;
-        return crate::manifest::read_index_manifest(path, &m);
+    Ok(index_from_bytes(path, &read_file(path)?)?.0)
+}
+
+/// The index held by the file at `path` whose bytes are `bytes`: a `.tjv`, or a manifest of
+/// shards (read from beside it, each checked against the manifest). Also returns the bytes
+/// the index is stored in: the file's, or the shards' total.
+pub fn index_from_bytes(path: &Path, bytes: &[u8]) -> Result<(Collection, u64)> {
+    if crate::manifest::is_manifest(bytes) {
+        let m = crate::manifest::parse_manifest(path, bytes)?;
+        let stored = m.shards.iter().map(|s| s.bytes).sum();
+        return Ok((crate::manifest::read_index_manifest(path, &m)?, stored));
     }
-    Collection::from_bytes(&bytes).map_err(|e| Error::format(path, e.to_string()))
+    let c = Collection::from_bytes(bytes).map_err(|e| Error::format(path, e.to_string()))?;
+    Ok((c, bytes.len() as u64))
 }
 
 /// Writes a `.tjv` embedding index atomically (never over an input).

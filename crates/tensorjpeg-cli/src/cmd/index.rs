@@ -11,7 +11,9 @@ use serde_json::json;
 use tensorjpeg::vectors::collection::{BuildOptions, Collection, Hit};
 use tensorjpeg::vectors::klt::SearchOptions;
 use tensorjpeg::vectors::VectorIndex;
-use tensorjpeg_io::index::{read_ids, read_index, read_vectors, write_hits, write_index};
+use tensorjpeg_io::index::{
+    index_from_bytes, read_ids, read_index, read_vectors, write_hits, write_index,
+};
 use tensorjpeg_io::manifest;
 
 /// `index` subcommands.
@@ -231,12 +233,7 @@ fn add(a: &AddArgs) -> Result<()> {
         inputs.push(&a.index);
     }
     super::check_output(&out, &inputs)?;
-    let mut c = if manifest::is_manifest(&bytes) {
-        manifest::read_index_manifest(&a.index, &manifest::parse_manifest(&a.index, &bytes)?)?
-    } else {
-        Collection::from_bytes(&bytes)
-            .map_err(|e| tensorjpeg_io::Error::format(&a.index, e.to_string()))?
-    };
+    let (mut c, _) = index_from_bytes(&a.index, &bytes)?;
     let (x, dim) = read_vectors(&a.vectors)?;
     if dim != c.dim() {
         bail!(
@@ -346,12 +343,8 @@ fn hit_json(row: &[Hit]) -> serde_json::Value {
 }
 
 fn inspect(path: &Path, as_json: bool) -> Result<()> {
-    let c = read_index(path)?;
-    // A sharded index's bytes are its shards' (each was checked against the manifest).
-    let file = match manifest::read_manifest(path) {
-        Ok(m) => m.shards.iter().map(|s| s.bytes).sum(),
-        Err(_) => std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
-    };
+    // A sharded index's bytes are its shards' (each checked against the manifest).
+    let (c, file) = index_from_bytes(path, &super::read_file(path)?)?;
     let st = c.index.stats()?;
     if as_json {
         let mut v = summary(path, &c, file);

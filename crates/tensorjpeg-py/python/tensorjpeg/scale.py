@@ -82,7 +82,6 @@ def encode_shard(task: Dict[str, Any], codebook: Any, out_dir: str) -> Dict[str,
     ``out_dir/shard-NNNNN.tjv``. Returns the task's row with ``path``, ``vectors``,
     ``clamped_vectors``, ``bytes``, ``seconds``."""
     t = time.perf_counter()
-    started = time.time()
     if not isinstance(codebook, (bytes, bytearray)):
         import ray
 
@@ -99,8 +98,6 @@ def encode_shard(task: Dict[str, Any], codebook: Any, out_dir: str) -> Dict[str,
         clamped_vectors=report["clamped_vectors"],
         bytes=(pathlib.Path(out_dir) / name).stat().st_size,
         seconds=time.perf_counter() - t,
-        started=started,
-        pid=os.getpid(),
     )
 
 
@@ -137,7 +134,6 @@ def build_index(
     tasks = plan_shards(inputs, rows_per_shard)
     ref = ray.put(codebook)
     t1 = time.perf_counter()
-    map_started = time.time()
     rows = _run(
         lambda: ray.data.from_items(tasks, override_num_blocks=len(tasks)).map(
             encode_shard,
@@ -158,7 +154,6 @@ def build_index(
         "fit_vectors": len(train),
         "fit_seconds": fit_s,
         "map_seconds": map_s,
-        "map_started": map_started,
         "seconds": time.perf_counter() - t0,
     }
 
