@@ -41,7 +41,7 @@ build() {
     "$peers/venv/bin/pip" install --quiet cmake
   fi
   if [ ! -d "$src" ]; then
-    "$peers/venv/bin/pip" download --quiet --no-deps --no-binary=:all: -d "$peers" \
+    "$peers/venv/bin/pip" download --quiet --no-deps --no-binary=llama-cpp-python -d "$peers" \
       llama-cpp-python==0.3.36 || die "pip download llama-cpp-python==0.3.36 failed"
     tar -xzf "$peers/llama_cpp_python-0.3.36.tar.gz" -C "$peers"
   fi

@@ -211,6 +211,10 @@ enum Command {
     /// Whole models judged by the model: every tensor through a codec plan, the container
     /// loaded by the runtime, embeddings compared with the original model's.
     ModelSweep(cmd::model_sweep::ModelSweepArgs),
+    /// Mat-vec products from every weight format (dense f32/f16, candle's GGUF kernels,
+    /// tensorjpeg's compute formats) on real matrices, one process per thread count:
+    /// DIR/results.{json,csv,md} and a PNG per matrix set.
+    BenchMatvec(cmd::bench_matvec::BenchMatvecArgs),
     /// Seed 003 as an experiment: a codec on a language model's input embeddings at each
     /// quality, with controls; perplexity, KL, top-1 and sampled-text statistics; a report.
     Probe(cmd::probe::ProbeArgs),
@@ -286,6 +290,7 @@ fn main() -> ExitCode {
         Command::EmbedEval(args) => cmd::embed_eval::run(&args),
         Command::Index { cmd } => cmd::index::run(&cmd),
         Command::ModelSweep(args) => cmd::model_sweep::run(&args),
+        Command::BenchMatvec(args) => cmd::bench_matvec::run(&args),
         Command::Reorder {
             input,
             output,

@@ -6,6 +6,7 @@
 //! | [`sweep`] | rate–distortion of tensor codecs on a tensor file | `tensorjpeg sweep` |
 //! | [`embeddings`] | embedding-collection codecs at equal bytes per vector, judged by retrieval on real sentence embeddings; seed 000's JPEG images | `tensorjpeg embed-eval` |
 //! | [`files`] | whole tensor files through a codec plan into a container | `tensorjpeg compress` |
+//! | [`matvec`] | mat-vec products from every weight format (dense, candle's GGUF kernels, our compute formats) on real matrices: SNR, ns, GB/s | `tensorjpeg bench-matvec` |
 //! | [`kind`] | whether a model path holds a sentence embedder or a language model | — |
 //! | [`model_sweep`] | whole models judged by the model: every tensor through a codec plan, the container loaded by the runtime, embeddings compared with the original model's | `tensorjpeg model-sweep` |
 //! | [`plan`] | which tensor of a file gets which codec: rules, what stays exact, how a `--bits` budget is shared | `tensorjpeg compress` |
@@ -31,6 +32,7 @@
 pub mod embeddings;
 pub mod files;
 pub mod kind;
+pub mod matvec;
 pub mod model_sweep;
 pub mod plan;
 pub mod probe;

@@ -9,7 +9,8 @@
 //!   `tokenizer.json`.
 //! * Codec hooks: [`hooks`] passes input embeddings through any tensorjpeg codec (or adds
 //!   Gaussian noise at a chosen SNR); [`weights`] loads weights through a codec or from a
-//!   tensorjpeg container; [`linear`] is the matmul seam a compressed-domain kernel plugs into.
+//!   tensorjpeg container; [`linear`] is the matmul seam a compressed-domain kernel plugs into;
+//!   [`compute`] plugs in the integer kernels of `tensorjpeg-kernels` (`--compute`).
 //! * [`eval`]: perplexity, next-token distribution comparisons (KL, top-1), generation.
 //!   The seed-003 probe built on them (altered embedding tables scored and sampled in one
 //!   batch through [`lm::LanguageModel::forward_embeds`]) is `tensorjpeg_eval::probe`.
@@ -20,6 +21,7 @@
 pub mod attention;
 pub mod bert;
 pub mod calibrate;
+pub mod compute;
 pub mod error;
 pub mod eval;
 pub mod gpt2;

@@ -15,6 +15,7 @@ use candle_core::quantized::{gguf_file, QTensor};
 use candle_core::{Device, Tensor};
 
 use crate::attention::attend_one;
+use crate::compute::ComputeMatMul;
 use crate::linear::Linear;
 use crate::lm::{causal_mask, Cache, LanguageModel, LmConfig, LmParts};
 use crate::tokenizer::Tokenizer;
@@ -111,6 +112,12 @@ impl Loader<'_> {
             || (self.opts.codec.is_some() && self.opts.selects(name, ndim))
     }
 
+    /// Whether `name`'s values are altered (codec or replacement): in compute mode those are
+    /// quantized from f32; the others convert from their GGUF blocks.
+    fn wants_f32_values(&self, name: &str, ndim: usize) -> bool {
+        self.repl.contains(name) || (self.opts.codec.is_some() && self.opts.selects(name, ndim))
+    }
+
     /// The tensor as f32 values with the codec or replacement applied.
     fn f32(&mut self, name: &str, want: &[usize]) -> Result<Tensor> {
         let q = self.qtensor(name)?;
@@ -130,6 +137,20 @@ impl Loader<'_> {
     }
 
     fn linear(&mut self, name: &str, out: usize, inp: usize) -> Result<Linear> {
+        if let Some(spec) = self.opts.compute {
+            let m = if self.wants_f32_values(name, 2) {
+                let v: Vec<f32> = self.f32(name, &[out, inp])?.flatten_all()?.to_vec1()?;
+                spec.from_f32(name, &v, out, inp)?
+            } else {
+                let q = self.qtensor(name)?;
+                self.check_shape(name, q.shape().dims(), &[out, inp])?;
+                spec.from_qtensor(name, &q)?
+            };
+            return Ok(Linear::custom(
+                ComputeMatMul::new(m, spec.dense_from_rows),
+                None,
+            ));
+        }
         if self.wants_f32(name, 2) {
             return Linear::dense(self.f32(name, &[out, inp])?, None);
         }
@@ -237,6 +258,14 @@ impl Llama {
         let tied_head = !ld.content.tensor_infos.contains_key("output.weight");
         let head = if !tied_head {
             ld.linear("output.weight", vocab, dim)?
+        } else if let Some(spec) = opts.compute {
+            let m = if ld.wants_f32_values("token_embd.weight", 2) {
+                let v: Vec<f32> = embed.flatten_all()?.to_vec1()?;
+                spec.from_f32("token_embd.weight", &v, vocab, dim)?
+            } else {
+                spec.from_qtensor("token_embd.weight", &emb_q)?
+            };
+            Linear::custom(ComputeMatMul::new(m, spec.dense_from_rows), None)
         } else if embed_altered {
             Linear::dense(embed.clone(), None)?
         } else {

@@ -28,6 +28,10 @@ pub struct WeightOptions {
     pub container: Option<PathBuf>,
     /// GGUF only: dequantize every weight to f32 instead of multiplying quantized.
     pub dequantize: bool,
+    /// Run every linear layer (and the output head) from a compute format with the
+    /// integer kernels of `tensorjpeg-kernels` (takes precedence over `dequantize` for
+    /// matrices; weights a codec or replacement alters are quantized after it).
+    pub compute: Option<crate::compute::ComputeSpec>,
 }
 
 /// What a codec did to one weight.

@@ -1,5 +1,6 @@
 //! One module per subcommand, plus what they share.
 
+pub mod bench_matvec;
 pub mod compare;
 pub mod compress;
 pub mod decompress;

@@ -47,8 +47,15 @@ pub struct ModelArgs {
     pub weights: Option<PathBuf>,
     /// GGUF: multiply with candle's quantized kernels instead of dequantizing to f32
     /// (f32 is faster for prefill on CPU; see docs/PERFORMANCE.md).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "compute")]
     pub quantized: bool,
+    /// Run every linear layer and the output head from a compute format with tensorjpeg's
+    /// integer kernels: FORMAT[,requant][,dense=N], FORMAT one of q8_0, q4_0, q4_1, nl4,
+    /// nl4h. GGUF Q8_0/Q4_0/Q4_1 tensors keep their own blocks bit for bit unless `requant`;
+    /// products of N rows or more (prefill, default 16) dequantize and run the dense gemm.
+    /// See docs/FORMAT.md "Compute formats".
+    #[arg(long, value_name = "SPEC")]
+    pub compute: Option<String>,
     /// Seed of the noise hook.
     #[arg(long, default_value_t = 0)]
     pub noise_seed: u64,
@@ -84,6 +91,12 @@ impl ModelArgs {
             exclude: None,
             container: self.weights.clone(),
             dequantize: !self.quantized,
+            compute: self
+                .compute
+                .as_deref()
+                .map(tensorjpeg_models::compute::ComputeSpec::parse)
+                .transpose()
+                .context("--compute")?,
         })
     }
 
