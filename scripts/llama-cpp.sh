@@ -22,6 +22,15 @@
 #       Writes OUT_DIR/llama-cpp.csv and llama-cpp.json (default out/llama-cpp).
 #       LLAMA_TYPES / LLAMA_IMATRIX_TYPES override the lists of llama.cpp types (empty: none).
 #
+#   bash scripts/llama-cpp.sh speed [MODEL.gguf] [OUT_DIR]
+#       Token generation and prompt processing side by side, alternating in one script:
+#       each round runs `llama-bench -p 512 -n 128 -t 1,2 --repack 0 -r 1`, then tensorjpeg's
+#       `generate --compute COMPUTE --ignore-eos --max-tokens 128` (decode tokens/s) and a
+#       512-token prompt with --max-tokens 1 (prefill tokens/s), each at 1 and 2 threads
+#       (RAYON_NUM_THREADS). ROUNDS (default 5) rounds; medians and ratios to
+#       OUT_DIR/speed.json and speed.md (default out/llama-cpp-speed). COMPUTE (default
+#       "q4_1": the file's own Q4_1 blocks, bit for bit) may list several, comma-separated.
+#
 # The AMX repack path segfaults on this CPU: every tool runs with -nr / --repack 0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -162,8 +171,68 @@ print(f"wrote {out}/llama-cpp.json and llama-cpp.csv")
 EOF
 }
 
+speed() {
+  local model=${1:-assets/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf}
+  local out=${2:-out/llama-cpp-speed}
+  local rounds=${ROUNDS:-5}
+  local computes=${COMPUTE:-q4_1}
+  [ -x "$bin/llama-bench" ] || die "run 'bash scripts/llama-cpp.sh build' first"
+  [ -f "$model" ] || die "$model: no such file (bash scripts/fetch-assets.sh)"
+  cargo build --release -p tensorjpeg-cli --quiet
+  mkdir -p "$out"
+  local raw=$out/raw.jsonl
+  : >"$raw"
+  # A prompt of about 512 tokens: the start of the held-out text.
+  local prompt
+  prompt=$(head -c 2300 "$root/assets/text/enwiki.txt")
+  for r in $(seq 1 "$rounds"); do
+    echo "round $r/$rounds: llama-bench" >&2
+    "$bin/llama-bench" -m "$model" -p 512 -n 128 -t 1,2 --repack 0 -r 1 -o jsonl 2>/dev/null |
+      python3 -c 'import json,sys
+for l in sys.stdin:
+    l=l.strip()
+    if not l.startswith("{"): continue
+    d=json.loads(l)
+    test="pp" if d["n_prompt"]>0 else "tg"
+    print(json.dumps({"who":"llama.cpp","test":test,"threads":d["n_threads"],"tokens_per_s":d["avg_ts"],"round":'"$r"'}))' >>"$raw"
+    for c in ${computes//,/ }; do
+      for t in 1 2; do
+        echo "round $r/$rounds: tensorjpeg --compute $c, $t thread(s)" >&2
+        RAYON_NUM_THREADS=$t "$root/target/release/tensorjpeg" generate --model "$model" \
+          --compute "$c" --prompt "The history of the Roman Empire" --max-tokens 128 \
+          --ignore-eos --json 2>/dev/null |
+          python3 -c 'import json,sys; d=json.load(sys.stdin); print(json.dumps({"who":"tensorjpeg:'"$c"'","test":"tg","threads":'"$t"',"tokens_per_s":d["decode_tokens_per_s"],"max_rss_mib":d["max_rss_mib"],"round":'"$r"'}))' >>"$raw"
+        RAYON_NUM_THREADS=$t "$root/target/release/tensorjpeg" generate --model "$model" \
+          --compute "$c" --prompt "$prompt" --max-tokens 1 --json 2>/dev/null |
+          python3 -c 'import json,sys; d=json.load(sys.stdin); print(json.dumps({"who":"tensorjpeg:'"$c"'","test":"pp","threads":'"$t"',"prompt_tokens":d["prompt_tokens"],"tokens_per_s":d["prefill_tokens_per_s"],"round":'"$r"'}))' >>"$raw"
+      done
+    done
+  done
+  python3 - "$raw" "$out" <<'EOF'
+import json, statistics, sys
+raw, out = sys.argv[1], sys.argv[2]
+rows = [json.loads(l) for l in open(raw)]
+keys = sorted({(r["who"], r["test"], r["threads"]) for r in rows})
+med = {k: statistics.median(r["tokens_per_s"] for r in rows if (r["who"], r["test"], r["threads"]) == k) for k in keys}
+res = []
+for (who, test, t) in keys:
+    base = med.get(("llama.cpp", test, t))
+    res.append({"who": who, "test": test, "threads": t, "median_tokens_per_s": med[(who, test, t)],
+                "rounds": sum(1 for r in rows if (r["who"], r["test"], r["threads"]) == (who, test, t)),
+                "ratio_to_llama_cpp": med[(who, test, t)] / base if base else None})
+json.dump(res, open(f"{out}/speed.json", "w"), indent=1)
+with open(f"{out}/speed.md", "w") as f:
+    f.write("| who | test | threads | tokens/s (median) | × llama.cpp |\n|---|---|---|---|---|\n")
+    for r in res:
+        ratio = f'{r["ratio_to_llama_cpp"]:.2f}' if r["ratio_to_llama_cpp"] else ""
+        f.write(f'| {r["who"]} | {r["test"]} | {r["threads"]} | {r["median_tokens_per_s"]:.1f} | {ratio} |\n')
+print(open(f"{out}/speed.md").read())
+EOF
+}
+
 case "${1:-}" in
   build) build ;;
   quantize-sweep) shift; quantize_sweep "$@" ;;
-  *) die "usage: bash scripts/llama-cpp.sh build | quantize-sweep [MODEL.gguf] [OUT_DIR]" ;;
+  speed) shift; speed "$@" ;;
+  *) die "usage: bash scripts/llama-cpp.sh build | quantize-sweep [MODEL.gguf] [OUT_DIR] | speed [MODEL.gguf] [OUT_DIR]" ;;
 esac

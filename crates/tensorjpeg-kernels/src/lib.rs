@@ -37,8 +37,38 @@ use rayon::prelude::*;
 pub use act::QActs;
 pub use format::{Format, BLOCK, NL4_CODEBOOK};
 
-/// Weight × activation-row products below which a product runs on the calling thread only.
+/// Weight × activation-row products below which a product runs on the calling thread only,
+/// with [`RayonPool`]: waking a sleeping pool thread costs tens of microseconds.
 pub const PARALLEL_MIN_WORK: usize = 1 << 20;
+
+/// Runs a product's chunks on some threads: `run(n, f)` calls `f` on ranges that cover
+/// `0..n` exactly once, possibly in parallel, and returns when all are done.
+pub trait Executor: Sync {
+    /// Threads that take part.
+    fn threads(&self) -> usize;
+    /// Products with less work (weights × activation rows) run on the calling thread.
+    fn min_work(&self) -> usize;
+    /// Runs `f` over ranges covering `0..n`.
+    fn run(&self, n: usize, f: &(dyn Fn(std::ops::Range<usize>) + Sync));
+}
+
+/// [`Executor`] on rayon's current pool.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RayonPool;
+
+impl Executor for RayonPool {
+    fn threads(&self) -> usize {
+        rayon::current_num_threads()
+    }
+
+    fn min_work(&self) -> usize {
+        PARALLEL_MIN_WORK
+    }
+
+    fn run(&self, n: usize, f: &(dyn Fn(std::ops::Range<usize>) + Sync)) {
+        (0..n).into_par_iter().for_each(|i| f(i..i + 1));
+    }
+}
 
 /// What can go wrong converting or multiplying.
 #[derive(Debug, thiserror::Error)]
@@ -370,6 +400,17 @@ impl QMatrix {
 
     /// `y = x · Wᵀ` for activations already quantized (for this format's rotation).
     pub fn matmul_acts(&self, isa: Isa, acts: &QActs, y: &mut [f32]) -> Result<(), KernelError> {
+        self.matmul_acts_on(&RayonPool, isa, acts, y)
+    }
+
+    /// [`QMatrix::matmul_acts`] with the row ranges run by `exec`.
+    pub fn matmul_acts_on(
+        &self,
+        exec: &dyn Executor,
+        isa: Isa,
+        acts: &QActs,
+        y: &mut [f32],
+    ) -> Result<(), KernelError> {
         if !isa.available() {
             return Err(KernelError::Unsupported(isa.name()));
         }
@@ -385,15 +426,15 @@ impl QMatrix {
                 y.len()
             )));
         }
-        // Row ranges of ≥ 16 rows, about 4 per thread; one range (on the calling thread, no
-        // hand-off to the pool) when there is one thread or too little work to share:
-        // waking a pool thread costs tens of microseconds, a small product a few.
-        let threads = rayon::current_num_threads().max(1);
+        // Chunks of ≥ 16 rows, about 8 per thread, each its own output slice; one chunk (run
+        // on the calling thread, nothing handed over) when there is one thread or too little
+        // work to share.
+        let threads = exec.threads().max(1);
         let work = self.rows * self.cols * batch;
-        let chunk = if threads == 1 || work < PARALLEL_MIN_WORK {
+        let chunk = if threads == 1 || work < exec.min_work() {
             self.rows
         } else {
-            (self.rows / (4 * threads)).max(16)
+            (self.rows / (8 * threads)).max(16)
         };
         let all = self.all_rows();
         let run = |r0: usize, out: &mut [f32]| {
@@ -404,9 +445,18 @@ impl QMatrix {
             if self.rows <= chunk {
                 run(0, yt);
             } else {
-                yt.par_chunks_mut(chunk * batch)
-                    .enumerate()
-                    .for_each(|(i, out)| run(i * chunk, out));
+                // Disjoint output slices behind uncontended locks: each chunk is taken by
+                // exactly one thread.
+                let parts: Vec<std::sync::Mutex<&mut [f32]>> = yt
+                    .chunks_mut(chunk * batch)
+                    .map(std::sync::Mutex::new)
+                    .collect();
+                exec.run(parts.len(), &|range: std::ops::Range<usize>| {
+                    for c in range {
+                        let mut out = parts[c].lock().unwrap_or_else(|e| e.into_inner());
+                        run(c * chunk, &mut out);
+                    }
+                });
             }
         };
         if batch == 1 {

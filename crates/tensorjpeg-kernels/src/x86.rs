@@ -154,14 +154,19 @@ macro_rules! kernels {
                     // Whole groups of eight blocks: fixed offsets, no copies.
                     while k0 + 8 <= nb {
                         let c = &row_qs[k0 * cb..(k0 + 8) * cb];
-                        let wv: [__m256i; 8] =
-                            std::array::from_fn(|j| prep(&c[j * cb..(j + 1) * cb]));
+                        // Plain loops, not `array::from_fn`: a closure handed to a generic
+                        // function without these target features is not inlined.
+                        let mut wv = [_mm256_setzero_si256(); 8];
+                        for j in 0..8 {
+                            wv[j] = prep(&c[j * cb..(j + 1) * cb]);
+                        }
                         let dw = _mm256_cvtph_ps(load16(&row_d[k0..k0 + 8]));
                         for i in 0..B {
                             let x = &xq[i][k0 * BLOCK..(k0 + 8) * BLOCK];
-                            let p: [__m256i; 8] = std::array::from_fn(|j| {
-                                dot(wv[j], load32(&x[j * BLOCK..(j + 1) * BLOCK]))
-                            });
+                            let mut p = [_mm256_setzero_si256(); 8];
+                            for j in 0..8 {
+                                p[j] = dot(wv[j], load32(&x[j * BLOCK..(j + 1) * BLOCK]));
+                            }
                             let mut sums = reduce8(&p);
                             if offset != 0 {
                                 let qn = load32(&xn[i][k0..k0 + 8]);

@@ -52,40 +52,48 @@ pub fn attend_one(q: &Tensor, k: &Tensor, v: &Tensor, scale: f64) -> Result<Tens
                 }
                 // One task per (sequence, kv head): its `rep` query heads are adjacent in
                 // the output, so each task owns a contiguous `rep·hd` slice.
-                out.par_chunks_mut(rep * hd).enumerate().for_each_init(
-                    || vec![0f32; len],
-                    |p, (task, o)| {
-                        let (bi, g) = (task / kvh, task % kvh);
-                        let kbase = kl.start_offset() + bi * kst[0] + g * kst[1];
-                        let vbase = vl.start_offset() + bi * vst[0] + g * vst[1];
-                        for r in 0..rep {
-                            let h = g * rep + r;
-                            let qv = &qs[(bi * heads + h) * hd..][..hd];
-                            let mut max = f32::NEG_INFINITY;
-                            for (j, pj) in p.iter_mut().enumerate() {
-                                let kv = &ks[kbase + j * kst[2]..][..hd];
-                                let s = qv.iter().zip(kv).map(|(a, b)| a * b).sum::<f32>()
-                                    * scale as f32;
-                                *pj = s;
-                                max = max.max(s);
-                            }
-                            let mut sum = 0f32;
-                            for pj in p.iter_mut() {
-                                *pj = (*pj - max).exp();
-                                sum += *pj;
-                            }
-                            let oh = &mut o[r * hd..(r + 1) * hd];
-                            oh.fill(0.0);
-                            for (j, &pj) in p.iter().enumerate() {
-                                let w = pj / sum;
-                                let vv = &vs[vbase + j * vst[2]..][..hd];
-                                for (x, &y) in oh.iter_mut().zip(vv) {
-                                    *x += w * y;
-                                }
+                let task = |p: &mut Vec<f32>, (task, o): (usize, &mut [f32])| {
+                    let (bi, g) = (task / kvh, task % kvh);
+                    let kbase = kl.start_offset() + bi * kst[0] + g * kst[1];
+                    let vbase = vl.start_offset() + bi * vst[0] + g * vst[1];
+                    for r in 0..rep {
+                        let h = g * rep + r;
+                        let qv = &qs[(bi * heads + h) * hd..][..hd];
+                        let mut max = f32::NEG_INFINITY;
+                        for (j, pj) in p.iter_mut().enumerate() {
+                            let kv = &ks[kbase + j * kst[2]..][..hd];
+                            let s = tensorjpeg::kernels::dot(qv, kv) * scale as f32;
+                            *pj = s;
+                            max = max.max(s);
+                        }
+                        let mut sum = 0f32;
+                        for pj in p.iter_mut() {
+                            *pj = (*pj - max).exp();
+                            sum += *pj;
+                        }
+                        let oh = &mut o[r * hd..(r + 1) * hd];
+                        oh.fill(0.0);
+                        for (j, &pj) in p.iter().enumerate() {
+                            let w = pj / sum;
+                            let vv = &vs[vbase + j * vst[2]..][..hd];
+                            for (x, &y) in oh.iter_mut().zip(vv) {
+                                *x += w * y;
                             }
                         }
-                    },
-                );
+                    }
+                };
+                // Hand the heads to the pool only when there is enough to share: waking a
+                // pool thread costs more than a short context's whole step.
+                if rayon::current_num_threads() > 1 && b * heads * len * hd >= 1 << 16 {
+                    out.par_chunks_mut(rep * hd)
+                        .enumerate()
+                        .for_each_init(|| vec![0f32; len], task);
+                } else {
+                    let mut p = vec![0f32; len];
+                    for t in out.chunks_mut(rep * hd).enumerate() {
+                        task(&mut p, t);
+                    }
+                }
                 Ok(())
             })
         })

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
-use tensorjpeg_kernels::{Format, QMatrix};
+use tensorjpeg_kernels::{Executor, Format, QActs, QMatrix};
 
 use crate::linear::MatMul;
 use crate::{Error, Result};
@@ -88,6 +88,31 @@ impl ComputeSpec {
     }
 }
 
+/// Threads the runtime computes with (candle's count: `RAYON_NUM_THREADS`, else the physical
+/// cores).
+pub fn threads() -> usize {
+    candle_core::utils::get_num_threads()
+}
+
+/// Runs the kernels' row chunks on candle's barrier pool: threads that spin between the
+/// operations of a step (candle's element-wise ops use them too), so handing a product of a
+/// few microseconds to them costs far less than waking a sleeping rayon thread.
+pub struct CandleThreads;
+
+impl Executor for CandleThreads {
+    fn threads(&self) -> usize {
+        candle_core::utils::barrier_pool().n_workers() + 1
+    }
+
+    fn min_work(&self) -> usize {
+        1 << 16
+    }
+
+    fn run(&self, n: usize, f: &(dyn Fn(std::ops::Range<usize>) + Sync)) {
+        candle_core::utils::barrier_pool().execute_chunked(n, f);
+    }
+}
+
 /// A [`MatMul`] over a compute-format matrix.
 pub struct ComputeMatMul {
     m: QMatrix,
@@ -130,8 +155,9 @@ impl MatMul for ComputeMatMul {
         }
         let xv: Vec<f32> = x.flatten_all()?.to_vec1()?;
         let mut y = vec![0f32; lead * rows];
+        let acts = QActs::quantize(&xv, lead, cols, self.m.format().rotated());
         self.m
-            .matmul(&xv, lead, &mut y)
+            .matmul_acts_on(&CandleThreads, self.m.isa(), &acts, &mut y)
             .map_err(|e| Error::Input(e.to_string()))?;
         Ok(Tensor::from_vec(y, od, &Device::Cpu)?)
     }

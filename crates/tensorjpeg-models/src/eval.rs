@@ -423,8 +423,17 @@ pub struct Generation {
     pub tokens: Vec<Vec<u32>>,
     /// Wall time, seconds.
     pub seconds: f64,
-    /// New tokens generated per second, all samples together.
+    /// New tokens generated per second, all samples together (prefill included).
     pub tokens_per_s: f64,
+    /// Seconds of the prompt's forward pass (prefill), to the first logits.
+    pub prefill_seconds: f64,
+    /// Prompt tokens per second of the prefill, all samples together.
+    pub prefill_tokens_per_s: f64,
+    /// One-token forward steps after the prefill.
+    pub decode_steps: usize,
+    /// Tokens per second of those steps, all samples together (what `llama-bench`'s `tg`
+    /// measures: sampling included, prefill not).
+    pub decode_tokens_per_s: f64,
 }
 
 /// Checks sampling settings and that `prompt` is non-empty and leaves room in the model's
@@ -462,8 +471,10 @@ pub fn generate(
     let mut cache = m.new_cache();
     let batch_prompt: Vec<u32> = (0..b).flat_map(|_| prompt.iter().copied()).collect();
     let mut logits = m.forward_last(&batch_prompt, b, &mut cache, 1)?;
+    let prefill_seconds = t0.elapsed().as_secs_f64();
     let vocab = m.config().vocab;
     let mut produced = 0usize;
+    let mut steps = 0usize;
     for _ in 0..s.max_tokens {
         let rows: Vec<f32> = logits.flatten_all()?.to_vec1()?;
         let mut next = Vec::with_capacity(b);
@@ -483,12 +494,18 @@ pub fn generate(
             break;
         }
         logits = m.forward(&next, b, &mut cache)?;
+        steps += 1;
     }
     let seconds = t0.elapsed().as_secs_f64();
+    let decode = (seconds - prefill_seconds).max(1e-9);
     Ok(Generation {
         tokens: out,
         seconds,
         tokens_per_s: produced as f64 / seconds.max(1e-9),
+        prefill_seconds,
+        prefill_tokens_per_s: batch_prompt.len() as f64 / prefill_seconds.max(1e-9),
+        decode_steps: steps,
+        decode_tokens_per_s: (steps * b) as f64 / decode,
     })
 }
 

@@ -37,6 +37,10 @@ pub struct GenerateArgs {
     /// JSON output.
     #[arg(long)]
     pub json: bool,
+    /// Keep generating past the end-of-sequence token (exactly --max-tokens steps, as
+    /// `llama-bench`'s tg test does).
+    #[arg(long)]
+    pub ignore_eos: bool,
 }
 
 /// Runs `generate`.
@@ -47,7 +51,9 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
     if a.samples == 0 {
         bail!("--samples must be at least 1");
     }
+    let t_load = std::time::Instant::now();
     let m = a.model.load_lm()?;
+    let load_seconds = t_load.elapsed().as_secs_f64();
     let ids = m.tokenizer().encode(&a.prompt)?;
     let s = Sampling {
         max_tokens: a.max_tokens,
@@ -55,7 +61,7 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
         top_k: a.top_k,
         top_p: a.top_p,
         seed: a.seed,
-        stop_at_eos: true,
+        stop_at_eos: !a.ignore_eos,
     };
     let g = generate(&*m, &ids, a.samples, &s)?;
     let texts: Vec<String> = g
@@ -72,6 +78,13 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
             "tokens": g.tokens,
             "seconds": g.seconds,
             "tokens_per_s": g.tokens_per_s,
+            "load_seconds": load_seconds,
+            "prefill_seconds": g.prefill_seconds,
+            "prefill_tokens_per_s": g.prefill_tokens_per_s,
+            "decode_steps": g.decode_steps,
+            "decode_tokens_per_s": g.decode_tokens_per_s,
+            "threads": tensorjpeg_models::compute::threads(),
+            "max_rss_mib": max_rss_mib(),
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
@@ -89,4 +102,13 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Peak resident memory of this process, MiB (`VmHWM` of /proc/self/status; `null` where
+/// there is no /proc).
+fn max_rss_mib() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
 }
