@@ -30,6 +30,7 @@ ALL_TARGETS=(
   codec_native codec_jpeg codec_q8_0 codec_q4_0 codec_q4_1 codec_svd codec_zstd
   codec_f16 codec_bf16 codec_raw entropy signal klt_index embedding_index
   npy safetensors gguf repacked_gguf png wav nifti nifti_gz digits manifest models_json
+  kernels
 )
 
 if [[ ${1:-} == --list ]]; then

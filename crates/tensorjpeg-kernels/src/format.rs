@@ -153,8 +153,9 @@ fn write_f16(b: &mut [u8], at: usize, v: f32) {
     b[at..at + 2].copy_from_slice(&f16::from_f32(v).to_bits().to_le_bytes());
 }
 
-/// Decodes one block into `out` (32 values; rotated formats come back in the rotated domain).
-pub(crate) fn decode_block(format: Format, b: &[u8], out: &mut [f32]) {
+/// Decodes one block (GGUF layout) into `out` (32 values; rotated formats stay in the
+/// rotated domain).
+pub fn decode_block(format: Format, b: &[u8], out: &mut [f32]) {
     match format {
         Format::Q8_0 => {
             let d = read_f16(b, 0);

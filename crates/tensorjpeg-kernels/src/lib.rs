@@ -26,6 +26,7 @@
 #![warn(missing_docs)]
 
 pub mod act;
+pub mod check;
 pub mod format;
 pub mod hadamard;
 pub mod scalar;

@@ -225,3 +225,13 @@ fn threads_do_not_change_the_result() {
     assert_eq!(many, one);
     let _ = BLOCK;
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+    /// Arbitrary block bytes (scales included), shapes, batches and activations: every SIMD
+    /// kernel agrees with the scalar reference (the fuzz target `kernels` runs the same check).
+    #[test]
+    fn any_blocks_agree_with_the_reference(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 4..3000)) {
+        tensorjpeg_kernels::check::differential(&data);
+    }
+}

@@ -20,7 +20,7 @@ pub struct BenchMatvecArgs {
     /// Report folder: results.json, results.csv, results.md, one PNG per matrix set.
     #[arg(long)]
     pub out: PathBuf,
-    /// Matrix sets, comma-separated: smollm2, smollm2:ffn_down, minilm, synthetic-4096
+    /// Matrix sets, comma-separated: smollm2, smollm2:ffn_down, minilm, minilm:ffn_out, synthetic-4096
     /// (default all), or LABEL=FILE[:REGEX] for the 2-D tensors of any model file.
     #[arg(long, value_delimiter = ',')]
     pub sets: Vec<String>,
@@ -80,7 +80,7 @@ fn sets(names: &[String]) -> Result<Vec<SetSpec>> {
                 .cloned()
                 .with_context(|| {
                     format!(
-                        "--sets: unknown set {n:?} (smollm2, smollm2:ffn_down, minilm, synthetic-4096, or LABEL=FILE[:REGEX])"
+                        "--sets: unknown set {n:?} (smollm2, smollm2:ffn_down, minilm, minilm:ffn_out, synthetic-4096, or LABEL=FILE[:REGEX])"
                     )
                 })
         })
