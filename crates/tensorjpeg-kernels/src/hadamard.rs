@@ -15,25 +15,15 @@ pub fn fwht32(v: &mut [f32; 32]) {
             *x = -*x;
         }
     }
-    let mut h = 1;
-    while h < 32 {
-        for i in (0..32).step_by(2 * h) {
-            for j in i..i + h {
-                let (a, b) = (v[j], v[j + h]);
-                v[j] = a + b;
-                v[j + h] = a - b;
-            }
-        }
-        h *= 2;
-    }
+    butterflies(v);
     let s = 1.0 / (32f32).sqrt();
     for x in v.iter_mut() {
         *x *= s;
     }
 }
 
-/// Undoes [`fwht32`] (`Rᵀ = S·H`, since `H` is symmetric and its own inverse).
-pub fn ifwht32(v: &mut [f32; 32]) {
+/// The unnormalised Walsh–Hadamard transform `H·√32`: 5 stages of butterflies.
+fn butterflies(v: &mut [f32; 32]) {
     let mut h = 1;
     while h < 32 {
         for i in (0..32).step_by(2 * h) {
@@ -45,6 +35,11 @@ pub fn ifwht32(v: &mut [f32; 32]) {
         }
         h *= 2;
     }
+}
+
+/// Undoes [`fwht32`] (`Rᵀ = S·H`, since `H` is symmetric and its own inverse).
+pub fn ifwht32(v: &mut [f32; 32]) {
+    butterflies(v);
     let s = 1.0 / (32f32).sqrt();
     for (j, x) in v.iter_mut().enumerate() {
         *x *= if SIGNS >> j & 1 == 1 { -s } else { s };

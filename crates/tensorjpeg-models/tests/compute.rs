@@ -5,14 +5,39 @@ mod common;
 use common::asset;
 
 use candle_core::quantized::gguf_file;
-use candle_core::Device;
-use tensorjpeg_models::compute::ComputeSpec;
+use candle_core::{Device, Tensor};
+use tensorjpeg_models::compute::{ComputeMatMul, ComputeSpec};
+use tensorjpeg_models::linear::Linear;
+use tensorjpeg_models::llama::Llama;
+use tensorjpeg_models::lm::LanguageModel;
+use tensorjpeg_models::weights::WeightOptions;
+
+const MODEL: &str = "smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
+
+fn values(t: &Tensor) -> Vec<f32> {
+    t.flatten_all().unwrap().to_vec1().unwrap()
+}
+
+fn snr_db(want: &[f32], got: &[f32]) -> f64 {
+    assert_eq!(want.len(), got.len());
+    let s: f64 = want.iter().map(|v| (*v as f64).powi(2)).sum();
+    let e: f64 = want
+        .iter()
+        .zip(got)
+        .map(|(a, b)| ((a - b) as f64).powi(2))
+        .sum();
+    10.0 * (s / e.max(1e-30)).log10()
+}
+
+fn gguf() -> (std::fs::File, gguf_file::Content) {
+    let mut f = std::fs::File::open(asset(MODEL)).unwrap();
+    let content = gguf_file::Content::read(&mut f).unwrap();
+    (f, content)
+}
 
 #[test]
 fn gguf_blocks_convert_bit_for_bit() {
-    let path = asset("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
-    let mut f = std::fs::File::open(&path).unwrap();
-    let content = gguf_file::Content::read(&mut f).unwrap();
+    let (mut f, content) = gguf();
     let spec = ComputeSpec::default();
     for name in [
         "blk.0.attn_q.weight",
@@ -23,32 +48,14 @@ fn gguf_blocks_convert_bit_for_bit() {
         let m = spec.from_qtensor(name, &q).unwrap();
         assert!(ComputeSpec::exact_format(q.dtype()).is_some(), "{name}");
         assert_eq!(m.to_blocks(), &q.data().unwrap()[..], "{name}");
-        let want: Vec<f32> = q
-            .dequantize(&Device::Cpu)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
-        let got = m.dequantize();
-        let bad = want.iter().zip(&got).filter(|(a, b)| a != b).count();
-        assert_eq!(
-            bad,
-            0,
-            "{name}: {bad} values differ, e.g. {:?}",
-            want.iter().zip(&got).find(|(a, b)| a != b)
-        );
+        let want = values(&q.dequantize(&Device::Cpu).unwrap());
+        assert!(want == m.dequantize(), "{name}: values differ");
     }
 }
 
 #[test]
 fn products_match_the_dense_layer() {
-    use candle_core::Tensor;
-    use tensorjpeg_models::compute::ComputeMatMul;
-    use tensorjpeg_models::linear::Linear;
-    let path = asset("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
-    let mut f = std::fs::File::open(&path).unwrap();
-    let content = gguf_file::Content::read(&mut f).unwrap();
+    let (mut f, content) = gguf();
     for name in [
         "blk.2.ffn_up.weight",
         "blk.2.attn_k.weight",
@@ -58,6 +65,7 @@ fn products_match_the_dense_layer() {
         let q = content.tensor(&mut f, name, &Device::Cpu).unwrap();
         let (out, inp) = q.shape().dims2().unwrap();
         let dense = Linear::dense(q.dequantize(&Device::Cpu).unwrap(), None).unwrap();
+        // Kernel paths (rows below dense_from) and dense paths (at or above).
         for (rows, dense_from) in [(1usize, 16usize), (3, 16), (20, 16), (20, 1000), (13, 1)] {
             let m = ComputeSpec::default().from_qtensor(name, &q).unwrap();
             let lin = Linear::custom(ComputeMatMul::new(m, dense_from), None);
@@ -65,28 +73,10 @@ fn products_match_the_dense_layer() {
                 .map(|i| (i * 7919 % 1000) as f32 / 500.0 - 1.0)
                 .collect();
             let x = Tensor::from_vec(xv, (1, rows, inp), &Device::Cpu).unwrap();
-            let want: Vec<f32> = dense
-                .forward(&x)
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1()
-                .unwrap();
-            let got: Vec<f32> = lin
-                .forward(&x)
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1()
-                .unwrap();
+            let want = values(&dense.forward(&x).unwrap());
+            let got = values(&lin.forward(&x).unwrap());
             assert_eq!(got.len(), rows * out);
-            let s: f64 = want.iter().map(|v| (*v as f64).powi(2)).sum();
-            let e: f64 = want
-                .iter()
-                .zip(&got)
-                .map(|(a, b)| ((a - b) as f64).powi(2))
-                .sum();
-            let snr = 10.0 * (s / e.max(1e-30)).log10();
+            let snr = snr_db(&want, &got);
             assert!(
                 snr > 35.0,
                 "{name} rows {rows} dense_from {dense_from}: {snr:.1} dB"
@@ -97,87 +87,39 @@ fn products_match_the_dense_layer() {
 
 #[test]
 fn the_model_runs_from_the_compute_format() {
-    use tensorjpeg_models::llama::Llama;
-    use tensorjpeg_models::lm::LanguageModel;
-    use tensorjpeg_models::weights::WeightOptions;
-    let path = asset("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
-    let f32m = Llama::load(
-        &path,
-        &WeightOptions {
+    let path = asset(MODEL);
+    let load = |compute: Option<ComputeSpec>| {
+        let opts = WeightOptions {
             dequantize: true,
+            compute,
             ..Default::default()
-        },
-    )
-    .unwrap();
-    let spec = ComputeSpec {
-        dense_from_rows: 1,
-        ..Default::default()
+        };
+        Llama::load(&path, &opts).unwrap()
     };
-    let cm = Llama::load(
-        &path,
-        &WeightOptions {
-            dequantize: true,
-            compute: Some(spec),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let logits = |m: &Llama, ids: &[u32]| values(&m.forward(ids, 1, &mut m.new_cache()).unwrap());
+    let f32m = load(None);
     let ids = f32m
         .tokenizer()
         .encode("The capital of France is Paris, and the capital of Italy is")
         .unwrap();
-    let a: Vec<f32> = f32m
-        .forward(&ids, 1, &mut f32m.new_cache())
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1()
-        .unwrap();
-    let b: Vec<f32> = cm
-        .forward(&ids, 1, &mut cm.new_cache())
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1()
-        .unwrap();
-    let s: f64 = a.iter().map(|v| (*v as f64).powi(2)).sum();
-    let e: f64 = a
-        .iter()
-        .zip(&b)
-        .map(|(x, y)| ((x - y) as f64).powi(2))
-        .sum();
-    let snr = 10.0 * (s / e.max(1e-30)).log10();
+    let a = logits(&f32m, &ids);
+    // Every product dense from the compute format's values: the f32 model's logits.
+    let dense = load(Some(ComputeSpec {
+        dense_from_rows: 1,
+        ..Default::default()
+    }));
+    let snr = snr_db(&a, &logits(&dense, &ids));
     assert!(
         snr > 60.0,
         "dense path logits {snr:.1} dB from the f32 model"
     );
     // The integer kernels (activations at 8 bits per block of 32) on every product.
-    let spec = ComputeSpec {
+    let kernels = load(Some(ComputeSpec {
         dense_from_rows: usize::MAX,
         ..Default::default()
-    };
-    let km = Llama::load(
-        &path,
-        &WeightOptions {
-            compute: Some(spec),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let c: Vec<f32> = km
-        .forward(&ids, 1, &mut km.new_cache())
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1()
-        .unwrap();
-    let e: f64 = a
-        .iter()
-        .zip(&c)
-        .map(|(x, y)| ((x - y) as f64).powi(2))
-        .sum();
-    let snr = 10.0 * (s / e.max(1e-30)).log10();
-    eprintln!("kernel path logits: {snr:.1} dB");
+    }));
+    let c = logits(&kernels, &ids);
+    let snr = snr_db(&a, &c);
     assert!(
         snr > 22.0,
         "kernel path logits {snr:.1} dB from the f32 model"
