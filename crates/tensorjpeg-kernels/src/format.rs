@@ -30,7 +30,7 @@ pub const BLOCK: usize = 32;
 
 /// The 16 levels of [`Format::Nl4`], as signed bytes: Lloyd–Max levels of a Gaussian block of
 /// 32 divided by minus its largest-magnitude value (so that value lands on −127 exactly),
-/// fitted on 6.4 M samples (`docs/FORMAT.md` "Compute formats" gives the script).
+/// fitted on 6.4 M samples (the numpy script is in `docs/FORMAT.md`, "Compute formats").
 pub const NL4_CODEBOOK: [i8; 16] = [
     -127, -101, -80, -63, -48, -34, -21, -9, 3, 15, 27, 40, 55, 71, 89, 112,
 ];
