@@ -467,6 +467,11 @@ impl Embedder {
     /// container to the weights; tensors the embedder does not use (the pooler, a masked-LM
     /// head) are never passed through the codec.
     pub fn load(path: &Path, opts: &WeightOptions) -> Result<Self> {
+        if opts.compute.is_some() {
+            return Err(Error::Input(
+                "compute formats (--compute) run llama and GPT-2 models; the BERT embedder does not take them yet".into(),
+            ));
+        }
         let (dir, model) = if path.is_dir() {
             (path.to_path_buf(), path.join("model.safetensors"))
         } else {

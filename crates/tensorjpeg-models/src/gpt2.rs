@@ -22,6 +22,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use crate::attention::attend_one;
+use crate::compute::{ComputeMatMul, ComputeSpec};
 use crate::linear::Linear;
 use crate::lm::{causal_mask, Cache, LanguageModel, LmConfig, LmParts};
 use crate::tokenizer::Tokenizer;
@@ -309,6 +310,27 @@ const TOKENIZER_FILES: [&[&str]; 3] = [
 struct Loader<'a> {
     w: &'a Weights,
     prefix: &'a str,
+    compute: Option<ComputeSpec>,
+}
+
+/// An `(out, in)` weight as a [`Linear`]: dense f32, or a compute-format matrix with
+/// `--compute` (quantized from the f32 values).
+fn linear(
+    name: &str,
+    w: Tensor,
+    bias: Option<Tensor>,
+    compute: Option<ComputeSpec>,
+) -> Result<Linear> {
+    let Some(spec) = compute else {
+        return Linear::dense(w, bias);
+    };
+    let (out, inp) = w.dims2()?;
+    let v: Vec<f32> = w.contiguous()?.flatten_all()?.to_vec1()?;
+    let m = spec.from_f32(name, &v, out, inp)?;
+    Ok(Linear::custom(
+        ComputeMatMul::new(m, spec.dense_from_rows),
+        bias,
+    ))
 }
 
 impl Loader<'_> {
@@ -328,7 +350,7 @@ impl Loader<'_> {
         let w = self.get(&format!("{name}.weight"), &[inp, out])?;
         let b = self.get(&format!("{name}.bias"), &[out])?;
         // Conv1D stores (in, out): its transpose is the (out, in) weight Linear expects.
-        Linear::dense(w.t()?, Some(b))
+        linear(name, w.t()?, Some(b), self.compute)
     }
 }
 
@@ -381,6 +403,7 @@ impl Gpt2 {
         let ld = Loader {
             w: &weights,
             prefix,
+            compute: opts.compute,
         };
         let d = gc.dim;
         let wte = ld.get("wte.weight", &[gc.vocab, d])?;
@@ -412,7 +435,7 @@ impl Gpt2 {
         }
         let ln_f = ld.layer_norm("ln_f", d)?;
         let head = if gc.tie_word_embeddings {
-            Linear::dense(wte.clone(), None)?
+            linear("wte.weight", wte.clone(), None, opts.compute)?
         } else {
             // `lm_head` sits beside `transformer.` in GPT2LMHeadModel checkpoints.
             let name = ["lm_head.weight", &format!("{prefix}lm_head.weight")]
@@ -420,7 +443,12 @@ impl Gpt2 {
                 .find(|n| weights.contains(n))
                 .unwrap_or("lm_head.weight")
                 .to_string();
-            Linear::dense(weights.get(&name, &[gc.vocab, d])?, None)?
+            linear(
+                &name,
+                weights.get(&name, &[gc.vocab, d])?,
+                None,
+                opts.compute,
+            )?
         };
         let reports = weights.reports.clone();
         Ok(Gpt2 {
