@@ -21,7 +21,7 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
-use tensorjpeg_kernels::{Format, Isa, QActs, QMatrix};
+use tensorjpeg_kernels::{Format, Isa, QMatrix};
 use tensorjpeg_models::compute::CandleThreads;
 
 use crate::report::{self, plot, table};
@@ -245,19 +245,18 @@ impl Prepared for Candle {
 struct Ours(Vec<QMatrix>, Isa);
 impl Prepared for Ours {
     fn pass(&self, xs: &[Vec<f32>], batch: usize) -> Result<()> {
-        let mut acts = QActs::default();
         let mut y = Vec::new();
         for (m, x) in self.0.iter().zip(xs) {
-            // The activations are quantized inside the timed pass, as a layer does.
-            acts.fill(
+            y.resize(batch * m.rows(), 0f32);
+            // As a layer does: the activations quantized inside the timed pass, the rows on
+            // the runtime's threads (candle's spinning pool).
+            m.matmul_on(
+                &CandleThreads,
+                self.1,
                 &x[..batch * m.cols()],
                 batch,
-                m.cols(),
-                m.format().rotated(),
-            );
-            y.resize(batch * m.rows(), 0f32);
-            // On the threads the runtime uses (candle's spinning pool), as a layer does.
-            m.matmul_acts_on(&CandleThreads, self.1, &acts, &mut y)?;
+                &mut y,
+            )?;
             std::hint::black_box(&y);
         }
         Ok(())

@@ -156,24 +156,33 @@ fn write_f16(b: &mut [u8], at: usize, v: f32) {
 /// Decodes one block (GGUF layout) into `out` (32 values; rotated formats stay in the
 /// rotated domain).
 pub fn decode_block(format: Format, b: &[u8], out: &mut [f32]) {
+    let head = if format == Format::Q4_1 { 4 } else { 2 };
+    let m = if format == Format::Q4_1 {
+        read_f16(b, 2)
+    } else {
+        0.0
+    };
+    decode_codes(format, read_f16(b, 0), m, &b[head..], out);
+}
+
+/// Decodes one block given its scale `d`, minimum `m` (`Q4_1`; ignored otherwise) and code
+/// bytes into `out` (32 values, rotated formats in the rotated domain).
+pub(crate) fn decode_codes(format: Format, d: f32, m: f32, codes: &[u8], out: &mut [f32]) {
     match format {
         Format::Q8_0 => {
-            let d = read_f16(b, 0);
             for j in 0..BLOCK {
-                out[j] = d * b[2 + j] as i8 as f32;
+                out[j] = d * codes[j] as i8 as f32;
             }
         }
         Format::Q4_1 => {
-            let (d, m) = (read_f16(b, 0), read_f16(b, 2));
             for j in 0..BLOCK {
-                out[j] = d * nibble(&b[4..], j) as f32 + m;
+                out[j] = d * nibble(codes, j) as f32 + m;
             }
         }
         Format::Q4_0 | Format::Nl4 | Format::Nl4H => {
             let t = format.table().expect("table format");
-            let d = read_f16(b, 0);
             for j in 0..BLOCK {
-                out[j] = d * t[nibble(&b[2..], j) as usize] as f32;
+                out[j] = d * t[nibble(codes, j) as usize] as f32;
             }
         }
     }

@@ -326,12 +326,13 @@ impl QMatrix {
     /// rotated back).
     pub fn dequantize(&self) -> Vec<f32> {
         let mut out = vec![0f32; self.rows * self.cols];
-        let blocks = self.to_blocks();
-        let bb = self.format.block_bytes();
+        let f16 = |bits: u16| half::f16::from_bits(bits).to_f32();
         out.par_chunks_mut(BLOCK)
-            .zip(blocks.par_chunks(bb))
-            .for_each(|(o, b)| {
-                format::decode_block(self.format, b, o);
+            .zip(self.qs.par_chunks(self.format.code_bytes()))
+            .enumerate()
+            .for_each(|(k, (o, codes))| {
+                let m = self.m.get(k).map_or(0.0, |&m| f16(m));
+                format::decode_codes(self.format, f16(self.d[k]), m, codes, o);
                 if self.format.rotated() {
                     let a: &mut [f32; BLOCK] = o.try_into().expect("a block");
                     hadamard::ifwht32(a);
@@ -362,6 +363,19 @@ impl QMatrix {
         batch: usize,
         y: &mut [f32],
     ) -> Result<(), KernelError> {
+        self.matmul_on(&RayonPool, isa, x, batch, y)
+    }
+
+    /// `y = x · Wᵀ` with kernel `isa`, the row chunks run by `exec`; the activations are
+    /// quantized into a per-thread buffer that is reused.
+    pub fn matmul_on(
+        &self,
+        exec: &dyn Executor,
+        isa: Isa,
+        x: &[f32],
+        batch: usize,
+        y: &mut [f32],
+    ) -> Result<(), KernelError> {
         self.check_product(x, batch, y)?;
         // One activation buffer per thread, reused: a decode step's products are small
         // enough that allocating it each time shows.
@@ -371,13 +385,13 @@ impl QMatrix {
         ACTS.with(|a| match a.try_borrow_mut() {
             Ok(mut acts) => {
                 acts.fill(x, batch, self.cols, self.format.rotated());
-                self.matmul_acts(isa, &acts, y)
+                self.matmul_acts_on(exec, isa, &acts, y)
             }
             // A product started while this thread waits inside another one (rayon work
             // stealing): its own buffer.
             Err(_) => {
                 let acts = QActs::quantize(x, batch, self.cols, self.format.rotated());
-                self.matmul_acts(isa, &acts, y)
+                self.matmul_acts_on(exec, isa, &acts, y)
             }
         })
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
-use tensorjpeg_kernels::{Executor, Format, QActs, QMatrix};
+use tensorjpeg_kernels::{Executor, Format, QMatrix};
 
 use crate::linear::MatMul;
 use crate::{Error, Result};
@@ -155,9 +155,8 @@ impl MatMul for ComputeMatMul {
         }
         let xv: Vec<f32> = x.flatten_all()?.to_vec1()?;
         let mut y = vec![0f32; lead * rows];
-        let acts = QActs::quantize(&xv, lead, cols, self.m.format().rotated());
         self.m
-            .matmul_acts_on(&CandleThreads, self.m.isa(), &acts, &mut y)
+            .matmul_on(&CandleThreads, self.m.isa(), &xv, lead, &mut y)
             .map_err(|e| Error::Input(e.to_string()))?;
         Ok(Tensor::from_vec(y, od, &Device::Cpu)?)
     }
