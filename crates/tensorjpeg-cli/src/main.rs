@@ -126,6 +126,12 @@ enum Command {
         /// embedder's model.safetensors (config.json, tokenizer.json beside it) or a .gguf.
         #[arg(long, value_name = "TEXT")]
         calibration: Option<PathBuf>,
+        /// With --allocate global|weighted|gptq: re-quantize matrices a GGUF file holds as
+        /// Q4_0/Q4_1/Q8_0 blocks like any other tensor. By default the allocation may keep
+        /// them exactly, their own blocks entropy-coded (`q4_1:packed`), where lossy coding
+        /// would save less than 0.72 bits per value.
+        #[arg(long)]
+        requantize: bool,
         /// Print a JSON report instead of a table (no progress bar).
         #[arg(long)]
         json: bool,
@@ -261,9 +267,13 @@ fn main() -> ExitCode {
             rule,
             allocate,
             calibration,
+            requantize,
             json,
         } => cmd::compress::plan_config(&codec, rate.rate(), &select, rule, allocate).and_then(
-            |plan| cmd::compress::run(&input, &output, &plan, calibration.as_deref(), json),
+            |mut plan| {
+                plan.requantize = requantize;
+                cmd::compress::run(&input, &output, &plan, calibration.as_deref(), json)
+            },
         ),
         Command::Decompress {
             input,

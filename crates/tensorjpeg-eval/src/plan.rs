@@ -122,6 +122,11 @@ pub struct PlanConfig {
     pub axes: HashMap<String, tensorjpeg::AxisWeights>,
     /// Input statistics `E[xxᵀ]` by tensor name for [`Allocation::Gptq`].
     pub grams: HashMap<String, std::sync::Arc<tensorjpeg::Gram>>,
+    /// Pooled tensors whose values GGUF blocks hold exactly (a matrix of a Q4_0/Q4_1/Q8_0
+    /// file) are offered to the allocation as they are, entropy-coded (`q4_1:packed` etc.):
+    /// kept where lossy coding would save too little. `true` re-quantizes them like any
+    /// other tensor (what every sweep before session 16 did).
+    pub requantize: bool,
 }
 
 /// A file's plan: one [`TensorPlan`] per tensor and the pool's bits per value.
@@ -217,6 +222,15 @@ impl PlanConfig {
         Ok(())
     }
 
+    /// The exact alternative a pooled tensor is offered ([`PlanConfig::requantize`]).
+    fn keep(&self, t: &Tensor) -> Option<String> {
+        if self.requantize {
+            return None;
+        }
+        let kind = tensorjpeg::baselines::ggml_packed::exact_kind(t.values()?, &t.shape)?;
+        Some(format!("{}:packed", kind.name()))
+    }
+
     /// The plan for `tensors`. A global allocation needs `--bits`; a rule whose codec does
     /// not parse is an error naming the rule.
     pub fn plan(&self, tensors: &[Tensor], registry: &tensorjpeg::Registry) -> Result<FilePlan> {
@@ -283,12 +297,14 @@ impl PlanConfig {
                             .filter(|_| feedback)
                             .filter(|g| t.shape.len() == 2 && g.dim() == t.shape[1])
                             .cloned(),
+                        keep: self.keep(t),
                     },
                     (true, true) => TensorPlan::Pool {
                         codec: self.codec.clone(),
                         weight: 1.0,
                         axes: None,
                         gram: None,
+                        keep: self.keep(t),
                     },
                 }
             })
@@ -375,6 +391,7 @@ mod tests {
                 weight: 1.0,
                 axes: None,
                 gram: None,
+                keep: None,
             }
         );
         cfg.rate = Rate::Quality(90);

@@ -37,14 +37,23 @@ pub struct Point {
     pub label: String,
     /// How a `bits=` budget is shared among the tensors.
     pub allocation: Allocation,
+    /// Pooled tensors held exactly by GGUF blocks are re-quantized instead of being offered
+    /// to the allocation as they are (`requant:` prefix; [`crate::plan::PlanConfig::requantize`]).
+    pub requantize: bool,
 }
 
 impl Point {
-    /// The codec as reports name it: the spec, `global:` first for a global allocation.
+    /// The codec as reports name it: the spec, `global:` first for a global allocation,
+    /// `requant:` before that when asked.
     pub fn codec_label(&self) -> String {
-        match self.allocation {
+        let base = match self.allocation {
             Allocation::PerTensor => self.spec.clone(),
             a => format!("{}:{}", a.name(), self.spec),
+        };
+        if self.requantize {
+            format!("requant:{base}")
+        } else {
+            base
         }
     }
 }
@@ -116,6 +125,10 @@ fn default_rates(spec: &str) -> Vec<Rate> {
 pub fn parse_points(list: &str) -> Result<Vec<Point>> {
     let mut out = Vec::new();
     for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (requantize, item) = match item.strip_prefix("requant:") {
+            Some(rest) => (true, rest),
+            None => (false, item),
+        };
         let (allocation, item) = if let Some(rest) = item.strip_prefix("global:") {
             (Allocation::Global, rest)
         } else if let Some(rest) = item.strip_prefix("weighted:") {
@@ -148,6 +161,7 @@ pub fn parse_points(list: &str) -> Result<Vec<Point>> {
                 spec: spec.clone(),
                 rate,
                 allocation,
+                requantize,
             });
         }
     }
@@ -174,6 +188,7 @@ pub fn measure(tensors: &[Tensor], p: &Point, registry: &Registry) -> Result<Row
                     weight: 1.0,
                     axes: None,
                     gram: None,
+                    keep: None,
                 };
                 tensors.len()
             ];

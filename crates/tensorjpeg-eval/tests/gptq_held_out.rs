@@ -72,6 +72,7 @@ fn error_feedback_lowers_the_held_out_output_error_at_equal_size() {
                 weight: 1.0,
                 axes: Some(axes.clone()),
                 gram,
+                keep: None,
             }];
             let c = tensorjpeg::compress_planned(
                 std::slice::from_ref(t),

@@ -15,6 +15,17 @@
 //! (records, parameters and chunks) fit; every tensor is encoded at its step, the real
 //! bytes are summed, and an overshoot (a few bytes of estimate error) is taken off the
 //! target and the search repeated, at most three times.
+//!
+//! **Kept tensors.** A member may come with a lossless alternative ([`Member::keep`]): a
+//! matrix read from a Q4_1 GGUF file is stored exactly, its own blocks entropy-coded
+//! (`q4_1:packed`), in ~4.3 bits per value. Its distortion is then 0 and the choice at
+//! slope `λ` is between `λ·B_keep` and `w·D + λ·B_lossy`. With `D(R) ∝ 2^(−2R)` the slope
+//! is `λ = w · 2 ln 2 · D / n` per bit, so the tensor is kept exactly when coding it lossily
+//! would save fewer than `n / (2 ln 2)` ≈ 0.72 bits per value — whatever its weight, which
+//! only sets the lossy rate it is compared at. Re-quantizing a quantized tensor onto another
+//! grid adds an error as large as the first quantization's, so a file's own blocks are
+//! the best point near their own rate; the budget then goes to what the file stored
+//! generously (SmolLM2's Q8_0 embedding table) and to tensors whose lossy rate falls low.
 
 use rayon::prelude::*;
 
@@ -39,7 +50,15 @@ pub struct Member<'a> {
     pub axes: Option<&'a crate::codec::AxisWeights>,
     /// Its layer's input statistics, for quantization with error feedback, if any.
     pub gram: Option<&'a crate::quant::feedback::Gram>,
+    /// A codec that stores the tensor exactly (checked), to keep it so where lossy coding
+    /// saves less than [`KEEP_SAVING`] bits per value at the pool's slope.
+    pub keep: Option<&'a dyn Codec>,
 }
+
+/// Bits per value a lossy encoding must save over a member's exact one to be chosen:
+/// `1 / (2 ln 2)`, the break-even of the Lagrangian at the pool's slope when
+/// `D ∝ 2^(−2R)` (module docs).
+pub const KEEP_SAVING: f64 = 0.5 / std::f64::consts::LN_2;
 
 /// A member analysed: its search handle, record, exceptions and step bounds.
 struct Analysed<'a> {
@@ -47,6 +66,8 @@ struct Analysed<'a> {
     search: Box<dyn StepSearch>,
     record: EntryRecord,
     exceptions: Vec<crate::container::Exception>,
+    /// The exact entry and its all-in bits, if the member has one.
+    kept: Option<((Entry, TensorReport), f64)>,
 }
 
 impl Analysed<'_> {
@@ -54,6 +75,17 @@ impl Analysed<'_> {
     fn step(&self, delta: f64) -> f64 {
         let u = self.search.unit();
         (delta / self.member.weight.sqrt()).clamp(u * 1e-7, u * 1e3)
+    }
+
+    /// All-in bits at `delta`, and whether the exact entry is chosen there.
+    fn bits_at(&self, delta: f64) -> (f64, bool) {
+        let lossy = self.search.bits_at(self.step(delta), &self.record);
+        match &self.kept {
+            Some((_, keep)) if keep - lossy < KEEP_SAVING * self.member.tensor.numel() as f64 => {
+                (*keep, true)
+            }
+            _ => (lossy, false),
+        }
     }
 }
 
@@ -90,12 +122,7 @@ pub fn allocate(
         .collect::<Result<_>>()?;
     let values: usize = members.iter().map(|m| m.tensor.numel()).sum();
     let budget = bits * values as f64;
-    let total_at = |delta: f64| -> f64 {
-        analysed
-            .par_iter()
-            .map(|a| a.search.bits_at(a.step(delta), &a.record))
-            .sum()
-    };
+    let total_at = |delta: f64| -> f64 { analysed.par_iter().map(|a| a.bits_at(delta).0).sum() };
     let real_bits = |encoded: &[(Entry, TensorReport)]| -> f64 {
         encoded
             .iter()
@@ -181,11 +208,37 @@ fn analyse<'a>(m: &'a Member<'a>) -> Result<Analysed<'a>> {
         search.set_feedback(g).map_err(named)?;
     }
     let record = EntryRecord::new(m.tensor, m.codec.name(), exceptions.len());
+    let kept = match m.keep {
+        Some(codec) => {
+            let kept = crate::pipeline::encode_tensor(m.tensor, codec, crate::Rate::Default)?;
+            // Kept means exact: decoded and compared bit for bit before it is offered.
+            let chunks: Vec<&[u8]> = kept.0.chunks.iter().map(Vec::as_slice).collect();
+            let back = codec
+                .decode(&kept.0.params, &chunks, &m.tensor.shape)
+                .map_err(named)?;
+            if !kept.0.exceptions.is_empty()
+                || back.len() != clean.len()
+                || back
+                    .iter()
+                    .zip(clean.iter())
+                    .any(|(a, b)| a.to_bits() != b.to_bits())
+            {
+                return Err(Error::BadTensor {
+                    tensor: m.tensor.name.clone(),
+                    msg: format!("codec '{}' does not store it exactly", codec.name()),
+                });
+            }
+            let bits = kept.0.stored_bytes() as f64 * 8.0;
+            Some((kept, bits))
+        }
+        None => None,
+    };
     Ok(Analysed {
         member: m,
         search,
         record,
         exceptions,
+        kept,
     })
 }
 
@@ -214,6 +267,11 @@ fn encode_all(analysed: &[Analysed], delta: f64) -> Result<Vec<(Entry, TensorRep
     analysed
         .par_iter()
         .map(|a| {
+            if let (true, Some((kept, _))) = (a.bits_at(delta).1, &a.kept) {
+                let (entry, mut report) = kept.clone();
+                report.stats.push(("kept_exact".into(), 1.0));
+                return Ok((entry, report));
+            }
             let enc = a
                 .search
                 .encode_at(a.step(delta))
@@ -279,6 +337,7 @@ mod tests {
                 weight: w,
                 axes: None,
                 gram: None,
+                keep: None,
             })
             .collect();
         compress_planned(ts, &plans, Some(bits), &crate::default_registry(), &|_| {}).unwrap()
@@ -378,6 +437,7 @@ mod tests {
                 weight: 1.0,
                 axes,
                 gram: None,
+                keep: None,
             }];
             let c = compress_planned(
                 &ts[1..2],
@@ -436,6 +496,7 @@ mod tests {
             weight: 1.0,
             axes: Some(bad),
             gram: None,
+            keep: None,
         }];
         let e = compress_planned(
             &ts[1..2],
@@ -469,6 +530,7 @@ mod tests {
                 weight: 1.0,
                 axes: Some(axes.clone()),
                 gram,
+                keep: None,
             }];
             let c = compress_planned(&ts, &plans, Some(3.0), &crate::default_registry(), &|_| {})
                 .unwrap();
@@ -510,12 +572,79 @@ mod tests {
                 weight: 1.0,
                 axes: None,
                 gram: Some(std::sync::Arc::new(gram)),
+                keep: None,
             }];
             let e = compress_planned(&ts, &plans, Some(3.0), &crate::default_registry(), &|_| {})
                 .unwrap_err()
                 .to_string();
             assert!(e.contains("fc.weight"), "{e}");
         }
+    }
+
+    #[test]
+    fn an_exact_alternative_is_kept_where_lossy_coding_saves_too_little() {
+        use crate::codec::Codec;
+        // Tensor 0 already lies on a Q4_1 grid (a matrix of a Q4_1 GGUF file); the others
+        // are plain floats.
+        let mut ts = tensors();
+        let q41 = crate::baselines::ggml::GgmlCodec::new(crate::baselines::ggml::Kind::Q4_1);
+        let t0 = &ts[0];
+        let e = q41
+            .encode(t0.values().unwrap(), &t0.shape, Rate::Default)
+            .unwrap();
+        let chunks: Vec<&[u8]> = e.chunks.iter().map(Vec::as_slice).collect();
+        let grid = q41.decode(&e.params, &chunks, &t0.shape).unwrap();
+        ts[0] = Tensor::from_f32("t0", t0.shape.clone(), grid.clone()).unwrap();
+        let n: usize = ts.iter().map(Tensor::numel).sum();
+        let run = |bits: f64, keep: Option<&str>| {
+            let plans: Vec<TensorPlan> = (0..ts.len())
+                .map(|i| TensorPlan::Pool {
+                    codec: "native".into(),
+                    weight: 1.0,
+                    axes: None,
+                    gram: None,
+                    keep: keep.filter(|_| i == 0).map(String::from),
+                })
+                .collect();
+            compress_planned(&ts, &plans, Some(bits), &crate::default_registry(), &|_| {}).unwrap()
+        };
+        let kept = |c: &crate::Compressed| {
+            c.report.tensors[0]
+                .stats
+                .iter()
+                .any(|(k, _)| k == "kept_exact")
+        };
+        // Generous budget: the grid tensor is kept, bit for bit, and the budget holds.
+        let c = run(6.0, Some("q4_1:packed"));
+        assert!(kept(&c));
+        let entries: usize = c.report.tensors.iter().map(|r| r.stored_bytes).sum();
+        assert!(entries as f64 * 8.0 <= 6.0 * n as f64, "{entries}");
+        let back = decompress(&c.bytes).unwrap();
+        let v = back[0].values().unwrap();
+        assert!(v.iter().zip(&grid).all(|(a, b)| a.to_bits() == b.to_bits()));
+        // The others get the bits the kept tensor left: less error than with no keep.
+        let plain = run(6.0, None);
+        let (_, e_keep) = measure(&ts, &c.bytes);
+        let (_, e_plain) = measure(&ts, &plain.bytes);
+        assert_eq!(e_keep[0], 0.0);
+        assert!(e_keep.iter().sum::<f64>() < e_plain.iter().sum::<f64>());
+        // Tight budget: coding it lossily saves more than the break-even, so it is.
+        let c = run(2.0, Some("q4_1:packed"));
+        assert!(!kept(&c));
+        // A keep codec that is not exact for the tensor is an error naming it.
+        let plans: Vec<TensorPlan> = (0..ts.len())
+            .map(|i| TensorPlan::Pool {
+                codec: "native".into(),
+                weight: 1.0,
+                axes: None,
+                gram: None,
+                keep: (i == 1).then(|| "q4_1:packed".into()),
+            })
+            .collect();
+        let e = compress_planned(&ts, &plans, Some(4.0), &crate::default_registry(), &|_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("t1") && e.contains("exactly"), "{e}");
     }
 
     #[test]
@@ -529,6 +658,7 @@ mod tests {
                     weight: w,
                     axes: None,
                     gram: None,
+                    keep: None,
                 };
                 4
             ]

@@ -116,6 +116,11 @@ pub enum TensorPlan {
         /// The layer's input statistics `E[xxᵀ]` for quantization with error feedback
         /// (GPTQ, [`crate::quant::feedback`]), if any.
         gram: Option<std::sync::Arc<crate::quant::feedback::Gram>>,
+        /// A codec spec that stores this tensor *exactly* in its own bits (e.g.
+        /// `q4_1:packed` for a matrix read from a Q4_1 GGUF file), if any: the allocation
+        /// keeps the tensor so where lossy coding would save too little
+        /// ([`crate::allocation`]).
+        keep: Option<String>,
     },
 }
 
@@ -138,16 +143,18 @@ pub fn compress_planned(
     }
     let mut codecs: std::collections::HashMap<&str, Box<dyn Codec>> = Default::default();
     for p in plans {
-        let codec = match p {
+        let (codec, keep) = match p {
             TensorPlan::Own { codec, rate } => {
                 rate.validate()?;
-                codec
+                (codec, None)
             }
-            TensorPlan::Pool { codec, .. } => codec,
+            TensorPlan::Pool { codec, keep, .. } => (codec, keep.as_ref()),
             TensorPlan::Verbatim => continue,
         };
-        if !codecs.contains_key(codec.as_str()) {
-            codecs.insert(codec, registry.build(codec)?);
+        for c in std::iter::once(codec).chain(keep) {
+            if !codecs.contains_key(c.as_str()) {
+                codecs.insert(c, registry.build(c)?);
+            }
         }
     }
     let mut results: Vec<Option<(Entry, TensorReport)>> = tensors
@@ -175,6 +182,7 @@ pub fn compress_planned(
                 weight,
                 axes,
                 gram,
+                keep,
             } if t.dtype.is_float() => Some(crate::allocation::Member {
                 index: i,
                 tensor: t,
@@ -182,6 +190,7 @@ pub fn compress_planned(
                 weight: *weight,
                 axes: axes.as_ref(),
                 gram: gram.as_deref(),
+                keep: keep.as_ref().map(|k| codecs[k.as_str()].as_ref()),
             }),
             _ => None,
         })

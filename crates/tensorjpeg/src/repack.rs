@@ -56,6 +56,23 @@ const CLASSES: usize = 17;
 /// Position symbols: 0..32 = the position, 32 = not present.
 const NO_POS: u16 = QK as u16;
 
+/// Which contexts the nibble and byte tables are split by.
+///
+/// A repacked file ([`Contexts::File`]) stores one model for all its tensors, so it can
+/// afford ~1,000 nibble contexts (the zero point in quarter steps × the scale ratio). A
+/// tensor coded on its own (the container's `q4_1:packed` codecs) stores its own tables,
+/// and those contexts would cost ~9 KB per tensor — 0.2 bits per weight on SmolLM2's
+/// matrices; [`Contexts::Tensor`] keeps the zero point in whole steps and drops the scale
+/// ratio from the nibble and byte contexts (17 nibble tables).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Contexts {
+    /// The repacked file's contexts (the `.tjgguf` format).
+    #[default]
+    File,
+    /// Fewer contexts, for a model stored with each tensor.
+    Tensor,
+}
+
 /// The block kinds this module models; a kind's position here is its code in files
 /// ([`kind_code`]) and orders the model's tables.
 pub const KINDS: [Kind; 3] = [Kind::Q4_0, Kind::Q4_1, Kind::Q8_0];
@@ -149,6 +166,7 @@ fn ratio_class(prev: Option<u16>, d: u16) -> usize {
 /// The one definition of the symbol order: visits every block of `data` (decoding: zeros,
 /// overwritten as the symbols come back), handing each symbol to `sink` with its table.
 fn walk(
+    ctx: Contexts,
     kind: Kind,
     row_len: usize,
     classes: &[u8],
@@ -166,7 +184,10 @@ fn walk(
         blk[0] = sink.code(base + T_DLO, u16::from(blk[0]))? as u8;
         prev_dhi = dhi as usize;
         let d = u16::from_le_bytes([blk[0], blk[1]]);
-        let ratio = ratio_class((bi % per_row != 0).then_some(prev_d), d);
+        let ratio = match ctx {
+            Contexts::File => ratio_class((bi % per_row != 0).then_some(prev_d), d),
+            Contexts::Tensor => 0,
+        };
         prev_d = d;
         match kind {
             Kind::Q8_0 => {
@@ -181,7 +202,10 @@ fn walk(
                     blk[3] = sink.code(base + T_MHI + dhi as usize, u16::from(blk[3]))? as u8;
                     blk[2] = sink.code(base + T_MLO, u16::from(blk[2]))? as u8;
                     let m = u16::from_le_bytes([blk[2], blk[3]]);
-                    (zero_context(d, m), 4)
+                    match ctx {
+                        Contexts::File => (zero_context(d, m), 4),
+                        Contexts::Tensor => (zero_context(d, m) & !3, 4),
+                    }
                 } else {
                     (ZCTX - 1, 2)
                 };
@@ -257,12 +281,18 @@ fn column_classes(b: &Blocks) -> Vec<u8> {
 /// Symbol counts per table (the input to [`Model::fit`]); counts of several tensors add up.
 #[derive(Debug, Clone, Default)]
 pub struct Counts {
+    contexts: Contexts,
     counts: Vec<Vec<u64>>,
 }
 
 impl Counts {
-    /// Counts the symbols of one tensor.
+    /// Counts the symbols of one tensor, under the repacked file's contexts.
     pub fn of(b: &Blocks) -> Result<Counts> {
+        Counts::with_contexts(b, Contexts::File)
+    }
+
+    /// Counts the symbols of one tensor under `contexts`.
+    pub fn with_contexts(b: &Blocks, contexts: Contexts) -> Result<Counts> {
         b.check()?;
         struct C(Vec<Vec<u64>>);
         impl Sink for C {
@@ -277,13 +307,25 @@ impl Counts {
         }
         let mut c = C(vec![Vec::new(); 3 * STRIDE]);
         let mut data = b.data.to_vec();
-        walk(b.kind, b.row_len, &column_classes(b), &mut data, &mut c)?;
-        Ok(Counts { counts: c.0 })
+        walk(
+            contexts,
+            b.kind,
+            b.row_len,
+            &column_classes(b),
+            &mut data,
+            &mut c,
+        )?;
+        Ok(Counts {
+            contexts,
+            counts: c.0,
+        })
     }
 
-    /// Adds another tensor's counts.
+    /// Adds another tensor's counts (counted under the same contexts).
     pub fn add(&mut self, other: &Counts) {
+        debug_assert!(self.counts.is_empty() || self.contexts == other.contexts);
         if self.counts.is_empty() {
+            self.contexts = other.contexts;
             self.counts = vec![Vec::new(); 3 * STRIDE];
         }
         for (a, b) in self.counts.iter_mut().zip(&other.counts) {
@@ -331,6 +373,7 @@ pub fn group_bits(model: &Model, counts: &Counts) -> [(&'static str, f64); 6] {
 /// The static tables of every context that occurs, fitted on a file's tensors.
 #[derive(Debug, Clone)]
 pub struct Model {
+    contexts: Contexts,
     tables: Vec<Option<FreqTable>>,
     decode: Vec<Option<DecodeTable>>,
 }
@@ -344,15 +387,19 @@ impl Model {
                 FreqTable::from_counts(c, FreqTable::precision_for(c.len()))
             })
             .collect();
-        Model::with_tables(tables)
+        Model::with_tables(counts.contexts, tables)
     }
 
-    fn with_tables(tables: Vec<Option<FreqTable>>) -> Model {
+    fn with_tables(contexts: Contexts, tables: Vec<Option<FreqTable>>) -> Model {
         let decode = tables
             .iter()
             .map(|t| t.as_ref().map(DecodeTable::new))
             .collect();
-        Model { tables, decode }
+        Model {
+            contexts,
+            tables,
+            decode,
+        }
     }
 
     /// Writes the tables: `varint n`, then per table `varint index`, `u8 precision`,
@@ -379,8 +426,13 @@ impl Model {
         }
     }
 
-    /// Reads tables written by [`Model::write`], validating every one.
+    /// Reads tables written by [`Model::write`] for a repacked file, validating every one.
     pub fn read(r: &mut ByteReader) -> Result<Model> {
+        Model::read_with_contexts(r, Contexts::File)
+    }
+
+    /// Reads tables written by [`Model::write`] for `contexts`, validating every one.
+    pub fn read_with_contexts(r: &mut ByteReader, contexts: Contexts) -> Result<Model> {
         let n = r.varint_max("repack table count", (3 * STRIDE) as u64)? as usize;
         let mut tables: Vec<Option<FreqTable>> = vec![None; 3 * STRIDE];
         for _ in 0..n {
@@ -398,7 +450,7 @@ impl Model {
             }
             tables[i] = Some(FreqTable::from_stored(freqs, precision)?);
         }
-        Ok(Model::with_tables(tables))
+        Ok(Model::with_tables(contexts, tables))
     }
 }
 
@@ -426,7 +478,14 @@ pub fn encode(model: &Model, b: &Blocks) -> Result<Vec<u8>> {
     let classes = column_classes(b);
     let mut e = E(Vec::with_capacity(b.data.len() * 2), model);
     let mut data = b.data.to_vec();
-    walk(b.kind, b.row_len, &classes, &mut data, &mut e)?;
+    walk(
+        model.contexts,
+        b.kind,
+        b.row_len,
+        &classes,
+        &mut data,
+        &mut e,
+    )?;
     let (states, words) = rans::encode_mixed(&e.0, |t| {
         model.tables[t].as_ref().expect("checked while walking")
     });
@@ -495,7 +554,7 @@ pub fn decode(
         }
     }
     let mut d = D(MixedDecoder::new(states, &words)?, model);
-    walk(kind, row_len, classes, &mut data, &mut d)?;
+    walk(model.contexts, kind, row_len, classes, &mut data, &mut d)?;
     d.0.finish()?;
     Ok(data)
 }

@@ -238,12 +238,14 @@ fn container_cases() -> Vec<(String, Got)> {
             weight: 1.0,
             axes: None,
             gram: None,
+            keep: None,
         },
         TensorPlan::Pool {
             codec: "native".into(),
             weight: 2.0,
             axes: Some(axes),
             gram: None,
+            keep: None,
         },
     ];
     let c = compress_planned(

@@ -21,7 +21,9 @@ pub struct ModelSweepArgs {
     /// Codecs and rates: SPEC[@bits=..|@q=..], comma-separated; a `global:` prefix shares
     /// each bits= budget among the tensors at one slope, `weighted:` at one slope of the
     /// calibrated model-weighted error, `gptq:` as weighted with error feedback through each
-    /// layer's E[xxᵀ]. Default: a list per kind of model.
+    /// layer's E[xxᵀ]; before any of these, `requant:` re-quantizes the matrices a GGUF
+    /// file holds as blocks instead of letting the allocation keep them (`compress
+    /// --requantize`). Default: a list per kind of model.
     #[arg(long)]
     pub codecs: Option<String>,
     /// Text for evaluation and calibration (default assets/text/enwiki.txt).

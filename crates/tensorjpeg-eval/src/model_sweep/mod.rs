@@ -293,6 +293,7 @@ fn measure(
         codec: p.spec.clone(),
         rate: p.rate,
         allocation: p.allocation,
+        requantize: p.requantize,
         ..Default::default()
     };
     if let (true, Some(imp)) = (p.allocation.is_calibrated(), importance) {

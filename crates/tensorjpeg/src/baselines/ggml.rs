@@ -20,6 +20,10 @@
 //! and decoded in parallel. The codec has no parameters and ignores the rate (these are
 //! fixed-rate formats), except that [`Rate::MaxError`] is refused: no bound can be promised.
 //!
+//! With the `packed` option (`q4_1:packed`) the same blocks are entropy-coded instead of
+//! stored as they are ([`super::ggml_packed`]); the decoder tells the two apart by the
+//! parameters (none = plain).
+//!
 //! Which reference behaviours matter for byte-identical output (checked against candle's
 //! `QTensor::quantize` in `tensorjpeg-io`'s tests):
 //! * the scale is computed in f32 and its reciprocal `id = 1/d` is taken from the *unrounded*
@@ -182,12 +186,20 @@ fn quantize_q4_1(xs: &[f32; QK], out: &mut Vec<u8>) {
 #[derive(Debug, Clone, Copy)]
 pub struct GgmlCodec {
     kind: Kind,
+    packed: bool,
 }
 
 impl GgmlCodec {
     /// The codec for `kind`.
     pub fn new(kind: Kind) -> Self {
-        GgmlCodec { kind }
+        GgmlCodec {
+            kind,
+            packed: false,
+        }
+    }
+    /// The codec for `kind` whose blocks are entropy-coded ([`super::ggml_packed`]).
+    pub fn packed(kind: Kind) -> Self {
+        GgmlCodec { kind, packed: true }
     }
     /// Which format this codec writes.
     pub fn kind(&self) -> Kind {
@@ -247,9 +259,14 @@ impl Codec for GgmlCodec {
             })
             .collect();
         let n = values.len().max(1) as f64;
-        let stored_bits = (blocks * bb * 8) as f64;
+        let (params, chunks) = if self.packed {
+            super::ggml_packed::encode(kind, per_row, &chunks.concat())?
+        } else {
+            (Vec::new(), chunks)
+        };
+        let stored_bits = (params.len() + chunks.iter().map(Vec::len).sum::<usize>()) as f64 * 8.0;
         Ok(Encoded {
-            params: Vec::new(),
+            params,
             chunks,
             stats: vec![
                 ("blocks".to_string(), blocks as f64),
@@ -264,17 +281,16 @@ impl Codec for GgmlCodec {
 
     fn decode(&self, params: &[u8], chunks: &[&[u8]], shape: &[usize]) -> Result<Vec<f32>> {
         let name = self.name();
-        if !params.is_empty() {
-            return Err(Error::corrupt(format!(
-                "{name}: expected no parameters, found {} bytes",
-                params.len()
-            )));
-        }
         let numel = crate::tensor::numel(shape)
             .ok_or_else(|| Error::corrupt(format!("{name}: shape {shape:?} overflows")))?;
-        let (_rows, cols, per_row, blocks) = geometry(shape, numel)?;
+        let (rows, cols, per_row, blocks) = geometry(shape, numel)?;
         let kind = self.kind;
         let bb = kind.block_bytes();
+        if !params.is_empty() {
+            let data = super::ggml_packed::decode(name, kind, rows, per_row, params, chunks)?;
+            let plain: Vec<&[u8]> = data.chunks(CHUNK_BLOCKS * bb).collect();
+            return GgmlCodec::new(kind).decode(&[], &plain, shape);
+        }
         let n_chunks = blocks.div_ceil(CHUNK_BLOCKS);
         if chunks.len() != n_chunks {
             return Err(Error::corrupt(format!(
@@ -320,13 +336,17 @@ impl Codec for GgmlCodec {
     }
 }
 
-/// Builds `q8_0`, `q4_0`, `q4_1` from a spec (no options are accepted).
+/// Builds `q8_0`, `q4_0`, `q4_1` from a spec (the one option: `packed`).
 pub fn factory(spec: &CodecSpec) -> Option<Result<Box<dyn Codec>>> {
     let kind = Kind::from_name(&spec.name)?;
-    Some(
-        spec.check_allowed(&[], &[])
-            .map(|()| Box::new(GgmlCodec::new(kind)) as Box<dyn Codec>),
-    )
+    Some(spec.check_allowed(&["packed"], &[]).map(|()| {
+        let codec = if spec.flags.iter().any(|f| f == "packed") {
+            GgmlCodec::packed(kind)
+        } else {
+            GgmlCodec::new(kind)
+        };
+        Box::new(codec) as Box<dyn Codec>
+    }))
 }
 
 #[cfg(test)]

@@ -8,9 +8,11 @@
 //! | `zstd[:level=N][:shuffle]` | zstd of the f32 bytes, optionally byte-plane shuffled (`zstd`; cargo feature `zstd`) |
 //! | `svd[:f32][:rank=N]` | a rank-r truncated SVD of the 2-D view ([`svd`]) |
 //! | `q8_0`, `q4_0`, `q4_1` | GGUF block quantizers ([`ggml`], its own factory) |
+//! | `q8_0:packed`, … | the same blocks, entropy-coded ([`ggml_packed`]; lossless for a tensor the blocks hold exactly) |
 //! | `jpeg[:tworow\|matrix\|tiles][:q=N][:optimize][:trunc]` | the seeds' literal JPEG: min–max normalised 8-bit grayscale images through a real baseline JPEG encoder ([`jpeg`], its own factory) |
 pub mod cast;
 pub mod ggml;
+pub mod ggml_packed;
 pub mod jpeg;
 pub mod svd;
 #[cfg(feature = "zstd")]
