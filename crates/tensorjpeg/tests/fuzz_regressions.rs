@@ -287,6 +287,8 @@ const CONTAINER_SPECS: &[(&str, &str)] = &[
     ("q8_0", "default"),
     ("q4_0", "default"),
     ("q4_1", "default"),
+    ("q4_1:packed", "default"),
+    ("q8_0:packed", "default"),
     ("svd", "default"),
     ("svd:f32:rank=3", "default"),
     ("zstd", "default"),
