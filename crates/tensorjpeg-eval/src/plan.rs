@@ -349,6 +349,41 @@ mod tests {
     }
 
     #[test]
+    fn matrices_on_a_gguf_grid_are_offered_as_they_are_unless_requantized() {
+        use tensorjpeg::Codec;
+        let reg = tensorjpeg::default_registry();
+        let v: Vec<f32> = (0..64 * 96).map(|i| ((i * 7919) % 211) as f32 * 1e-3).collect();
+        let q = reg.build("q4_1").unwrap();
+        let e = q.encode(&v, &[64, 96], Rate::Default).unwrap();
+        let chunks: Vec<&[u8]> = e.chunks.iter().map(Vec::as_slice).collect();
+        let grid = q.decode(&e.params, &chunks, &[64, 96]).unwrap();
+        let ts = vec![
+            Tensor::from_f32("a.weight", vec![64, 96], grid).unwrap(),
+            Tensor::from_f32("b.weight", vec![64, 96], v).unwrap(),
+        ];
+        let mut cfg = PlanConfig {
+            codec: "native".into(),
+            rate: Rate::Bits(4.0),
+            allocation: Allocation::Global,
+            ..Default::default()
+        };
+        let keeps = |cfg: &PlanConfig| -> Vec<Option<String>> {
+            cfg.plan(&ts, &reg)
+                .unwrap()
+                .tensors
+                .into_iter()
+                .map(|p| match p {
+                    TensorPlan::Pool { keep, .. } => keep,
+                    other => panic!("{other:?}"),
+                })
+                .collect()
+        };
+        assert_eq!(keeps(&cfg), vec![Some("q4_1:packed".to_string()), None]);
+        cfg.requantize = true;
+        assert_eq!(keeps(&cfg), vec![None, None]);
+    }
+
+    #[test]
     fn model_files_keep_vectors_exact_and_rules_win() {
         let ts = vec![
             t("emb.weight", vec![8, 4]),
