@@ -447,6 +447,61 @@ fn a_container_decompresses_to_a_gguf_the_runtime_runs() {
     assert!(!dir.path().join("x.gguf").exists());
 }
 
+/// A pooled budget above what the file's own blocks cost: the allocation keeps SmolLM2's
+/// Q4_1 matrices exactly (entropy-coded), and they go back to the same GGUF bytes.
+#[test]
+fn the_allocation_keeps_a_files_own_blocks_and_they_come_back_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = asset("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let compress = |out: &str, extra: &[&str]| {
+        let mut a = vec![
+            "compress",
+            &m,
+            "-o",
+            out,
+            "--bits",
+            "4.5",
+            "--allocate",
+            "global",
+            "--include",
+            r"blk\.0\.",
+            "--json",
+        ];
+        a.extend_from_slice(extra);
+        ok_json(&a)
+    };
+    let r = compress(&p("k.tjz"), &[]);
+    let names = [
+        "blk.0.attn_q.weight",
+        "blk.0.attn_k.weight",
+        "blk.0.ffn_down.weight",
+    ];
+    for name in names {
+        let t = tensor(&r, name);
+        assert_eq!(t["codec"], "q4_1", "{t}");
+        assert_eq!(t["stats"]["kept_exact"], 1.0, "{t}");
+        // Its own blocks, entropy-coded: fewer bits than the file's 5.0.
+        let bpv = t["bits_per_value"].as_f64().unwrap();
+        assert!(bpv < 4.5, "{t}");
+    }
+    ok(&["decompress", &p("k.tjz"), "-o", &p("k.gguf"), "--like", &m]);
+    let (orig, back) = (
+        std::fs::read(&m).unwrap(),
+        std::fs::read(p("k.gguf")).unwrap(),
+    );
+    assert_eq!(orig.len(), back.len());
+    let data = 1_785_664; // SmolLM2's header (metadata and tokenizer) ends here
+    assert!(orig[data..] == back[data..], "the tensor data differs");
+    // --requantize: the same budget re-quantizes them (lossy, the pre-keep behaviour).
+    let r = compress(&p("r.tjz"), &["--requantize"]);
+    for name in names {
+        let t = tensor(&r, name);
+        assert_eq!(t["codec"], "native", "{t}");
+        assert!(t["stats"]["kept_exact"].is_null(), "{t}");
+    }
+}
+
 #[test]
 fn a_repacked_gguf_restores_bit_for_bit_and_the_runtime_loads_it() {
     let dir = tempfile::tempdir().unwrap();

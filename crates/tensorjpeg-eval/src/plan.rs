@@ -352,7 +352,9 @@ mod tests {
     fn matrices_on_a_gguf_grid_are_offered_as_they_are_unless_requantized() {
         use tensorjpeg::Codec;
         let reg = tensorjpeg::default_registry();
-        let v: Vec<f32> = (0..64 * 96).map(|i| ((i * 7919) % 211) as f32 * 1e-3).collect();
+        let v: Vec<f32> = (0..64 * 96)
+            .map(|i| ((i * 7919) % 211) as f32 * 1e-3)
+            .collect();
         let q = reg.build("q4_1").unwrap();
         let e = q.encode(&v, &[64, 96], Rate::Default).unwrap();
         let chunks: Vec<&[u8]> = e.chunks.iter().map(Vec::as_slice).collect();
