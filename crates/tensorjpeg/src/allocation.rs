@@ -23,8 +23,10 @@
 //! is `λ = w · 2 ln 2 · D / n` per bit, so the tensor is kept exactly when coding it lossily
 //! would save fewer than `n / (2 ln 2)` ≈ 0.72 bits per value — whatever its weight, which
 //! only sets the lossy rate it is compared at. Measured on a whole model, half that break-even
-//! ([`KEEP_SAVING`] = 0.36) is better: the high-rate model overstates what the lossy rate
-//! of a tensor already on a coarse grid costs. Re-quantizing a quantized tensor onto another
+//! ([`KEEP_SAVING`] = 0.36) is better — more matrices go lossy and the budget they free
+//! goes to the tied embedding table. Why is not settled: either the high-rate model misjudges
+//! the lossy curve of a tensor already on a coarse grid, or the probes under-weight the
+//! embedding table against the matrices. Re-quantizing a quantized tensor onto another
 //! grid adds an error as large as the first quantization's, so a file's own blocks are
 //! the best point near their own rate; the budget then goes to what the file stored
 //! generously (SmolLM2's Q8_0 embedding table) and to tensors whose lossy rate falls low.
