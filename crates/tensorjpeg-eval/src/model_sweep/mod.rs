@@ -137,6 +137,8 @@ pub struct Row {
     pub metrics: Metrics,
     /// Seconds to compress the model.
     pub compress_s: f64,
+    /// Tensors the allocation kept exactly (their file's own blocks, entropy-coded).
+    pub kept_tensors: usize,
 }
 
 impl Row {
@@ -157,6 +159,7 @@ impl Row {
             "kl": opt(m.kl),
             "top1_agreement": opt(m.top1_agreement),
             "compress_s": num(self.compress_s),
+            "kept_tensors": self.kept_tensors,
         })
     }
 }
@@ -240,6 +243,7 @@ pub fn run(cfg: &Config, progress: &dyn Progress) -> Result<Outcome> {
         snr_db: f64::INFINITY,
         metrics: judge.original(),
         compress_s: 0.0,
+        kept_tensors: 0,
     }];
     let importance = if points.iter().any(|p| p.allocation.is_calibrated()) {
         let grams = points
@@ -336,5 +340,11 @@ fn measure(
         snr_db: coded.snr_db(),
         metrics,
         compress_s,
+        kept_tensors: c
+            .report
+            .tensors
+            .iter()
+            .filter(|r| r.stats.iter().any(|(k, _)| k == "kept_exact"))
+            .count(),
     })
 }

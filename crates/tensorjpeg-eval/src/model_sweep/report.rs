@@ -9,7 +9,7 @@ use crate::report::plot::{log_x, Series};
 use crate::report::table::{self, f};
 use crate::report::{csv, write_atomic};
 
-const COLUMNS: [&str; 14] = [
+const COLUMNS: [&str; 15] = [
     "model",
     "codec",
     "rate",
@@ -24,6 +24,7 @@ const COLUMNS: [&str; 14] = [
     "kl",
     "top1_agreement",
     "compress_s",
+    "kept_tensors",
 ];
 
 fn opt(v: Option<f64>, d: usize) -> String {
