@@ -16,8 +16,9 @@
 #         - by llama.cpp itself (`llama-perplexity -c 512 --chunks 10`, which scores the second
 #           half of each chunk: its own baseline, so compare rises, not perplexities).
 #       Then tensorjpeg's own files (TJ_ALLOCS, default "gptq tcq": `--allocate gptq`, and
-#       `--allocate weighted --codec native:tcq`; `tcq-requant` adds `--requantize`, the
-#       behaviour before the allocation could keep the file's own blocks) at TJ_BITS (default "4 4.5") bits per
+#       `--allocate weighted --codec native:tcq`; `gptq-requant` / `tcq-requant` add
+#       `--requantize`, the behaviour before the allocation could keep the file's own
+#       blocks) at TJ_BITS (default "4 4.5") bits per
 #       value, decompressed to GGUF with --like, scored by both the same way.
 #       Bits per weight are all-in: file bytes × 8 / every tensor's values.
 #       Writes OUT_DIR/llama-cpp.csv and llama-cpp.json (default out/llama-cpp).
@@ -130,8 +131,8 @@ print(sum(math.prod(t["shape"]) for t in json.load(sys.stdin)["tensors"]))')
   # their size is the container's. Calibrated on the same text as the importance matrix.
   for alloc in ${TJ_ALLOCS:-gptq tcq}; do
   local how=(--allocate gptq)
-  [ "$alloc" = tcq ] && how=(--allocate weighted --codec native:tcq)
-  [ "$alloc" = tcq-requant ] && how=(--allocate weighted --codec native:tcq --requantize)
+  [ "${alloc%-requant}" = tcq ] && how=(--allocate weighted --codec native:tcq)
+  [ "${alloc%-requant}" != "$alloc" ] && how+=(--requantize)
   for b in ${TJ_BITS:-4 4.5}; do
     "$root/target/release/tensorjpeg" compress "$model" -o "$work/tj-$b.tjz" --bits "$b" \
       "${how[@]}" --calibration "$calib" >/dev/null 2>&1 || die "tensorjpeg compress failed"
