@@ -602,18 +602,20 @@ mod tests {
         let grid = q41.decode(&e.params, &chunks, &t0.shape).unwrap();
         ts[0] = Tensor::from_f32("t0", t0.shape.clone(), grid.clone()).unwrap();
         let n: usize = ts.iter().map(Tensor::numel).sum();
-        let run = |bits: f64, keep: Option<&str>| {
+        // Every tensor pooled; tensor `at` offered `keep`.
+        let compress = |bits: f64, at: usize, keep: Option<&str>| {
             let plans: Vec<TensorPlan> = (0..ts.len())
                 .map(|i| TensorPlan::Pool {
                     codec: "native".into(),
                     weight: 1.0,
                     axes: None,
                     gram: None,
-                    keep: keep.filter(|_| i == 0).map(String::from),
+                    keep: keep.filter(|_| i == at).map(String::from),
                 })
                 .collect();
-            compress_planned(&ts, &plans, Some(bits), &crate::default_registry(), &|_| {}).unwrap()
+            compress_planned(&ts, &plans, Some(bits), &crate::default_registry(), &|_| {})
         };
+        let run = |bits: f64, keep: Option<&str>| compress(bits, 0, keep).unwrap();
         let kept = |c: &crate::Compressed| {
             c.report.tensors[0]
                 .stats
@@ -638,16 +640,7 @@ mod tests {
         let c = run(2.0, Some("q4_1:packed"));
         assert!(!kept(&c));
         // A keep codec that is not exact for the tensor is an error naming it.
-        let plans: Vec<TensorPlan> = (0..ts.len())
-            .map(|i| TensorPlan::Pool {
-                codec: "native".into(),
-                weight: 1.0,
-                axes: None,
-                gram: None,
-                keep: (i == 1).then(|| "q4_1:packed".into()),
-            })
-            .collect();
-        let e = compress_planned(&ts, &plans, Some(4.0), &crate::default_registry(), &|_| {})
+        let e = compress(4.0, 1, Some("q4_1:packed"))
             .unwrap_err()
             .to_string();
         assert!(e.contains("t1") && e.contains("exactly"), "{e}");
