@@ -350,7 +350,6 @@ mod tests {
 
     #[test]
     fn matrices_on_a_gguf_grid_are_offered_as_they_are_unless_requantized() {
-        use tensorjpeg::Codec;
         let reg = tensorjpeg::default_registry();
         let v: Vec<f32> = (0..64 * 96)
             .map(|i| ((i * 7919) % 211) as f32 * 1e-3)
