@@ -392,40 +392,28 @@ pub enum GgufMatrices {
 
 /// The smallest of Q4_0, Q4_1 and Q8_0 whose blocks hold `values` (a matrix, rows a
 /// multiple of 32) exactly, bit for bit — a tensor the container kept exact, or coded with
-/// a block codec, goes back to its blocks instead of F32.
+/// a block codec, goes back to its blocks instead of F32. The search is the codec crate's
+/// ([`tensorjpeg::baselines::ggml_packed::exact_kind`]); candle's quantizers write the same
+/// blocks.
 fn exact_blocks(
     dense: &candle_core::Tensor,
     values: &[f32],
     ndim: usize,
 ) -> candle_core::Result<Option<candle_core::quantized::QTensor>> {
     use candle_core::quantized::{GgmlDType, QTensor};
-    let Some(&cols) = dense
-        .dims()
-        .last()
-        .filter(|&&c| ndim >= 2 && c > 0 && c % 32 == 0)
-    else {
+    use tensorjpeg::baselines::ggml::Kind;
+    if ndim < 2 {
+        return Ok(None);
+    }
+    let Some(kind) = tensorjpeg::baselines::ggml_packed::exact_kind(values, dense.dims()) else {
         return Ok(None);
     };
-    let exact = |t: &candle_core::Tensor, v: &[f32], dt| -> candle_core::Result<Option<QTensor>> {
-        let q = QTensor::quantize(t, dt)?;
-        let back = q
-            .dequantize(&Device::Cpu)?
-            .flatten_all()?
-            .to_vec1::<f32>()?;
-        let same =
-            back.len() == v.len() && back.iter().zip(v).all(|(a, b)| a.to_bits() == b.to_bits());
-        Ok(same.then_some(q))
+    let dt = match kind {
+        Kind::Q4_0 => GgmlDType::Q4_0,
+        Kind::Q4_1 => GgmlDType::Q4_1,
+        Kind::Q8_0 => GgmlDType::Q8_0,
     };
-    // The first row rules a type out cheaply (most lossy matrices fail on it).
-    let row = candle_core::Tensor::from_slice(&values[..cols], (1, cols), &Device::Cpu)?;
-    for dt in [GgmlDType::Q4_0, GgmlDType::Q4_1, GgmlDType::Q8_0] {
-        if exact(&row, &values[..cols], dt)?.is_some() {
-            if let Some(q) = exact(dense, values, dt)? {
-                return Ok(Some(q));
-            }
-        }
-    }
-    Ok(None)
+    QTensor::quantize(dense, dt).map(Some)
 }
 
 /// Writes `tensors` (decoded from a container) as a GGUF file llama.cpp can run, with the

@@ -26,10 +26,7 @@
 //! ([`KEEP_SAVING`] = 0.36) is better — more matrices go lossy and the budget they free
 //! goes to the tied embedding table. Why is not settled: either the high-rate model misjudges
 //! the lossy curve of a tensor already on a coarse grid, or the probes under-weight the
-//! embedding table against the matrices. Re-quantizing a quantized tensor onto another
-//! grid adds an error as large as the first quantization's, so a file's own blocks are
-//! the best point near their own rate; the budget then goes to what the file stored
-//! generously (SmolLM2's Q8_0 embedding table) and to tensors whose lossy rate falls low.
+//! embedding table against the matrices.
 
 use rayon::prelude::*;
 
@@ -273,7 +270,9 @@ fn encode_all(analysed: &[Analysed], delta: f64) -> Result<Vec<(Entry, TensorRep
     analysed
         .par_iter()
         .map(|a| {
-            if let (true, Some((kept, _))) = (a.bits_at(delta).1, &a.kept) {
+            // Only a member with an exact entry pays for the extra cost estimate (the
+            // trellis runs twice per estimate).
+            if let Some((kept, _)) = a.kept.as_ref().filter(|_| a.bits_at(delta).1) {
                 let (entry, mut report) = kept.clone();
                 report.stats.push(("kept_exact".into(), 1.0));
                 return Ok((entry, report));
