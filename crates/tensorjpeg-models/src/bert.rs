@@ -1,4 +1,5 @@
-//! BERT sentence embeddings (all-MiniLM-L6-v2) with sentence-transformers semantics.
+//! BERT-family sentence embeddings (all-MiniLM-L6-v2; MPNet's all-mpnet-base-v2, see
+//! [`crate::mpnet`]) with sentence-transformers semantics.
 //!
 //! A model directory holds `model.safetensors`, `config.json` and `tokenizer.json` (and,
 //! optionally, sentence-transformers' `sentence_bert_config.json`). Each sentence is
@@ -27,6 +28,7 @@ use serde_json::Value;
 use crate::calibrate::Calibration;
 use crate::hooks::EmbedHook;
 use crate::linear::Linear;
+use crate::mpnet::{self, RelativeBias};
 use crate::recorder::Recorder;
 use crate::tokenizer::Tokenizer;
 use crate::weights::{WeightOptions, WeightReport, Weights};
@@ -50,9 +52,26 @@ pub enum Activation {
     Relu,
 }
 
-/// Hyper-parameters from a Hugging Face BERT `config.json`.
+/// The encoder family (`model_type` in `config.json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arch {
+    /// BERT (and MiniLM): absolute positions from 0, token-type embeddings.
+    Bert,
+    /// MPNet: positions from `pad_token_id + 1`, no token types, a relative position bias
+    /// over `buckets` buckets in every block ([`crate::mpnet`]).
+    MpNet {
+        /// The padding token id (positions start one past it).
+        pad_token_id: usize,
+        /// Relative position buckets (`relative_attention_num_buckets`).
+        buckets: usize,
+    },
+}
+
+/// Hyper-parameters from a Hugging Face BERT or MPNet `config.json`.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// BERT or MPNet.
+    pub arch: Arch,
     /// Width of the hidden states (384 for MiniLM-L6).
     pub hidden_size: usize,
     /// Number of encoder blocks.
@@ -115,7 +134,23 @@ impl Config {
                 Error::format(path, format!("`layer_norm_eps` is not a number: {x}"))
             })?,
         };
+        let arch = match v.get("model_type").and_then(Value::as_str) {
+            Some("mpnet") => Arch::MpNet {
+                pad_token_id: uint("pad_token_id")?.unwrap_or(1),
+                buckets: uint("relative_attention_num_buckets")?.unwrap_or(32),
+            },
+            _ => Arch::Bert,
+        };
+        if let Arch::MpNet { buckets, .. } = arch {
+            if buckets < 4 {
+                return Err(Error::format(
+                    path,
+                    format!("relative_attention_num_buckets {buckets} is below 4"),
+                ));
+            }
+        }
         let cfg = Config {
+            arch,
             hidden_size: need("hidden_size")?,
             num_hidden_layers: need("num_hidden_layers")?,
             num_attention_heads: need("num_attention_heads")?,
@@ -135,10 +170,24 @@ impl Config {
                 ),
             ));
         }
-        if cfg.type_vocab_size == 0 {
+        if cfg.type_vocab_size == 0 && cfg.arch == Arch::Bert {
             return Err(Error::format(path, "type_vocab_size is 0"));
         }
         Ok(cfg)
+    }
+
+    /// The position-table row of a sequence's first token (MPNet: `pad_token_id + 1`).
+    pub fn position_offset(&self) -> usize {
+        match self.arch {
+            Arch::Bert => 0,
+            Arch::MpNet { pad_token_id, .. } => pad_token_id + 1,
+        }
+    }
+
+    /// The longest input in tokens the position table allows.
+    pub fn max_positions(&self) -> usize {
+        self.max_position_embeddings
+            .saturating_sub(self.position_offset())
     }
 }
 
@@ -222,12 +271,17 @@ struct Block {
 impl Block {
     fn load(w: &Weights, p: &str, cfg: &Config) -> Result<Self> {
         let (h, i, eps) = (cfg.hidden_size, cfg.intermediate_size, cfg.layer_norm_eps);
+        let names = match cfg.arch {
+            Arch::Bert => mpnet::BERT_NAMES,
+            Arch::MpNet { .. } => mpnet::MPNET_NAMES,
+        };
+        let [q, k, v, o] = names.qkvo;
         Ok(Block {
-            query: Dense::load(w, &format!("{p}.attention.self.query"), h, h)?,
-            key: Dense::load(w, &format!("{p}.attention.self.key"), h, h)?,
-            value: Dense::load(w, &format!("{p}.attention.self.value"), h, h)?,
-            attn_out: Dense::load(w, &format!("{p}.attention.output.dense"), h, h)?,
-            attn_norm: Norm::load(w, &format!("{p}.attention.output.LayerNorm"), h, eps)?,
+            query: Dense::load(w, &format!("{p}.{q}"), h, h)?,
+            key: Dense::load(w, &format!("{p}.{k}"), h, h)?,
+            value: Dense::load(w, &format!("{p}.{v}"), h, h)?,
+            attn_out: Dense::load(w, &format!("{p}.{o}"), h, h)?,
+            attn_norm: Norm::load(w, &format!("{p}.{}", names.attn_norm), h, eps)?,
             intermediate: Dense::load(w, &format!("{p}.intermediate.dense"), i, h)?,
             output: Dense::load(w, &format!("{p}.output.dense"), h, i)?,
             out_norm: Norm::load(w, &format!("{p}.output.LayerNorm"), h, eps)?,
@@ -242,6 +296,7 @@ impl Block {
         lens: &[usize],
         heads: usize,
         act: Activation,
+        bias: Option<&RelativeBias>,
         rec: Option<&Recorder>,
     ) -> Result<Vec<f32>> {
         let h = self.query.bias.len();
@@ -257,7 +312,7 @@ impl Block {
                 .with_min_len(ROWS_PER_TASK)
                 .for_each(|r| add(r, &d.bias));
         }
-        let ctx = attention(&q, &k, &v, lens, h, heads);
+        let ctx = attention(&q, &k, &v, lens, h, heads, bias);
         drop((q, k, v));
 
         // attention output: dense + bias + residual, LayerNorm.
@@ -299,8 +354,17 @@ fn add(x: &mut [f32], b: &[f32]) {
     }
 }
 
-/// Multi-head self-attention within each packed sequence: `softmax(q·kᵀ/√d)·v` per head.
-fn attention(q: &[f32], k: &[f32], v: &[f32], lens: &[usize], h: usize, heads: usize) -> Vec<f32> {
+/// Multi-head self-attention within each packed sequence: `softmax(q·kᵀ/√d + b)·v` per
+/// head, `b` MPNet's relative position bias (none for BERT).
+fn attention(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    lens: &[usize],
+    h: usize,
+    heads: usize,
+    bias: Option<&RelativeBias>,
+) -> Vec<f32> {
     let hd = h / heads;
     let scale = 1.0 / (hd as f32).sqrt();
     let mut ctx = vec![0f32; q.len()];
@@ -318,12 +382,17 @@ fn attention(q: &[f32], k: &[f32], v: &[f32], lens: &[usize], h: usize, heads: u
         let span = start * h..(start + len) * h;
         let (q, k, v) = (&q[span.clone()], &k[span.clone()], &v[span]);
         let mut p = vec![0f32; len];
-        for c in (0..heads).map(|i| i * hd..(i + 1) * hd) {
+        for (head, c) in (0..heads).map(|i| (i, i * hd..(i + 1) * hd)) {
+            // By distance j − i + len − 1.
+            let rel = bias.map(|b| b.for_head(head, len));
             for r in 0..len {
                 let qr = &q[r * h..][c.clone()];
                 let mut max = f32::NEG_INFINITY;
                 for (j, pj) in p.iter_mut().enumerate() {
                     *pj = tensorjpeg::kernels::dot(qr, &k[j * h..][c.clone()]) * scale;
+                    if let Some(rel) = &rel {
+                        *pj += rel[j + len - 1 - r];
+                    }
                     max = max.max(*pj);
                 }
                 let mut sum = 0f32;
@@ -426,9 +495,12 @@ pub struct Embedder {
     added_tokens: usize,
     word_embeddings: Tensor,
     position_embeddings: Vec<f32>,
-    token_type0: Vec<f32>,
+    /// Token type 0's embedding (BERT; MPNet has none).
+    token_type0: Option<Vec<f32>>,
     embed_norm: Norm,
     blocks: Vec<Block>,
+    /// MPNet's relative position bias, shared by every block.
+    relative_bias: Option<RelativeBias>,
     reports: Vec<WeightReport>,
     hook: Option<Arc<dyn EmbedHook>>,
 }
@@ -439,8 +511,8 @@ fn need_file(path: &Path) -> Result<()> {
     } else {
         Err(Error::format(
             path,
-            "not found (a BERT model directory holds model.safetensors, config.json and \
-             tokenizer.json)",
+            "not found (a BERT or MPNet model directory holds model.safetensors, config.json \
+             and tokenizer.json)",
         ))
     }
 }
@@ -497,9 +569,9 @@ impl Embedder {
         };
         let max_seq_length = sentence_bert_max_len(&dir)?
             .unwrap_or(DEFAULT_MAX_SEQ_LENGTH)
-            .min(cfg.max_position_embeddings);
+            .min(cfg.max_positions());
 
-        let unused = r"^(?:bert\.)?pooler\.|^cls\.";
+        let unused = r"^(?:bert\.|mpnet\.)?pooler\.|^cls\.|^lm_head\.|position_ids$";
         let exclude = match &opts.exclude {
             Some(r) => format!("(?:{})|{unused}", r.as_str()),
             None => unused.to_string(),
@@ -510,14 +582,14 @@ impl Embedder {
         };
         let w = Weights::load(&model, &opts)?;
 
-        let p = ["", "bert."]
+        let p = ["", "bert.", "mpnet."]
             .into_iter()
             .find(|p| w.contains(&format!("{p}embeddings.word_embeddings.weight")))
             .ok_or_else(|| {
                 Error::tensor(
                     &model,
                     "embeddings.word_embeddings.weight",
-                    "missing (with or without a `bert.` prefix): not a BERT model",
+                    "missing (with or without a `bert.`/`mpnet.` prefix): not a BERT or MPNet model",
                 )
             })?;
         let h = cfg.hidden_size;
@@ -534,13 +606,29 @@ impl Embedder {
             )?
             .flatten_all()?
             .to_vec1()?;
-        let token_type0 = w
-            .get(
-                &format!("{p}embeddings.token_type_embeddings.weight"),
-                &[cfg.type_vocab_size, h],
-            )?
-            .get(0)?
-            .to_vec1()?;
+        let (token_type0, relative_bias) = match cfg.arch {
+            Arch::Bert => {
+                let t = w
+                    .get(
+                        &format!("{p}embeddings.token_type_embeddings.weight"),
+                        &[cfg.type_vocab_size, h],
+                    )?
+                    .get(0)?
+                    .to_vec1()?;
+                (Some(t), None)
+            }
+            Arch::MpNet { buckets, .. } => {
+                let heads = cfg.num_attention_heads;
+                let table = w
+                    .get(
+                        &format!("{p}encoder.relative_attention_bias.weight"),
+                        &[buckets, heads],
+                    )?
+                    .flatten_all()?
+                    .to_vec1()?;
+                (None, Some(RelativeBias::new(table, buckets, heads)?))
+            }
+        };
         let embed_norm = Norm::load(
             &w,
             &format!("{p}embeddings.LayerNorm"),
@@ -563,6 +651,7 @@ impl Embedder {
             token_type0,
             embed_norm,
             blocks,
+            relative_bias,
             reports: w.reports,
             hook: None,
         })
@@ -597,8 +686,12 @@ impl Embedder {
     /// A one-line description for reports.
     pub fn describe(&self) -> String {
         let c = &self.cfg;
+        let family = match c.arch {
+            Arch::Bert => "BERT",
+            Arch::MpNet { .. } => "MPNet",
+        };
         let mut s = format!(
-            "BERT {} ({} layers, {} hidden, {} heads, max {} tokens)",
+            "{family} {} ({} layers, {} hidden, {} heads, max {} tokens)",
             self.path.display(),
             c.num_hidden_layers,
             c.hidden_size,
@@ -614,7 +707,7 @@ impl Embedder {
         s
     }
 
-    /// Token ids of `text` as the model sees it: `[CLS] … [SEP]`, truncated to
+    /// Token ids of `text` as the model sees it: `[CLS] … [SEP]` (MPNet: `<s> … </s>`), truncated to
     /// [`Embedder::max_seq_length`] (the special tokens kept).
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
         let tok_err =
@@ -635,10 +728,11 @@ impl Embedder {
     /// Embeds `sentences`: `n × dim` values, row-major, each row of unit L2 norm (the mean
     /// of the final hidden states over the sentence's tokens, `[CLS]` and `[SEP]` included).
     pub fn embed(&self, sentences: &[String]) -> Result<Vec<f32>> {
-        if self.max_seq_length > self.cfg.max_position_embeddings {
+        if self.max_seq_length > self.cfg.max_positions() {
             return Err(Error::Input(format!(
                 "max_seq_length {} exceeds the model's {} positions",
-                self.max_seq_length, self.cfg.max_position_embeddings
+                self.max_seq_length,
+                self.cfg.max_positions()
             )));
         }
         let ids = sentences
@@ -671,12 +765,14 @@ impl Embedder {
             self.forward(&seqs, Some(&rec))?;
         }
         let mut token_counts = vec![0f64; self.word_embeddings.dim(0)?];
+        // By row of the position table.
         let mut position_counts = vec![0f64; self.cfg.max_position_embeddings];
+        let offset = self.cfg.position_offset();
         let mut tokens = 0u64;
         for seq in &ids {
             for (pos, &t) in seq.iter().enumerate() {
                 token_counts[t as usize] += 1.0;
-                position_counts[pos] += 1.0;
+                position_counts[pos + offset] += 1.0;
                 tokens += 1;
             }
         }
@@ -710,18 +806,30 @@ impl Embedder {
         if let Some(hook) = &self.hook {
             hook.apply(&mut x, n, h)?;
         }
-        // (word + token type 0) + position, summed as Hugging Face does, then LayerNorm.
-        let positions = lens.iter().flat_map(|&l| 0..l);
+        // (word + token type 0) + position, summed as Hugging Face does, then LayerNorm
+        // (MPNet: word + position, positions from pad_token_id + 1).
+        let offset = self.cfg.position_offset();
+        let positions = lens.iter().flat_map(|&l| offset..offset + l);
         for (row, j) in x.chunks_exact_mut(h).zip(positions) {
             let pos = &self.position_embeddings[j * h..(j + 1) * h];
-            for ((v, &ty), &p) in row.iter_mut().zip(&self.token_type0).zip(pos) {
-                *v = (*v + ty) + p;
+            match &self.token_type0 {
+                Some(ty) => {
+                    for ((v, &ty), &p) in row.iter_mut().zip(ty).zip(pos) {
+                        *v = (*v + ty) + p;
+                    }
+                }
+                None => {
+                    for (v, &p) in row.iter_mut().zip(pos) {
+                        *v += p;
+                    }
+                }
             }
             self.embed_norm.row(row);
         }
         let (heads, act) = (self.cfg.num_attention_heads, self.cfg.hidden_act);
+        let bias = self.relative_bias.as_ref();
         for block in &self.blocks {
-            x = block.forward(&x, &lens, heads, act, rec)?;
+            x = block.forward(&x, &lens, heads, act, bias, rec)?;
         }
         // Mean over each sequence's tokens, then L2 normalisation.
         let mut out = vec![0f32; seqs.len() * h];
@@ -780,7 +888,7 @@ mod tests {
         let q: Vec<f32> = (0..12).map(|i| (i as f32 * 0.3).sin()).collect();
         let k: Vec<f32> = (0..12).map(|i| (i as f32 * 0.7).cos()).collect();
         let v: Vec<f32> = (0..12).map(|i| i as f32).collect();
-        let ctx = attention(&q, &k, &v, &lens, h, heads);
+        let ctx = attention(&q, &k, &v, &lens, h, heads, None);
         // A one-token sequence attends only to itself.
         assert_eq!(&ctx[8..], &v[8..]);
         // Softmax weights sum to one: each head's context lies between its rows of v.

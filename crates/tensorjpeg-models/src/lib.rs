@@ -1,7 +1,8 @@
 //! Model runtime for tensorjpeg's evaluations, on CPU with candle, from local files only.
 //!
 //! * [`bert`]: all-MiniLM-L6-v2 / BERT sentence embeddings (sentence-transformers
-//!   semantics: mean pooling over real tokens, L2 normalisation).
+//!   semantics: mean pooling over real tokens, L2 normalisation); [`mpnet`]: what MPNet
+//!   (all-mpnet-base-v2) changes in it.
 //! * [`llama`]: llama-family causal LMs from GGUF (SmolLM2 by default), logits for every
 //!   position, KV cache, weights quantized ([`candle_core::quantized::QMatMul`]) or f32.
 //! * [`gpt2`]: GPT-2 from Hugging Face safetensors (Conv1D weights, tied head).
@@ -30,6 +31,7 @@ pub mod linear;
 pub mod llama;
 pub mod lm;
 pub mod load;
+pub mod mpnet;
 pub mod recorder;
 pub mod text;
 pub mod tokenizer;

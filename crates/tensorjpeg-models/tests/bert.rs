@@ -184,3 +184,120 @@ fn missing_tokenizer_is_named() {
         .to_string();
     assert!(err.contains("tokenizer.json"), "{err}");
 }
+
+/// all-mpnet-base-v2 against sentence-transformers 6.3 / transformers 5.25 (torch 2.15,
+/// CPU, float32): `SentenceTransformer(dir).encode(s, normalize_embeddings=True)`. The model
+/// is 438 MB and fetched only on request (`bash scripts/fetch-assets.sh --with mpnet`), so
+/// this test runs with `cargo test -p tensorjpeg-models --test bert -- --ignored`; the MPNet
+/// code path itself is checked in every run against a tiny random MPNet
+/// (`tiny_mpnet_matches_transformers`).
+#[test]
+#[ignore = "needs assets/mpnet (bash scripts/fetch-assets.sh --with mpnet)"]
+fn mpnet_matches_sentence_transformers() {
+    let dir = asset("mpnet/model.safetensors")
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let m = Embedder::load(&dir, &WeightOptions::default()).unwrap();
+    assert_eq!((m.dim(), m.max_seq_length), (768, 384));
+    let long = "In the beginning God created the heavens and the earth. ".repeat(60);
+    let cases: [(&str, usize, [f32; 6]); 5] = [
+        (
+            "The quick brown fox jumps over the lazy dog.",
+            12,
+            [
+                -0.0342926, -0.0013394, 0.0043362, -0.0018684, 0.0254409, 0.028019,
+            ],
+        ),
+        (
+            "Hello world",
+            4,
+            [
+                0.0262497, 0.0133955, -0.0045332, -0.0217914, 0.0545518, -0.0049665,
+            ],
+        ),
+        (
+            "Anarchism is a political philosophy and movement that is sceptical of authority \
+             and rejects all involuntary, coercive forms of hierarchy.",
+            30,
+            [
+                -0.0012606, 0.0565524, 0.0148045, -0.0218779, -0.0540896, 0.0085084,
+            ],
+        ),
+        (
+            "Café déjà-vu: naïve coöperation, 3.14159 and ½ of ĀĒĪ!",
+            21,
+            [
+                0.026421, 0.0636262, -0.01735, 0.0234844, -0.0727756, -0.0175418,
+            ],
+        ),
+        (
+            long.as_str(),
+            384,
+            [
+                0.0379432, 0.0597102, -0.0077571, -0.0006217, -0.0113881, 0.0197557,
+            ],
+        ),
+    ];
+    let ids = m.encode(cases[0].0).unwrap();
+    assert_eq!(
+        ids,
+        [0, 2000, 4252, 2833, 4423, 14527, 2062, 2000, 13975, 3903, 1016, 2]
+    );
+    let sentences: Vec<String> = cases.iter().map(|c| c.0.to_string()).collect();
+    let e = m.embed(&sentences).unwrap();
+    for (i, (text, len, want)) in cases.iter().enumerate() {
+        assert_eq!(m.encode(text).unwrap().len(), *len, "{text}");
+        let got = &e[i * 768..i * 768 + 6];
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 2e-6, "sentence {i}: {got:?} vs {want:?}");
+        }
+    }
+}
+
+/// A tiny random MPNet (2 layers, 16 wide, 4 heads, its relative position bias drawn large
+/// so that it matters) and a 61-word WordPiece tokenizer, against transformers 5.25 +
+/// sentence-transformers 6.3 (Transformer → mean Pooling → Normalize) on the same files:
+/// `tests/data/tiny-mpnet/` (made by its `make_fixture.py`). Sequences of 98 and 128
+/// tokens reach every logarithmic bucket of the relative position bias.
+#[test]
+fn tiny_mpnet_matches_transformers() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/tiny-mpnet");
+    let m = Embedder::load(&dir, &WeightOptions::default()).unwrap();
+    assert!(m.describe().starts_with("MPNet"), "{}", m.describe());
+    assert_eq!((m.dim(), m.max_seq_length), (16, 128));
+    let text = std::fs::read_to_string(dir.join("expected.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let cases = v["sentences"].as_array().unwrap();
+    assert_eq!(cases.len(), 5);
+    let sentences: Vec<String> = cases
+        .iter()
+        .map(|c| c["text"].as_str().unwrap().to_string())
+        .collect();
+    let e = m.embed(&sentences).unwrap();
+    for (i, c) in cases.iter().enumerate() {
+        let ids: Vec<u32> = c["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap() as u32)
+            .collect();
+        assert_eq!(m.encode(&sentences[i]).unwrap(), ids, "sentence {i}");
+        let want: Vec<f32> = c["embedding"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap() as f32)
+            .collect();
+        let got = &e[i * 16..(i + 1) * 16];
+        let worst = got
+            .iter()
+            .zip(&want)
+            .map(|(g, w)| (g - w).abs())
+            .fold(0f32, f32::max);
+        assert!(
+            worst < 2e-5,
+            "sentence {i}: max |Δ| {worst:e}\n{got:?}\n{want:?}"
+        );
+    }
+}
