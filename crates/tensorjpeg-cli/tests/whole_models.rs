@@ -671,3 +671,72 @@ fn reordering_mlp_units_preserves_the_function_and_refuses_what_it_cannot_reorde
         "no MLP",
     );
 }
+
+#[test]
+fn a_peer_model_is_scored_like_the_same_weights_from_a_container() {
+    // The "peer" is tensorjpeg itself, decompressed to safetensors by hand: its row must
+    // equal the native@bits=4 row measured from the container in the same run.
+    let dir = tempfile::tempdir().unwrap();
+    let minilm = asset("minilm");
+    let tjpg = dir.path().join("m.tjpg");
+    ok(&[
+        "compress",
+        &asset("minilm/model.safetensors"),
+        "-o",
+        tjpg.to_str().unwrap(),
+        "--bits",
+        "4",
+    ]);
+    let peer = dir.path().join("peer");
+    std::fs::create_dir(&peer).unwrap();
+    ok(&[
+        "decompress",
+        tjpg.to_str().unwrap(),
+        "-o",
+        peer.join("model.safetensors").to_str().unwrap(),
+    ]);
+    for f in ["config.json", "tokenizer.json"] {
+        std::fs::copy(std::path::Path::new(&minilm).join(f), peer.join(f)).unwrap();
+    }
+    let bytes = std::fs::metadata(&tjpg).unwrap().len();
+    let peers = dir.path().join("peers.json");
+    std::fs::write(
+        &peers,
+        format!(
+            r#"{{"peers": [{{"codec": "by hand", "rate": "4", "model": "peer", "bytes": {bytes}}},
+                {{"codec": "missing", "rate": "-", "model": "nowhere", "bytes": 1}}]}}"#
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("ms");
+    ok(&[
+        "model-sweep",
+        "--quick",
+        "--model",
+        &minilm,
+        "--text",
+        &asset("text/enwiki.txt"),
+        "--codecs",
+        "native@bits=4",
+        "--peers",
+        peers.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let rs = rows(&out);
+    let (ours, theirs) = (row(&rs, "native", "bits=4"), row(&rs, "by hand", "4"));
+    assert_eq!(theirs["allocation"], "peer");
+    for k in [
+        "bits_per_weight",
+        "snr_db",
+        "embedding_cosine",
+        "neighbour_recall_at_10",
+    ] {
+        let (a, b) = (ours[k].as_f64().unwrap(), theirs[k].as_f64().unwrap());
+        assert!((a - b).abs() < 1e-9, "{k}: {a} vs {b}");
+    }
+    assert!(theirs["bits_per_weight_matrices"].is_null());
+    // A peer that cannot be loaded is skipped with the reason, naming it.
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("missing") && md.contains("nowhere"), "{md}");
+}

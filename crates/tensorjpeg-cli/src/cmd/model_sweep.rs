@@ -58,6 +58,11 @@ pub struct ModelSweepArgs {
     /// Output folder: results.json, results.csv, report.md and plots.
     #[arg(long)]
     pub out: PathBuf,
+    /// Models compressed by other programs, scored in the same run beside the codecs: a
+    /// JSON file {"peers": [{"codec", "rate", "model", "bytes", "matrix_bytes"}]}, model
+    /// paths relative to it (scripts/float-peers.sh writes one for SZ3 and zfp).
+    #[arg(long, value_name = "PEERS.json")]
+    pub peers: Option<PathBuf>,
 }
 
 /// Runs `model-sweep`.
@@ -85,6 +90,7 @@ pub fn run(a: &ModelSweepArgs) -> Result<()> {
             stride: a.stride,
         },
         out: a.out.clone(),
+        peers: a.peers.clone(),
         model,
     };
     let cfg = if a.quick { cfg.quick() } else { cfg };

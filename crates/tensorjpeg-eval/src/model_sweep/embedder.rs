@@ -114,6 +114,26 @@ impl EmbedderJudge {
     }
 }
 
+impl EmbedderJudge {
+    /// Embeds the evaluation sentences with `model` and compares with the original's.
+    fn score(&self, model: &Embedder) -> Result<Metrics> {
+        if model.dim() != self.dim {
+            bail!(
+                "embeddings of {} values, the original model's {}",
+                model.dim(),
+                self.dim
+            );
+        }
+        let emb = model.embed(&self.sentences)?;
+        let (cos, recall) = compare_embeddings(&self.reference, &emb, self.dim);
+        Ok(Metrics {
+            embedding_cosine: Some(cos),
+            neighbour_recall_at_10: Some(recall),
+            ..Default::default()
+        })
+    }
+}
+
 impl Judge for EmbedderJudge {
     fn original(&self) -> Metrics {
         Metrics {
@@ -128,14 +148,11 @@ impl Judge for EmbedderJudge {
             container: Some(container.to_path_buf()),
             ..Default::default()
         };
-        let model = Embedder::load(&self.model, &opts)?;
-        let emb = model.embed(&self.sentences)?;
-        let (cos, recall) = compare_embeddings(&self.reference, &emb, self.dim);
-        Ok(Metrics {
-            embedding_cosine: Some(cos),
-            neighbour_recall_at_10: Some(recall),
-            ..Default::default()
-        })
+        self.score(&Embedder::load(&self.model, &opts)?)
+    }
+
+    fn judge_model(&self, model: &Path) -> Result<Metrics> {
+        self.score(&Embedder::load(model, &WeightOptions::default())?)
     }
 
     fn importance(

@@ -58,6 +58,26 @@ impl LmJudge {
     }
 }
 
+impl LmJudge {
+    /// Scores `variant` on the judge's tokens against the original.
+    fn score(&self, variant: &dyn LanguageModel) -> Result<Metrics> {
+        let c = compare(
+            self.reference.as_ref(),
+            variant,
+            &self.ids,
+            self.window,
+            &|_, _| {},
+        )?;
+        Ok(Metrics {
+            perplexity: Some(c.ppl_variant),
+            perplexity_rise: Some(c.ppl_variant / c.ppl_reference - 1.0),
+            kl: Some(c.kl),
+            top1_agreement: Some(c.top1_agreement),
+            ..Default::default()
+        })
+    }
+}
+
 impl Judge for LmJudge {
     fn original(&self) -> Metrics {
         Metrics {
@@ -75,21 +95,15 @@ impl Judge for LmJudge {
             dequantize: true,
             ..Default::default()
         };
-        let variant = tensorjpeg_models::load::load(&self.model, &opts)?;
-        let c = compare(
-            self.reference.as_ref(),
-            variant.as_ref(),
-            &self.ids,
-            self.window,
-            &|_, _| {},
-        )?;
-        Ok(Metrics {
-            perplexity: Some(c.ppl_variant),
-            perplexity_rise: Some(c.ppl_variant / c.ppl_reference - 1.0),
-            kl: Some(c.kl),
-            top1_agreement: Some(c.top1_agreement),
+        self.score(tensorjpeg_models::load::load(&self.model, &opts)?.as_ref())
+    }
+
+    fn judge_model(&self, model: &Path) -> Result<Metrics> {
+        let opts = WeightOptions {
+            dequantize: true,
             ..Default::default()
-        })
+        };
+        self.score(tensorjpeg_models::load::load(model, &opts)?.as_ref())
     }
 
     fn importance(

@@ -15,6 +15,7 @@
 
 pub mod embedder;
 pub mod lm;
+pub mod peers;
 mod report;
 
 use std::path::{Path, PathBuf};
@@ -70,6 +71,8 @@ pub struct Config {
     pub window: tensorjpeg_models::eval::Window,
     /// Output folder.
     pub out: PathBuf,
+    /// Models compressed by other programs, scored in the same run ([`peers`]).
+    pub peers: Option<PathBuf>,
 }
 
 impl Config {
@@ -181,6 +184,9 @@ pub trait Judge {
     fn original(&self) -> Metrics;
     /// Loads the model with the tensors of the container at `container` and compares.
     fn judge(&self, container: &Path) -> Result<Metrics>;
+    /// Loads another model file or folder of the same architecture (a peer's decompressed
+    /// output) and compares.
+    fn judge_model(&self, model: &Path) -> Result<Metrics>;
     /// The calibrated importance for `weighted:` points (computed on first use); `grams`:
     /// with each layer's `E[x xᵀ]`, for `gptq:` points.
     fn importance(
@@ -253,7 +259,11 @@ pub fn run(cfg: &Config, progress: &dyn Progress) -> Result<Outcome> {
     } else {
         None
     };
-    progress.phase("model-sweep", points.len());
+    let peer_list = match &cfg.peers {
+        Some(p) => peers::read(p)?,
+        None => Vec::new(),
+    };
+    progress.phase("model-sweep", points.len() + peer_list.len());
     let mut skipped = Vec::new();
     for (k, p) in points.iter().enumerate() {
         progress.message(&format!("{} {}", p.codec_label(), p.label));
@@ -270,6 +280,21 @@ pub fn run(cfg: &Config, progress: &dyn Progress) -> Result<Outcome> {
                 let why = format!("{e:#}");
                 progress.note(&format!("skipped {} {}: {why}", p.codec_label(), p.label));
                 skipped.push((format!("{} {}", p.codec_label(), p.label), why));
+            }
+        }
+        progress.advance(1);
+    }
+    for peer in &peer_list {
+        progress.message(&format!("peer {} {}", peer.codec, peer.rate));
+        match peers::measure(&tensors, peer, judge.as_ref()) {
+            Ok(mut r) => {
+                r.model = name.clone();
+                rows.push(r);
+            }
+            Err(e) => {
+                let why = format!("{e:#}");
+                progress.note(&format!("skipped peer {} {}: {why}", peer.codec, peer.rate));
+                skipped.push((format!("peer {} {}", peer.codec, peer.rate), why));
             }
         }
         progress.advance(1);
