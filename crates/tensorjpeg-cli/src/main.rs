@@ -190,7 +190,7 @@ enum Command {
     Perplexity(cmd::perplexity::PerplexityArgs),
     /// Complete a prompt with a language model (greedy or sampled).
     Generate(cmd::generate::GenerateArgs),
-    /// Sentence embeddings (MiniLM), one sentence per line, into an .npy file.
+    /// Sentence embeddings (a BERT/MiniLM or MPNet sentence-transformers model), one sentence per line, into an .npy file.
     Embed(cmd::embed::EmbedArgs),
     /// Embedding-collection codecs at equal bytes per vector, judged by retrieval on real
     /// sentence embeddings (enwiki neighbours, Bible paraphrases); seed 000 reproduced.

@@ -12,7 +12,8 @@ use super::model::assets_dir;
 #[derive(Args, Debug)]
 pub struct EmbedArgs {
     /// Sentence-embedding model directory (model.safetensors, config.json, tokenizer.json);
-    /// default assets/minilm.
+    /// BERT (MiniLM) or MPNet (all-mpnet-base-v2: `fetch-assets.sh --with mpnet`); default
+    /// assets/minilm.
     #[arg(long, value_name = "PATH")]
     pub model: Option<PathBuf>,
     /// Text file, one sentence per line (empty lines skipped).
