@@ -764,24 +764,40 @@ impl Embedder {
             let seqs: Vec<&[u32]> = batch.iter().map(Vec::as_slice).collect();
             self.forward(&seqs, Some(&rec))?;
         }
-        let mut token_counts = vec![0f64; self.word_embeddings.dim(0)?];
-        // By row of the position table.
-        let mut position_counts = vec![0f64; self.cfg.max_position_embeddings];
-        let offset = self.cfg.position_offset();
-        let mut tokens = 0u64;
-        for seq in &ids {
-            for (pos, &t) in seq.iter().enumerate() {
-                token_counts[t as usize] += 1.0;
-                position_counts[pos + offset] += 1.0;
-                tokens += 1;
-            }
-        }
+        let (token_counts, position_counts, tokens) = self.count(&ids)?;
         Ok(Calibration {
             tokens,
             token_counts,
             position_counts,
             ..Calibration::from_recorded(rec.finish())?
         })
+    }
+
+    /// How often each token and each row of the position table occurs in `sentences` (as
+    /// the model sees them), and the tokens in all: the row statistics of a calibration,
+    /// which need no forward pass and so can come from more text than the layers see.
+    pub fn count_tokens(&self, sentences: &[String]) -> Result<(Vec<f64>, Vec<f64>, u64)> {
+        let ids = sentences
+            .par_iter()
+            .map(|s| self.encode(s))
+            .collect::<Result<Vec<_>>>()?;
+        self.count(&ids)
+    }
+
+    fn count(&self, ids: &[Vec<u32>]) -> Result<(Vec<f64>, Vec<f64>, u64)> {
+        let mut token_counts = vec![0f64; self.word_embeddings.dim(0)?];
+        // By row of the position table.
+        let mut position_counts = vec![0f64; self.cfg.max_position_embeddings];
+        let offset = self.cfg.position_offset();
+        let mut tokens = 0u64;
+        for seq in ids {
+            for (pos, &t) in seq.iter().enumerate() {
+                token_counts[t as usize] += 1.0;
+                position_counts[pos + offset] += 1.0;
+                tokens += 1;
+            }
+        }
+        Ok((token_counts, position_counts, tokens))
     }
 
     /// Embeddings of a batch of sequences (`b × dim`, in the order of `seqs`). The

@@ -301,3 +301,23 @@ fn tiny_mpnet_matches_transformers() {
         );
     }
 }
+
+#[test]
+fn token_counts_without_a_forward_pass_equal_the_calibrations() {
+    let m = Embedder::load(&minilm(), &WeightOptions::default()).unwrap();
+    let s = text_sentences(12);
+    let cal = m.calibrate(&s, false).unwrap();
+    let (tokens, positions, n) = m.count_tokens(&s).unwrap();
+    assert_eq!(
+        (tokens, positions, n),
+        (cal.token_counts, cal.position_counts, cal.tokens)
+    );
+    assert!(n > 12 * 10, "{n} tokens");
+    // MPNet's positions start past the padding id: row 2 holds every sentence's first token.
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/tiny-mpnet");
+    let tiny = Embedder::load(&dir, &WeightOptions::default()).unwrap();
+    let (_, positions, _) = tiny
+        .count_tokens(&strings(&["the cat sat on the mat.", "dog"]))
+        .unwrap();
+    assert_eq!(&positions[..5], &[0.0, 0.0, 2.0, 2.0, 2.0]);
+}

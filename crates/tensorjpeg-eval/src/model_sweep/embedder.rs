@@ -54,9 +54,15 @@ pub fn compare_embeddings(reference: &[f32], other: &[f32], dim: usize) -> (f64,
     (cos / n.max(1) as f64, hits as f64 / (n * k).max(1) as f64)
 }
 
-/// The `n` evaluation sentences (evenly spaced over the text's sentences of ≥ 5 words) and
-/// up to `calibration` others, evenly spaced over the rest: no sentence is in both.
-pub fn split_sentences(text: &str, n: usize, calibration: usize) -> (Vec<String>, Vec<String>) {
+/// The `n` evaluation sentences (evenly spaced over the text's sentences of ≥ 5 words), up
+/// to `calibration` others, evenly spaced over the rest, and the rest itself (every
+/// sentence not evaluated: the token counts of a calibration need no forward pass): no
+/// evaluated sentence is in either of the others.
+pub fn split_sentences(
+    text: &str,
+    n: usize,
+    calibration: usize,
+) -> (Vec<String>, Vec<String>, Vec<String>) {
     let all = sample_sentences(text, usize::MAX, 5);
     let n = n.min(all.len());
     let picked: std::collections::BTreeSet<usize> = (0..n).map(|i| i * all.len() / n).collect();
@@ -68,6 +74,7 @@ pub fn split_sentences(text: &str, n: usize, calibration: usize) -> (Vec<String>
     (
         picked.iter().map(|&i| all[i].clone()).collect(),
         (0..m).map(|i| rest[i * rest.len() / m].clone()).collect(),
+        rest.into_iter().cloned().collect(),
     )
 }
 
@@ -76,6 +83,8 @@ pub struct EmbedderJudge {
     model: std::path::PathBuf,
     sentences: Vec<String>,
     calibration: Vec<String>,
+    /// Every sentence not evaluated, for the calibration's token counts.
+    counting: Vec<String>,
     reference: Vec<f32>,
     dim: usize,
     scratch: std::path::PathBuf,
@@ -91,7 +100,7 @@ impl EmbedderJudge {
             );
         }
         let text = tensorjpeg_models::text::read_text(&cfg.text)?;
-        let (sentences, calibration) =
+        let (sentences, calibration, counting) =
             split_sentences(&text, cfg.sentences, cfg.calibration_sentences);
         if sentences.len() < 11 {
             bail!(
@@ -108,6 +117,7 @@ impl EmbedderJudge {
             dim: original.dim(),
             sentences,
             calibration,
+            counting,
             reference,
             scratch: cfg.out.clone(),
         })
@@ -168,6 +178,7 @@ impl Judge for EmbedderJudge {
             &self.model,
             tensors,
             &self.calibration,
+            &self.counting,
             &self.scratch,
             grams,
             progress,
