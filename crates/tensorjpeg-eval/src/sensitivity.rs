@@ -367,8 +367,11 @@ pub fn calibrate_file(
     let body = tensorjpeg_models::text::read_text(text)?;
     match crate::kind::ModelKind::of(file) {
         crate::kind::ModelKind::Embedder => {
+            // Every sentence counts tokens; `limit` of them, evenly spaced (as
+            // `sample_sentences` picks them), run through the model.
             let every = crate::embeddings::datasets::sample_sentences(&body, usize::MAX, 5);
-            let all = crate::embeddings::datasets::sample_sentences(&body, limit, 5);
+            let n = limit.min(every.len());
+            let all: Vec<String> = (0..n).map(|i| every[i * every.len() / n].clone()).collect();
             if all.is_empty() {
                 anyhow::bail!(
                     "{}: no sentence of ≥ 5 words to calibrate on",
