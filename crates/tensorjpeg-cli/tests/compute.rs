@@ -47,7 +47,7 @@ fn compute_flags_reject_bad_input() {
     for (extra, needle) in [
         (
             &["--compute", "q5_k"][..],
-            "valid: q8_0, q4_0, q4_1, nl4, nl4h",
+            "valid: q8_0, q4_0, q4_1, nl4, nl4h, nl3, nl3h",
         ),
         (&["--compute", "q4_1,dense=x"][..], "dense=N"),
         (&["--compute", "q4_1,fast"][..], "unknown option"),

@@ -5,6 +5,7 @@
 //! copying); [`Format::Nl4`] is ours: 4-bit indices into a non-uniform 16-entry codebook fitted
 //! to Gaussian blocks, optionally with the block rotated by a 32-point Hadamard transform first
 //! ([`Format::Nl4H`]), which spreads outliers over the block so the codebook fits better.
+//! [`Format::Nl3`] and [`Format::Nl3H`] are the same at 3 bits (an 8-entry codebook).
 //!
 //! Layout of one block (little-endian), rows after one another, `cols / 32` blocks per row:
 //!
@@ -14,11 +15,15 @@
 //! | `Q4_0` | 18 | `d: f16`, `q: [u8; 16]` | `d·(n_j − 8)` |
 //! | `Q4_1` | 20 | `d: f16`, `m: f16`, `q: [u8; 16]` | `d·n_j + m` |
 //! | `NL4`, `NL4H` | 18 | `d: f16`, `q: [u8; 16]` | `d·NL4_CODEBOOK[n_j]` |
+//! | `NL3`, `NL3H` | 14 | `d: f16`, `ql: [u8; 8]`, `qh: [u8; 4]` | `d·NL3_CODEBOOK[t_j]` |
 //!
 //! where `n_j` is the low nibble of `q[j]` for `j < 16` and the high nibble of `q[j − 16]`
-//! otherwise (GGUF's order). For `NL4H` the values are those of the rotated block `H·w`
-//! (`H` the orthonormal 32-point Walsh–Hadamard matrix); the kernels rotate the activations
-//! instead, since `(H w)·(H x) = w·x`.
+//! otherwise (GGUF's order), and the 3-bit `t_j` is bits `2·⌊j/8⌋..` of `ql[j mod 8]` (its low
+//! two bits) plus bit `j` of `qh` read as a little-endian `u32` (its high bit) — the order in
+//! which a SIMD kernel unpacks 32 codes with one 64-bit broadcast and shift and one byte
+//! shuffle. For the `H` formats the values are those of the rotated block `H·w` (`H` the
+//! orthonormal 32-point Walsh–Hadamard matrix); the kernels rotate the activations instead,
+//! since `(H w)·(H x) = w·x`.
 
 use half::f16;
 
@@ -35,6 +40,10 @@ pub const NL4_CODEBOOK: [i8; 16] = [
     -127, -101, -80, -63, -48, -34, -21, -9, 3, 15, 27, 40, 55, 71, 89, 112,
 ];
 
+/// The 8 levels of [`Format::Nl3`], as signed bytes, fitted as [`NL4_CODEBOOK`] is (the same
+/// script with 8 levels).
+pub const NL3_CODEBOOK: [i8; 8] = [-127, -81, -48, -20, 6, 32, 61, 98];
+
 /// A fixed-rate block format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[allow(non_camel_case_types)]
@@ -49,16 +58,22 @@ pub enum Format {
     Nl4,
     /// [`Format::Nl4`] of Hadamard-rotated blocks: 4.5 bits per weight.
     Nl4H,
+    /// Non-uniform 3-bit codebook, one scale per block: 3.5 bits per weight.
+    Nl3,
+    /// [`Format::Nl3`] of Hadamard-rotated blocks: 3.5 bits per weight.
+    Nl3H,
 }
 
 impl Format {
     /// Every format, in the order reports list them.
-    pub const ALL: [Format; 5] = [
+    pub const ALL: [Format; 7] = [
         Format::Q8_0,
         Format::Q4_0,
         Format::Q4_1,
         Format::Nl4,
         Format::Nl4H,
+        Format::Nl3,
+        Format::Nl3H,
     ];
 
     /// Bytes of one block of [`BLOCK`] weights.
@@ -67,15 +82,25 @@ impl Format {
             Format::Q8_0 => 34,
             Format::Q4_0 | Format::Nl4 | Format::Nl4H => 18,
             Format::Q4_1 => 20,
+            Format::Nl3 | Format::Nl3H => 14,
         }
     }
 
-    /// Code bytes of one block (32 for `Q8_0`, 16 for the 4-bit formats).
+    /// Code bytes of one block (32 for `Q8_0`, 16 for the 4-bit formats, 12 for the 3-bit).
     pub fn code_bytes(self) -> usize {
-        if self == Format::Q8_0 {
-            32
-        } else {
-            16
+        match self {
+            Format::Q8_0 => 32,
+            Format::Nl3 | Format::Nl3H => 12,
+            _ => 16,
+        }
+    }
+
+    /// Bits per code: 8, 4 or 3.
+    pub fn code_bits(self) -> u32 {
+        match self {
+            Format::Q8_0 => 8,
+            Format::Nl3 | Format::Nl3H => 3,
+            _ => 4,
         }
     }
 
@@ -84,7 +109,8 @@ impl Format {
         self.block_bytes() as f64 * 8.0 / BLOCK as f64
     }
 
-    /// Its name in reports and on the command line (`q8_0`, `q4_0`, `q4_1`, `nl4`, `nl4h`).
+    /// Its name in reports and on the command line (`q8_0`, `q4_0`, `q4_1`, `nl4`, `nl4h`,
+    /// `nl3`, `nl3h`).
     pub fn name(self) -> &'static str {
         match self {
             Format::Q8_0 => "q8_0",
@@ -92,6 +118,8 @@ impl Format {
             Format::Q4_1 => "q4_1",
             Format::Nl4 => "nl4",
             Format::Nl4H => "nl4h",
+            Format::Nl3 => "nl3",
+            Format::Nl3H => "nl3h",
         }
     }
 
@@ -106,16 +134,29 @@ impl Format {
 
     /// Whether the block's values are Hadamard-rotated (the activations must be too).
     pub fn rotated(self) -> bool {
-        self == Format::Nl4H
+        matches!(self, Format::Nl4H | Format::Nl3H)
     }
 
-    /// The 16 signed levels of a 4-bit table format (`Q4_0`: `n − 8`; `NL4`: the codebook);
-    /// `None` for `Q8_0` and `Q4_1` (whose nibbles are used unsigned).
+    /// The signed levels of a table format, indexed by code (`Q4_0`: `n − 8`; `NL4`, `NL3`:
+    /// the codebook, `NL3`'s padded with zeros to 16 entries, which no 3-bit code reaches);
+    /// `None` for `Q8_0` and `Q4_1` (whose codes are used as they are).
     pub fn table(self) -> Option<[i8; 16]> {
         match self {
             Format::Q4_0 => Some(std::array::from_fn(|i| i as i8 - 8)),
             Format::Nl4 | Format::Nl4H => Some(NL4_CODEBOOK),
+            Format::Nl3 | Format::Nl3H => {
+                Some(std::array::from_fn(|i| NL3_CODEBOOK.get(i).copied().unwrap_or(0)))
+            }
             Format::Q8_0 | Format::Q4_1 => None,
+        }
+    }
+
+    /// The codebook an `NL` format's encoder searches (sorted), else `None`.
+    fn codebook(self) -> Option<&'static [i8]> {
+        match self {
+            Format::Nl4 | Format::Nl4H => Some(&NL4_CODEBOOK),
+            Format::Nl3 | Format::Nl3H => Some(&NL3_CODEBOOK),
+            _ => None,
         }
     }
 }
@@ -124,6 +165,22 @@ impl std::fmt::Display for Format {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// The code of value `j` of a block's code bytes (a nibble, a 3-bit code, or a byte).
+#[inline]
+pub(crate) fn code(format: Format, q: &[u8], j: usize) -> u8 {
+    match format.code_bits() {
+        8 => q[j],
+        3 => ((q[j % 8] >> (2 * (j / 8))) & 3) | (((q[8 + j / 8] >> (j % 8)) & 1) << 2),
+        _ => nibble(q, j),
+    }
+}
+
+fn put_code3(q: &mut [u8], j: usize, t: u8) {
+    let s = 2 * (j / 8);
+    q[j % 8] = (q[j % 8] & !(3 << s)) | ((t & 3) << s);
+    q[8 + j / 8] = (q[8 + j / 8] & !(1 << (j % 8))) | (((t >> 2) & 1) << (j % 8));
 }
 
 /// The nibble of value `j` of a 4-bit block's 16 code bytes.
@@ -179,10 +236,10 @@ pub(crate) fn decode_codes(format: Format, d: f32, m: f32, codes: &[u8], out: &m
                 out[j] = d * nibble(codes, j) as f32 + m;
             }
         }
-        Format::Q4_0 | Format::Nl4 | Format::Nl4H => {
+        Format::Q4_0 | Format::Nl4 | Format::Nl4H | Format::Nl3 | Format::Nl3H => {
             let t = format.table().expect("table format");
             for j in 0..BLOCK {
-                out[j] = d * t[nibble(codes, j) as usize] as f32;
+                out[j] = d * t[code(format, codes, j) as usize] as f32;
             }
         }
     }
@@ -190,7 +247,7 @@ pub(crate) fn decode_codes(format: Format, d: f32, m: f32, codes: &[u8], out: &m
 
 /// Encodes 32 values (already rotated for `NL4H`) into one block, minimising the squared error
 /// weighted by `imp` (all ones when `None`): round-to-nearest for the GGUF formats (what
-/// llama.cpp's reference quantizers do), a scale search for `NL4`.
+/// llama.cpp's reference quantizers do), a scale search for the `NL` formats.
 pub(crate) fn encode_block(format: Format, x: &[f32], imp: Option<&[f32]>, b: &mut [u8]) {
     b.fill(0);
     match format {
@@ -231,19 +288,30 @@ pub(crate) fn encode_block(format: Format, x: &[f32], imp: Option<&[f32]>, b: &m
                 put_nibble(&mut b[4..], j, n);
             }
         }
-        Format::Nl4 | Format::Nl4H => encode_nl4(x, imp, b),
+        Format::Nl4 | Format::Nl4H | Format::Nl3 | Format::Nl3H => {
+            let book = format.codebook().expect("an NL format");
+            let (d, idx) = encode_nl(book, x, imp);
+            write_f16(b, 0, d);
+            for j in 0..BLOCK {
+                if format.code_bits() == 3 {
+                    put_code3(&mut b[2..], j, idx[j]);
+                } else {
+                    put_nibble(&mut b[2..], j, idx[j]);
+                }
+            }
+        }
     }
 }
 
-/// The nearest level of [`NL4_CODEBOOK`] to `v` (in codebook units).
+/// The nearest level of the sorted codebook `book` to `v` (in codebook units).
 #[inline]
-fn nearest_nl4(v: f32) -> usize {
-    // The levels are sorted: a binary search over the 15 midpoints.
+fn nearest(book: &[i8], v: f32) -> usize {
+    // The levels are sorted: a binary search over the midpoints.
     let mut lo = 0usize;
-    let mut hi = 15usize;
+    let mut hi = book.len() - 1;
     while lo < hi {
         let mid = (lo + hi) / 2;
-        let m = 0.5 * (NL4_CODEBOOK[mid] as f32 + NL4_CODEBOOK[mid + 1] as f32);
+        let m = 0.5 * (book[mid] as f32 + book[mid + 1] as f32);
         if v > m {
             lo = mid + 1;
         } else {
@@ -253,7 +321,8 @@ fn nearest_nl4(v: f32) -> usize {
     lo
 }
 
-fn encode_nl4(x: &[f32], imp: Option<&[f32]>, b: &mut [u8]) {
+/// The scale and codes of one block in codebook `book` (all zero for an all-zero block).
+fn encode_nl(book: &[i8], x: &[f32], imp: Option<&[f32]>) -> (f32, [u8; BLOCK]) {
     let w = |j: usize| imp.map_or(1.0, |i| i[j]);
     let mut max = 0f32;
     for &v in x {
@@ -262,7 +331,7 @@ fn encode_nl4(x: &[f32], imp: Option<&[f32]>, b: &mut [u8]) {
         }
     }
     if max == 0.0 {
-        return; // d = 0, all nibbles 0: every value decodes to 0
+        return (0.0, [0; BLOCK]); // d = 0: every value decodes to 0
     }
     // Candidate scales around "the largest value on −127"; for each, the assignment's
     // least-squares scale, keeping the best (as llama.cpp's non-linear quantizers search).
@@ -274,9 +343,9 @@ fn encode_nl4(x: &[f32], imp: Option<&[f32]>, b: &mut [u8]) {
         let mut idx = [0u8; BLOCK];
         let (mut sxl, mut sll) = (0f32, 0f32);
         for j in 0..BLOCK {
-            let k = nearest_nl4(x[j] * id);
+            let k = nearest(book, x[j] * id);
             idx[j] = k as u8;
-            let l = NL4_CODEBOOK[k] as f32;
+            let l = book[k] as f32;
             sxl += w(j) * x[j] * l;
             sll += w(j) * l * l;
         }
@@ -284,7 +353,7 @@ fn encode_nl4(x: &[f32], imp: Option<&[f32]>, b: &mut [u8]) {
         let d2 = f16::from_f32(d2).to_f32();
         let err: f32 = (0..BLOCK)
             .map(|j| {
-                let e = x[j] - d2 * NL4_CODEBOOK[idx[j] as usize] as f32;
+                let e = x[j] - d2 * book[idx[j] as usize] as f32;
                 w(j) * e * e
             })
             .sum();
@@ -292,10 +361,7 @@ fn encode_nl4(x: &[f32], imp: Option<&[f32]>, b: &mut [u8]) {
             best = (err, d2, idx);
         }
     }
-    write_f16(b, 0, best.1);
-    for j in 0..BLOCK {
-        put_nibble(&mut b[2..], j, best.2[j]);
-    }
+    (best.1, best.2)
 }
 
 /// Encodes one row of `cols` values into `cols / 32` blocks (rotating first for `NL4H`).

@@ -36,7 +36,7 @@ mod x86;
 use rayon::prelude::*;
 
 pub use act::QActs;
-pub use format::{Format, BLOCK, NL4_CODEBOOK};
+pub use format::{Format, BLOCK, NL3_CODEBOOK, NL4_CODEBOOK};
 
 /// Weight × activation-row products below which a product runs on the calling thread only,
 /// with [`RayonPool`]: waking a sleeping pool thread costs tens of microseconds.
@@ -75,7 +75,7 @@ impl Executor for RayonPool {
 #[derive(Debug, thiserror::Error)]
 pub enum KernelError {
     /// A format name no kernel knows.
-    #[error("unknown compute format {0:?} (valid: q8_0, q4_0, q4_1, nl4, nl4h)")]
+    #[error("unknown compute format {0:?} (valid: q8_0, q4_0, q4_1, nl4, nl4h, nl3, nl3h)")]
     UnknownFormat(String),
     /// A shape the format cannot hold or the product cannot take.
     #[error("{0}")]
@@ -95,7 +95,7 @@ pub enum Isa {
     Scalar,
     /// AVX2 + FMA + F16C.
     Avx2,
-    /// AVX-512 VNNI (on 256-bit registers) + AVX2.
+    /// AVX-512 VNNI and BW (on 256-bit registers) + AVX2.
     Avx512Vnni,
 }
 
@@ -139,6 +139,7 @@ impl Isa {
             Isa::Avx512Vnni => {
                 Isa::Avx2.available()
                     && is_x86_feature_detected!("avx512f")
+                    && is_x86_feature_detected!("avx512bw")
                     && is_x86_feature_detected!("avx512vnni")
                     && is_x86_feature_detected!("avx512vl")
             }

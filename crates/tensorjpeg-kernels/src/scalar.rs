@@ -4,10 +4,10 @@
 use half::f16;
 
 use crate::act::QActs;
-use crate::format::{Format, BLOCK};
+use crate::format::{code, Format, BLOCK};
 use crate::RowsRef;
 
-/// The signed level of code `n` of a 4-bit block (`Q4_1`: the unsigned nibble).
+/// The signed level of code `n` of a 4- or 3-bit block (`Q4_1`: the unsigned nibble).
 #[inline]
 fn level(format: Format, n: u8) -> i32 {
     match format.table() {
@@ -32,11 +32,8 @@ pub fn dot_row(format: Format, w: &RowsRef<'_>, r: usize, acts: &QActs, b: usize
                 .map(|j| codes[j] as i8 as i32 * x[j] as i32)
                 .sum()
         } else {
-            (0..16)
-                .map(|j| {
-                    level(format, codes[j] & 15) * x[j] as i32
-                        + level(format, codes[j] >> 4) * x[j + 16] as i32
-                })
+            (0..BLOCK)
+                .map(|j| level(format, code(format, codes, j)) * x[j] as i32)
                 .sum()
         };
         acc += dw * d[k] * isum as f32;

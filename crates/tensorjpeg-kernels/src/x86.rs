@@ -10,7 +10,10 @@
 //! the codebook level + 128 through a byte shuffle), and the offset comes off the block sum
 //! as `offset·Σq_x`; `vpmaddubsw` would saturate on levels up to 240, so the AVX2 kernel
 //! takes `NL4`'s signed levels with the sign trick `|x|·sign(w, x) = w·x`, as `Q8_0` does on
-//! both. The sign trick needs `|x| ≤ 127` (the activation quantizer never emits −128) and
+//! both. `NL3` goes as `NL4` once its 3-bit codes are unpacked to bytes: the low two bits by
+//! one 64-bit broadcast of `ql` shifted by 0, 2, 4, 6 per 64-bit lane, the high bit by a
+//! byte shuffle of `qh` and a compare against each byte's bit (AVX2), or by one masked add
+//! with `qh` as the byte mask (AVX-512 BW, present wherever VNNI is). The sign trick needs `|x| ≤ 127` (the activation quantizer never emits −128) and
 //! `|w| ≤ 127` (a `Q8_0` matrix holding −128 is routed to the scalar kernel by
 //! [`crate::QMatrix`]); then no pair sum of `vpmaddubsw` saturates (`2·127·127 < 32767`).
 //!
@@ -22,7 +25,7 @@
 use std::arch::x86_64::*;
 
 use crate::act::QActs;
-use crate::format::{Format, BLOCK, NL4_CODEBOOK};
+use crate::format::{Format, BLOCK, NL3_CODEBOOK, NL4_CODEBOOK};
 use crate::RowsRef;
 
 /// How a format's codes enter the integer product.
@@ -37,7 +40,7 @@ enum Mode {
 }
 
 macro_rules! kernels {
-    ($modname:ident, $features:literal, $vnni:literal, $dotu:ident) => {
+    ($modname:ident, $features:literal, $vnni:literal, $dotu:ident, $hi3:ident) => {
         /// Kernels compiled for one instruction set.
         pub mod $modname {
             use super::*;
@@ -61,6 +64,7 @@ macro_rules! kernels {
                         Format::Q4_1 => by_batch::<1>(bn, w, acts, b0, out),
                         Format::Q4_0 => by_batch::<2>(bn, w, acts, b0, out),
                         Format::Nl4 | Format::Nl4H => by_batch::<3>(bn, w, acts, b0, out),
+                        Format::Nl3 | Format::Nl3H => by_batch::<4>(bn, w, acts, b0, out),
                     }
                     b0 += bn;
                 }
@@ -83,7 +87,7 @@ macro_rules! kernels {
             }
 
             /// Rows against activation rows `b0..b0 + B`, format `F` (0 `Q8_0`, 1 `Q4_1`,
-            /// 2 `Q4_0`, 3 `NL4`/`NL4H`), all of it resolved at compile time.
+            /// 2 `Q4_0`, 3 `NL4`/`NL4H`, 4 `NL3`/`NL3H`), all of it resolved at compile time.
             #[target_feature(enable = $features)]
             fn rows_b<const B: usize, const F: u8>(
                 w: &RowsRef<'_>,
@@ -93,23 +97,29 @@ macro_rules! kernels {
             ) {
                 let batch = acts.batch;
                 let nb = w.nb;
-                let cb = if F == 0 { 32 } else { 16 };
+                let cb = match F {
+                    0 => 32,
+                    4 => 12,
+                    _ => 16,
+                };
                 let mode = match F {
                     0 => Mode::Q8,
-                    3 if !$vnni => Mode::SignedTable,
+                    3 | 4 if !$vnni => Mode::SignedTable,
                     _ => Mode::Unsigned,
                 };
                 let offset: i32 = match F {
                     2 => 8,
-                    3 if $vnni => 128,
+                    3 | 4 if $vnni => 128,
                     _ => 0,
+                };
+                let book: [i8; 16] = match F {
+                    4 => std::array::from_fn(|i| NL3_CODEBOOK.get(i).copied().unwrap_or(0)),
+                    _ => NL4_CODEBOOK,
                 };
                 let table: [i8; 16] = match F {
                     // Levels + 128 as bytes (0..=255, read unsigned by vpdpbusd).
-                    3 if $vnni => {
-                        std::array::from_fn(|i| (NL4_CODEBOOK[i] as i16 + 128) as u8 as i8)
-                    }
-                    3 => NL4_CODEBOOK,
+                    3 | 4 if $vnni => std::array::from_fn(|i| (book[i] as i16 + 128) as u8 as i8),
+                    3 | 4 => book,
                     _ => std::array::from_fn(|i| i as i8),
                 };
                 let tbl = {
@@ -117,6 +127,9 @@ macro_rules! kernels {
                     _mm256_set_m128i(t, t)
                 };
                 let m4 = _mm256_set1_epi8(0x0F);
+                // 3-bit unpacking: the low two bits' shift per 64-bit lane.
+                let m3 = _mm256_set1_epi8(3);
+                let shifts = _mm256_set_epi64x(6, 4, 2, 0);
                 let off = _mm256_set1_epi32(offset);
                 let xq: [&[i8]; B] = std::array::from_fn(|i| acts.row(b0 + i));
                 let xd: [&[f32]; B] = std::array::from_fn(|i| acts.scales(b0 + i));
@@ -125,6 +138,14 @@ macro_rules! kernels {
                 let prep = |c: &[u8]| -> __m256i {
                     if F == 0 {
                         load32(c)
+                    } else if F == 4 {
+                        let ql = u64::from_le_bytes(c[..8].try_into().expect("8 bytes"));
+                        let qh = u32::from_le_bytes(c[8..12].try_into().expect("4 bytes"));
+                        let lo = _mm256_and_si256(
+                            _mm256_srlv_epi64(_mm256_set1_epi64x(ql as i64), shifts),
+                            m3,
+                        );
+                        _mm256_shuffle_epi8(tbl, $hi3(lo, qh))
                     } else {
                         let v = load16(c);
                         let n = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(v, 4), v), m4);
@@ -236,6 +257,30 @@ fn dotu_vnni(u: __m256i, s: __m256i) -> __m256i {
     _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s)
 }
 
+/// Adds 4 to byte `j` of `lo` where bit `j` of `qh` is set: a shuffle puts `qh`'s byte
+/// `⌊j/8⌋` in byte `j`, a compare against bit `j mod 8` turns it into a byte mask.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn hi3_avx2(lo: __m256i, qh: u32) -> __m256i {
+    let hsel = _mm256_set_epi64x(
+        0x0303_0303_0303_0303,
+        0x0202_0202_0202_0202,
+        0x0101_0101_0101_0101,
+        0,
+    );
+    let hbit = _mm256_set1_epi64x(0x8040_2010_0804_0201_u64 as i64);
+    let h = _mm256_shuffle_epi8(_mm256_set1_epi32(qh as i32), hsel);
+    let h = _mm256_cmpeq_epi8(_mm256_and_si256(h, hbit), hbit);
+    _mm256_or_si256(lo, _mm256_and_si256(h, _mm256_set1_epi8(4)))
+}
+
+/// [`hi3_avx2`] in one instruction: `qh` is the byte mask of an add (AVX-512 BW).
+#[inline]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+fn hi3_bw(lo: __m256i, qh: u32) -> __m256i {
+    _mm256_mask_add_epi8(lo, qh, lo, _mm256_set1_epi8(4))
+}
+
 /// Eight vectors of eight i32 partial sums → one vector of their eight totals.
 #[inline]
 #[target_feature(enable = "avx2")]
@@ -300,10 +345,11 @@ fn load_f32x8(s: &[f32]) -> __m256 {
     unsafe { _mm256_loadu_ps(s.as_ptr()) }
 }
 
-kernels!(avx2, "avx2,fma,f16c", false, dotu_avx2);
+kernels!(avx2, "avx2,fma,f16c", false, dotu_avx2, hi3_avx2);
 kernels!(
     vnni,
-    "avx2,fma,f16c,avx512f,avx512vnni,avx512vl",
+    "avx2,fma,f16c,avx512f,avx512bw,avx512vnni,avx512vl",
     true,
-    dotu_vnni
+    dotu_vnni,
+    hi3_bw
 );

@@ -124,6 +124,34 @@ fn formats_reach_their_expected_accuracy() {
         )
     };
     assert!(snr_h(Format::Nl4H) > snr_h(Format::Nl4) + 0.3);
+    // 3 bits: about 6 dB below 4 bits (one bit), the rotation still paying on heavy tails.
+    let (nl3, nl3h) = (snr(Format::Nl3), snr(Format::Nl3H));
+    assert!((14.5..18.0).contains(&nl3), "nl3 {nl3}");
+    assert!((nl4 - nl3 - 6.0).abs() < 1.5, "nl4 {nl4} vs nl3 {nl3}");
+    assert!(nl3h > 14.5, "nl3h {nl3h}");
+    assert!(snr_h(Format::Nl3H) > snr_h(Format::Nl3) + 0.3);
+}
+
+#[test]
+fn three_bit_codes_sit_where_the_layout_says() {
+    // One block whose values are the codebook levels in a known order: code j = (j·5) mod 8.
+    // The bytes must hold code j's low bits in ql[j mod 8] at bit 2·⌊j/8⌋ and its high bit
+    // at bit j of qh, and decode back to the levels.
+    let levels: Vec<f32> = (0..32)
+        .map(|j| tensorjpeg_kernels::NL3_CODEBOOK[(j * 5) % 8] as f32 / 127.0)
+        .collect();
+    let m = QMatrix::quantize(&levels, 1, 32, Format::Nl3, None).unwrap();
+    let b = m.to_blocks();
+    assert_eq!(b.len(), 14);
+    let (ql, qh) = (&b[2..10], u32::from_le_bytes(b[10..14].try_into().unwrap()));
+    for j in 0..32 {
+        let t = (j * 5) % 8;
+        assert_eq!((ql[j % 8] >> (2 * (j / 8))) & 3, (t & 3) as u8, "low bits of {j}");
+        assert_eq!((qh >> j) & 1, (t >> 2) as u32, "high bit of {j}");
+    }
+    let back = m.dequantize();
+    assert!(snr_db(&levels, &back) > 45.0, "{}", snr_db(&levels, &back));
+    assert_eq!(Format::Nl3H.bits_per_weight(), 3.5);
 }
 
 #[test]

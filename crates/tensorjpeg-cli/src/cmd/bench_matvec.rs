@@ -37,8 +37,8 @@ pub struct BenchMatvecArgs {
         default_value = "f32,f16,q8_0,q4_0,q4_1,q4k,q3k"
     )]
     pub peers: Vec<String>,
-    /// Our compute formats (q8_0, q4_0, q4_1, nl4, nl4h).
-    #[arg(long, value_delimiter = ',', default_value = "q8_0,q4_0,q4_1,nl4,nl4h")]
+    /// Our compute formats (q8_0, q4_0, q4_1, nl4, nl4h, nl3, nl3h).
+    #[arg(long, value_delimiter = ',', default_value = "q8_0,q4_0,q4_1,nl4,nl4h,nl3,nl3h")]
     pub formats: Vec<String>,
     /// Our kernels: best (what this CPU runs), scalar, avx2, vnni, all.
     #[arg(long, value_delimiter = ',', default_value = "best")]

@@ -51,7 +51,7 @@ pub struct ModelArgs {
     pub quantized: bool,
     /// Run every linear layer and the output head from a compute format with tensorjpeg's
     /// integer kernels: FORMAT[,requant][,dense=N], FORMAT one of q8_0, q4_0, q4_1, nl4,
-    /// nl4h. GGUF Q8_0/Q4_0/Q4_1 tensors keep their own blocks bit for bit unless `requant`;
+    /// nl4h, nl3, nl3h. GGUF Q8_0/Q4_0/Q4_1 tensors keep their own blocks bit for bit unless `requant`;
     /// products of N rows or more (prefill, default 16) dequantize and run the dense gemm.
     /// See docs/FORMAT.md "Compute formats".
     #[arg(long, value_name = "SPEC")]
