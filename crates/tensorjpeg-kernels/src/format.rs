@@ -152,7 +152,7 @@ impl Format {
     }
 
     /// The codebook an `NL` format's encoder searches (sorted), else `None`.
-    fn codebook(self) -> Option<&'static [i8]> {
+    pub(crate) fn codebook(self) -> Option<&'static [i8]> {
         match self {
             Format::Nl4 | Format::Nl4H => Some(&NL4_CODEBOOK),
             Format::Nl3 | Format::Nl3H => Some(&NL3_CODEBOOK),
@@ -174,6 +174,15 @@ pub(crate) fn code(format: Format, q: &[u8], j: usize) -> u8 {
         8 => q[j],
         3 => ((q[j % 8] >> (2 * (j / 8))) & 3) | (((q[8 + j / 8] >> (j % 8)) & 1) << 2),
         _ => nibble(q, j),
+    }
+}
+
+/// The function that stores code `n` of value `j` in a block's code bytes.
+pub(crate) fn code_setter(format: Format) -> fn(&mut [u8], usize, u8) {
+    match format.code_bits() {
+        8 => |q, j, n| q[j] = n,
+        3 => put_code3,
+        _ => put_nibble,
     }
 }
 
@@ -305,7 +314,7 @@ pub(crate) fn encode_block(format: Format, x: &[f32], imp: Option<&[f32]>, b: &m
 
 /// The nearest level of the sorted codebook `book` to `v` (in codebook units).
 #[inline]
-fn nearest(book: &[i8], v: f32) -> usize {
+pub(crate) fn nearest(book: &[i8], v: f32) -> usize {
     // The levels are sorted: a binary search over the midpoints.
     let mut lo = 0usize;
     let mut hi = book.len() - 1;

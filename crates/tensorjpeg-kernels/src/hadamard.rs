@@ -1,4 +1,4 @@
-//! The 32-point rotation of [`crate::Format::Nl4H`]: `R = H·S`, with `S` a fixed diagonal of
+//! The 32-point rotation of [`crate::Format::Nl4H`] and [`crate::Format::Nl3H`]: `R = H·S`, with `S` a fixed diagonal of
 //! signs and `H` the orthonormal Walsh–Hadamard matrix (fast transform: 5 butterfly stages).
 //! `R` is orthogonal, so `(R w)·(R x) = w·x`: weights are stored rotated and the kernel rotates
 //! each block of the activation once per product instead of un-rotating the weights.
@@ -54,6 +54,51 @@ pub fn rotate_blocks(x: &mut [f32]) {
     }
 }
 
+/// `R H Rᵀ` for a `dim × dim` row-major matrix `h` (`dim` a multiple of 32), `R` the
+/// block-diagonal rotation of [`rotate_blocks`]: the second moment of rotated inputs when `h`
+/// is that of the inputs, in f64.
+pub fn rotate_gram(h: &mut [f64], dim: usize) {
+    assert!(dim.is_multiple_of(32) && h.len() == dim * dim, "a dim × dim Gram, dim % 32 = 0");
+    // H Rᵀ rotates each row's blocks; then (H Rᵀ)ᵀ Rᵀ = R H Rᵀ rotates the transpose's.
+    let rotate_rows = |h: &mut [f64]| {
+        for c in h.chunks_exact_mut(32) {
+            let a: &mut [f64; 32] = c.try_into().expect("32 values");
+            fwht32_f64(a);
+        }
+    };
+    rotate_rows(h);
+    for i in 0..dim {
+        for j in 0..i {
+            h.swap(i * dim + j, j * dim + i);
+        }
+    }
+    rotate_rows(h);
+}
+
+/// [`fwht32`] in f64.
+fn fwht32_f64(v: &mut [f64; 32]) {
+    for (j, x) in v.iter_mut().enumerate() {
+        if SIGNS >> j & 1 == 1 {
+            *x = -*x;
+        }
+    }
+    let mut h = 1;
+    while h < 32 {
+        for i in (0..32).step_by(2 * h) {
+            for j in i..i + h {
+                let (a, b) = (v[j], v[j + h]);
+                v[j] = a + b;
+                v[j + h] = a - b;
+            }
+        }
+        h *= 2;
+    }
+    let s = 1.0 / 32f64.sqrt();
+    for x in v.iter_mut() {
+        *x *= s;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,5 +124,39 @@ mod tests {
         assert!(s
             .iter()
             .all(|v| (v.abs() - 1.0 / 32f32.sqrt()).abs() < 1e-6));
+    }
+
+    #[test]
+    fn a_rotated_gram_is_the_rotated_inputs_second_moment() {
+        // H = Σ x xᵀ over a few inputs of 64; R H Rᵀ must equal Σ (R x)(R x)ᵀ.
+        let dim = 64;
+        let xs: Vec<Vec<f32>> = (0..5)
+            .map(|s| (0..dim).map(|i| ((i * 7 + s * 13) as f32 * 0.37).sin()).collect())
+            .collect();
+        let gram = |xs: &[Vec<f32>]| -> Vec<f64> {
+            let mut h = vec![0f64; dim * dim];
+            for x in xs {
+                for i in 0..dim {
+                    for j in 0..dim {
+                        h[i * dim + j] += x[i] as f64 * x[j] as f64;
+                    }
+                }
+            }
+            h
+        };
+        let mut h = gram(&xs);
+        rotate_gram(&mut h, dim);
+        let rx: Vec<Vec<f32>> = xs
+            .iter()
+            .map(|x| {
+                let mut r = x.clone();
+                rotate_blocks(&mut r);
+                r
+            })
+            .collect();
+        let want = gram(&rx);
+        for (a, b) in h.iter().zip(&want) {
+            assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+        }
     }
 }

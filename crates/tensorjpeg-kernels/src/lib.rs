@@ -27,6 +27,7 @@
 
 pub mod act;
 pub mod check;
+mod feedback;
 pub mod format;
 pub mod hadamard;
 pub mod scalar;
@@ -218,6 +219,51 @@ impl QMatrix {
         data.par_chunks_mut(rb)
             .zip(w.par_chunks(cols))
             .for_each(|(out, row)| format::encode_row(format, row, importance, out));
+        Self::from_blocks(format, rows, cols, data)
+    }
+
+    /// Quantizes `w` `(rows, cols)` row-major with error feedback (GPTQ): each rounding
+    /// error is spread over the columns not yet encoded through `u`, the upper factor of
+    /// the damped inverse of the inputs' second moment `H` (`UᵀU = H⁻¹`, `cols × cols`
+    /// row-major; for the rotated formats that of `R H Rᵀ`,
+    /// [`hadamard::rotate_gram`]). The output error `E‖ΔW x‖²` on inputs like the
+    /// calibration's falls, not the weights' own error. See the `feedback` module.
+    pub fn quantize_feedback(
+        w: &[f32],
+        rows: usize,
+        cols: usize,
+        format: Format,
+        u: &[f32],
+    ) -> Result<QMatrix, KernelError> {
+        Self::check_shape(rows, cols)?;
+        if w.len() != rows.saturating_mul(cols) {
+            return Err(KernelError::Shape(format!(
+                "{} values for a {rows}×{cols} matrix",
+                w.len()
+            )));
+        }
+        if u.len() != cols.saturating_mul(cols) {
+            return Err(KernelError::Shape(format!(
+                "a feedback factor of {} values for {cols} columns (needs {cols}²)",
+                u.len()
+            )));
+        }
+        if let Some(bad) = (0..cols).map(|j| u[j * cols + j]).find(|d| !d.is_finite()) {
+            return Err(KernelError::Corrupt(format!(
+                "a feedback factor with a non-finite diagonal entry ({bad})"
+            )));
+        }
+        let rb = cols / BLOCK * format.block_bytes();
+        let mut data = vec![0u8; rows * rb];
+        data.par_chunks_mut(rb)
+            .zip(w.par_chunks(cols))
+            .for_each(|(out, row)| {
+                let mut r = row.to_vec();
+                if format.rotated() {
+                    feedback::rotate_row(&mut r);
+                }
+                feedback::encode_row(format, &mut r, u, out);
+            });
         Self::from_blocks(format, rows, cols, data)
     }
 

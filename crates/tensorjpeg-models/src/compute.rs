@@ -3,6 +3,7 @@
 //! integer kernels; a prefill (many rows) dequantizes the matrix into a transient f32 copy
 //! and runs candle's gemm, where the dense kernel is faster per value than block decoding.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use candle_core::quantized::{GgmlDType, QTensor};
@@ -12,8 +13,51 @@ use tensorjpeg_kernels::{Executor, Format, QMatrix};
 use crate::linear::MatMul;
 use crate::{Error, Result};
 
+/// What a [`ComputeRule`] gives the tensors it names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ComputeChoice {
+    /// This compute format (blocks already in it are kept bit for bit).
+    Format(Format),
+    /// The file's own blocks, bit for bit (GGUF `Q8_0`/`Q4_0`/`Q4_1` only; an error for
+    /// anything else).
+    Keep,
+}
+
+/// A per-tensor override, `REGEX=FORMAT` or `REGEX=keep`: the first rule whose regex
+/// matches a tensor's name decides its format.
+#[derive(Clone, Debug)]
+pub struct ComputeRule {
+    /// The pattern (unanchored, as `compress --rule`).
+    pub regex: regex::Regex,
+    /// What the matching tensors get.
+    pub choice: ComputeChoice,
+}
+
+impl std::str::FromStr for ComputeRule {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<ComputeRule> {
+        let (pat, f) = s.rsplit_once('=').ok_or_else(|| {
+            Error::Input(format!(
+                "--compute-rule {s:?}: expected REGEX=FORMAT or REGEX=keep"
+            ))
+        })?;
+        let regex = regex::Regex::new(pat).map_err(|e| {
+            Error::Input(format!("--compute-rule {s:?}: {pat:?} is not a valid regex: {e}"))
+        })?;
+        let choice = if f.eq_ignore_ascii_case("keep") {
+            ComputeChoice::Keep
+        } else {
+            ComputeChoice::Format(
+                Format::parse(f).map_err(|e| Error::Input(format!("--compute-rule {s:?}: {e}")))?,
+            )
+        };
+        Ok(ComputeRule { regex, choice })
+    }
+}
+
 /// How the loader turns weights into compute-format matrices.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct ComputeSpec {
     /// The format of every matrix that is not already in a GGUF block type the compute
     /// formats hold bit for bit.
@@ -23,6 +67,14 @@ pub struct ComputeSpec {
     pub keep_gguf: bool,
     /// Rows at or above which a product dequantizes and runs the dense gemm.
     pub dense_from_rows: usize,
+    /// Each linear layer's input second moment `E[xxᵀ]` by tensor name (a calibration,
+    /// [`crate::calibrate::calibrate_lm`]): matrices quantized into the compute format
+    /// (re-quantized or from f32) then use error feedback (GPTQ,
+    /// `QMatrix::quantize_feedback`) and minimise the layer's output error instead of the
+    /// weights' own. Blocks kept bit for bit are not touched.
+    pub feedback: Option<Arc<HashMap<String, Arc<tensorjpeg::Gram>>>>,
+    /// Per-tensor overrides, first match wins ([`ComputeRule`]).
+    pub rules: Vec<ComputeRule>,
 }
 
 impl Default for ComputeSpec {
@@ -31,6 +83,8 @@ impl Default for ComputeSpec {
             format: Format::Q4_1,
             keep_gguf: true,
             dense_from_rows: 16,
+            feedback: None,
+            rules: Vec::new(),
         }
     }
 }
@@ -68,24 +122,106 @@ impl ComputeSpec {
         }
     }
 
-    /// A GGUF tensor `(out, in)` as a compute-format matrix: its own blocks where
-    /// [`ComputeSpec::keep_gguf`] and the type allows, else dequantized and quantized.
+    /// What the first rule naming `name` gives it, if any.
+    fn rule(&self, name: &str) -> Option<ComputeChoice> {
+        self.rules
+            .iter()
+            .find(|r| r.regex.is_match(name))
+            .map(|r| r.choice)
+    }
+
+    /// A GGUF tensor `(out, in)` as a compute-format matrix: its own blocks where a rule
+    /// says `keep` or names their own format, or no rule names it and
+    /// [`ComputeSpec::keep_gguf`]; else dequantized and quantized into the rule's format or
+    /// [`ComputeSpec::format`].
     pub fn from_qtensor(&self, name: &str, q: &QTensor) -> Result<QMatrix> {
         let (out, inp) = q.shape().dims2()?;
         let named = |e: tensorjpeg_kernels::KernelError| Error::Input(format!("{name}: {e}"));
-        if let (true, Some(f)) = (self.keep_gguf, Self::exact_format(q.dtype())) {
+        let own = Self::exact_format(q.dtype());
+        let keep = match (self.rule(name), own) {
+            (Some(ComputeChoice::Keep), None) => {
+                return Err(Error::Input(format!(
+                    "{name}: --compute-rule keeps it, but its {:?} blocks are no compute format (keep takes Q8_0, Q4_0, Q4_1)",
+                    q.dtype()
+                )))
+            }
+            (Some(ComputeChoice::Keep), Some(f)) => Some(f),
+            (Some(ComputeChoice::Format(f)), Some(o)) if f == o => Some(f),
+            (Some(ComputeChoice::Format(_)), _) => None,
+            (None, o) => o.filter(|_| self.keep_gguf),
+        };
+        if let Some(f) = keep {
             let bytes = q.data()?.into_owned();
             return QMatrix::from_blocks(f, out, inp, bytes).map_err(named);
         }
         let v: Vec<f32> = q.dequantize(&Device::Cpu)?.flatten_all()?.to_vec1()?;
-        QMatrix::quantize(&v, out, inp, self.format, None).map_err(named)
+        self.from_f32(name, &v, out, inp)
     }
 
-    /// f32 values `(out, in)` as a compute-format matrix.
+    /// f32 values `(out, in)` as a compute-format matrix, in the format a rule names or
+    /// [`ComputeSpec::format`] (with error feedback where [`ComputeSpec::feedback`] holds the
+    /// layer's statistics). A `keep` rule is an error here: f32 values have no blocks.
     pub fn from_f32(&self, name: &str, w: &[f32], out: usize, inp: usize) -> Result<QMatrix> {
-        QMatrix::quantize(w, out, inp, self.format, None)
-            .map_err(|e| Error::Input(format!("{name}: {e}")))
+        let named = |e: tensorjpeg_kernels::KernelError| Error::Input(format!("{name}: {e}"));
+        let format = match self.rule(name) {
+            None => self.format,
+            Some(ComputeChoice::Format(f)) => f,
+            Some(ComputeChoice::Keep) => {
+                return Err(Error::Input(format!(
+                    "{name}: --compute-rule keeps it, but it is held as f32 values here, not as blocks (name a compute format instead)"
+                )))
+            }
+        };
+        let gram = self
+            .feedback
+            .as_ref()
+            .and_then(|f| f.get(name))
+            .filter(|g| g.dim() == inp);
+        match gram {
+            Some(g) => {
+                let u = feedback_factor(g, format.rotated())
+                    .map_err(|e| Error::Input(format!("{name}: {e}")))?;
+                QMatrix::quantize_feedback(w, out, inp, format, &u).map_err(named)
+            }
+            None => QMatrix::quantize(w, out, inp, format, None).map_err(named),
+        }
     }
+}
+
+/// The factor `U` (`UᵀU = (H + λ·diag H)⁻¹`) error feedback runs through, for inputs with
+/// second moment `g` (rotated by the formats' block rotation first if `rotated`). The
+/// damping is relative to each column's own `E[xⱼ²]`, so a few outlier features cannot
+/// swamp the ordinary ones (computed as the codec crate's factor in the domain scaled by
+/// `cⱼ = √Hⱼⱼ`, then scaled back: `U = U'·C⁻¹`).
+pub fn feedback_factor(g: &tensorjpeg::Gram, rotated: bool) -> tensorjpeg::Result<Vec<f32>> {
+    let n = g.dim();
+    let g = if rotated {
+        let mut h = g.values().to_vec();
+        tensorjpeg_kernels::hadamard::rotate_gram(&mut h, n);
+        // Symmetric again up to rounding; Gram::new checks it.
+        for i in 0..n {
+            for j in 0..i {
+                let m = 0.5 * (h[i * n + j] + h[j * n + i]);
+                h[i * n + j] = m;
+                h[j * n + i] = m;
+            }
+        }
+        std::borrow::Cow::Owned(tensorjpeg::Gram::new(n, h)?)
+    } else {
+        std::borrow::Cow::Borrowed(g)
+    };
+    let c: Vec<f32> = g
+        .diagonal()
+        .iter()
+        .map(|&d| if d > 0.0 { d.sqrt() as f32 } else { 1.0 })
+        .collect();
+    let mut u = g.inverse_factor(Some(&c))?;
+    for row in u.chunks_exact_mut(n) {
+        for (x, &ck) in row.iter_mut().zip(&c) {
+            *x /= ck;
+        }
+    }
+    Ok(u)
 }
 
 /// Threads the runtime computes with (candle's count: `RAYON_NUM_THREADS`, else the physical

@@ -350,7 +350,7 @@ impl Loader<'_> {
         let w = self.get(&format!("{name}.weight"), &[inp, out])?;
         let b = self.get(&format!("{name}.bias"), &[out])?;
         // Conv1D stores (in, out): its transpose is the (out, in) weight Linear expects.
-        linear(name, w.t()?, Some(b), self.compute)
+        linear(name, w.t()?, Some(b), self.compute.clone())
     }
 }
 
@@ -403,7 +403,7 @@ impl Gpt2 {
         let ld = Loader {
             w: &weights,
             prefix,
-            compute: opts.compute,
+            compute: opts.compute.clone(),
         };
         let d = gc.dim;
         let wte = ld.get("wte.weight", &[gc.vocab, d])?;
@@ -435,7 +435,7 @@ impl Gpt2 {
         }
         let ln_f = ld.layer_norm("ln_f", d)?;
         let head = if gc.tie_word_embeddings {
-            linear("wte.weight", wte.clone(), None, opts.compute)?
+            linear("wte.weight", wte.clone(), None, opts.compute.clone())?
         } else {
             // `lm_head` sits beside `transformer.` in GPT2LMHeadModel checkpoints.
             let name = ["lm_head.weight", &format!("{prefix}lm_head.weight")]
@@ -447,7 +447,7 @@ impl Gpt2 {
                 &name,
                 weights.get(&name, &[gc.vocab, d])?,
                 None,
-                opts.compute,
+                opts.compute.clone(),
             )?
         };
         let reports = weights.reports.clone();

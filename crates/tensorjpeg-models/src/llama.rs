@@ -137,7 +137,7 @@ impl Loader<'_> {
     }
 
     fn linear(&mut self, name: &str, out: usize, inp: usize) -> Result<Linear> {
-        if let Some(spec) = self.opts.compute {
+        if let Some(spec) = self.opts.compute.clone() {
             let m = if self.wants_f32_values(name, 2) {
                 let v: Vec<f32> = self.f32(name, &[out, inp])?.flatten_all()?.to_vec1()?;
                 spec.from_f32(name, &v, out, inp)?
@@ -258,7 +258,7 @@ impl Llama {
         let tied_head = !ld.content.tensor_infos.contains_key("output.weight");
         let head = if !tied_head {
             ld.linear("output.weight", vocab, dim)?
-        } else if let Some(spec) = opts.compute {
+        } else if let Some(spec) = &opts.compute {
             let m = if ld.wants_f32_values("token_embd.weight", 2) {
                 let v: Vec<f32> = embed.flatten_all()?.to_vec1()?;
                 spec.from_f32("token_embd.weight", &v, vocab, dim)?

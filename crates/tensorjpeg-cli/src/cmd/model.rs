@@ -56,6 +56,20 @@ pub struct ModelArgs {
     /// See docs/FORMAT.md "Compute formats".
     #[arg(long, value_name = "SPEC")]
     pub compute: Option<String>,
+    /// With --compute: per-tensor formats, REGEX=FORMAT or REGEX=keep (the file's own
+    /// Q8_0/Q4_0/Q4_1 blocks), first match wins; e.g. `token_embd=keep` keeps the tied
+    /// embedding/head of a GGUF as it is, `ffn_down=nl4h` gives those matrices 4.5 bits.
+    #[arg(long, value_name = "RULE", requires = "compute")]
+    pub compute_rule: Vec<String>,
+    /// With --compute: calibrate on the last --compute-calibration-tokens tokens of TEXT
+    /// first, and quantize every matrix that goes into the compute format (all of them with
+    /// `requant`) with error feedback through its inputs' second moments (GPTQ), so each
+    /// layer's output error is minimised instead of its weights'. Score on other text.
+    #[arg(long, value_name = "TEXT", requires = "compute")]
+    pub compute_calibration: Option<PathBuf>,
+    /// Tokens of --compute-calibration text (from its end), in windows of 512.
+    #[arg(long, value_name = "N", default_value_t = 8192)]
+    pub compute_calibration_tokens: usize,
     /// Seed of the noise hook.
     #[arg(long, default_value_t = 0)]
     pub noise_seed: u64,
@@ -137,9 +151,52 @@ impl ModelArgs {
                 }
             );
         }
-        let opts = self.weight_options()?;
+        let mut opts = self.weight_options()?;
+        if let Some(spec) = opts.compute.as_mut() {
+            for r in &self.compute_rule {
+                spec.rules.push(r.parse()?);
+            }
+        }
+        if let Some(text) = &self.compute_calibration {
+            let grams = Arc::new(self.calibrate(&path, &opts, text)?);
+            if let Some(spec) = opts.compute.as_mut() {
+                spec.feedback = Some(grams);
+            }
+        }
         let mut m = tensorjpeg_models::load(&path, &opts)?;
         m.set_embed_hook(self.hook()?);
         Ok(m)
+    }
+
+    /// Each linear layer's input second moment on the calibration text, from the model
+    /// loaded as f32 (with the same weight options but no compute format).
+    fn calibrate(
+        &self,
+        path: &std::path::Path,
+        opts: &WeightOptions,
+        text: &std::path::Path,
+    ) -> Result<std::collections::HashMap<String, Arc<tensorjpeg::Gram>>> {
+        let n = self.compute_calibration_tokens;
+        if n < 2 {
+            bail!("--compute-calibration-tokens {n}: need at least 2");
+        }
+        let plain = WeightOptions {
+            compute: None,
+            dequantize: true,
+            ..opts.clone()
+        };
+        let mut m = tensorjpeg_models::load(path, &plain)
+            .with_context(|| format!("loading {} to calibrate", path.display()))?;
+        let body = tensorjpeg_models::text::read_text(text)?;
+        let ids = m.tokenizer().encode(&body)?;
+        let ids = &ids[ids.len().saturating_sub(n)..];
+        if ids.len() < 2 {
+            bail!("{}: fewer than 2 tokens to calibrate on", text.display());
+        }
+        let ctx = 512.min(ids.len()).min(m.config().context);
+        let window = tensorjpeg_models::eval::Window { ctx, stride: ctx };
+        let cal = tensorjpeg_models::calibrate::calibrate_lm(m.as_mut(), ids, window, true)
+            .with_context(|| format!("calibrating on {}", text.display()))?;
+        Ok(cal.input_gram)
     }
 }
