@@ -31,7 +31,9 @@
 #       512-token prompt with --max-tokens 1 (prefill tokens/s), each at 1 and 2 threads
 #       (RAYON_NUM_THREADS). ROUNDS (default 5) rounds; medians and ratios to
 #       OUT_DIR/speed.json and speed.md (default out/llama-cpp-speed). COMPUTE (default
-#       "q4_1": the file's own Q4_1 blocks, bit for bit) may list several, comma-separated.
+#       "q4_1": the file's own Q4_1 blocks, bit for bit) may list several --compute specs,
+#       space-separated (e.g. "q4_1 nl3h,requant"); COMPUTE_RULE (e.g. "token_embd=keep")
+#       adds a --compute-rule to each.
 #
 # The AMX repack path segfaults on this CPU: every tool runs with -nr / --repack 0.
 set -euo pipefail
@@ -198,15 +200,17 @@ for l in sys.stdin:
     d=json.loads(l)
     test="pp" if d["n_prompt"]>0 else "tg"
     print(json.dumps({"who":"llama.cpp","test":test,"threads":d["n_threads"],"tokens_per_s":d["avg_ts"],"round":'"$r"'}))' >>"$raw"
-    for c in ${computes//,/ }; do
+    for c in $computes; do
+      local rule=()
+      [ -n "${COMPUTE_RULE:-}" ] && rule=(--compute-rule "$COMPUTE_RULE")
       for t in 1 2; do
         echo "round $r/$rounds: tensorjpeg --compute $c, $t thread(s)" >&2
         RAYON_NUM_THREADS=$t "$root/target/release/tensorjpeg" generate --model "$model" \
-          --compute "$c" --prompt "The history of the Roman Empire" --max-tokens 128 \
+          --compute "$c" "${rule[@]}" --prompt "The history of the Roman Empire" --max-tokens 128 \
           --ignore-eos --json 2>/dev/null |
           python3 -c 'import json,sys; d=json.load(sys.stdin); print(json.dumps({"who":"tensorjpeg:'"$c"'","test":"tg","threads":'"$t"',"tokens_per_s":d["decode_tokens_per_s"],"max_rss_mib":d["max_rss_mib"],"round":'"$r"'}))' >>"$raw"
         RAYON_NUM_THREADS=$t "$root/target/release/tensorjpeg" generate --model "$model" \
-          --compute "$c" --prompt "$prompt" --max-tokens 1 --json 2>/dev/null |
+          --compute "$c" "${rule[@]}" --prompt "$prompt" --max-tokens 1 --json 2>/dev/null |
           python3 -c 'import json,sys; d=json.load(sys.stdin); print(json.dumps({"who":"tensorjpeg:'"$c"'","test":"pp","threads":'"$t"',"prompt_tokens":d["prompt_tokens"],"tokens_per_s":d["prefill_tokens_per_s"],"round":'"$r"'}))' >>"$raw"
       done
     done

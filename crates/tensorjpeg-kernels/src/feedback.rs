@@ -4,7 +4,8 @@
 //!
 //! Each row is encoded block by block, left to right. At a block's first column its scale
 //! (and minimum) is chosen from the row's current values by the format's own encoder
-//! ([`crate::format::encode_block`]); then every column of the block is rounded onto that
+//! ([`crate::format::encode_block`], its error weighted by `1/Uⱼⱼ²` per column — GPTQ's own
+//! objective — where the format's search takes weights); then every column of the block is rounded onto that
 //! block's grid, and its rounding error is spread over the columns not yet encoded through
 //! `U`, the upper factor of the damped `H⁻¹` (`UᵀU = H⁻¹`, `H = E[x xᵀ]`): `e = (wⱼ − q)/Uⱼⱼ`,
 //! `wₖ −= e·Uⱼₖ` for `k > j`. The caller computes `U` (the codec crate's
@@ -57,9 +58,16 @@ pub(crate) fn encode_row(format: Format, row: &mut [f32], u: &[f32], out: &mut [
     let cols = row.len();
     let bb = format.block_bytes();
     let head = if format == Format::Q4_1 { 4 } else { 2 };
+    let mut imp = [0f32; BLOCK];
     for (k, b) in out.chunks_exact_mut(bb).enumerate() {
         let j0 = k * BLOCK;
-        encode_block(format, &row[j0..j0 + BLOCK], None, b);
+        // The scale search weights each column's error as GPTQ's objective does:
+        // `Σ ((wⱼ − qⱼ)/Uⱼⱼ)²`, so columns whose error later columns cannot absorb count most.
+        for (i, m) in imp.iter_mut().enumerate() {
+            let d = u[(j0 + i) * cols + j0 + i];
+            *m = if d > 0.0 { 1.0 / (d * d) } else { 1.0 };
+        }
+        encode_block(format, &row[j0..j0 + BLOCK], Some(&imp), b);
         let d = read_f16(b, 0);
         let m = if format == Format::Q4_1 {
             read_f16(b, 2)

@@ -144,9 +144,9 @@ impl Format {
         match self {
             Format::Q4_0 => Some(std::array::from_fn(|i| i as i8 - 8)),
             Format::Nl4 | Format::Nl4H => Some(NL4_CODEBOOK),
-            Format::Nl3 | Format::Nl3H => {
-                Some(std::array::from_fn(|i| NL3_CODEBOOK.get(i).copied().unwrap_or(0)))
-            }
+            Format::Nl3 | Format::Nl3H => Some(std::array::from_fn(|i| {
+                NL3_CODEBOOK.get(i).copied().unwrap_or(0)
+            })),
             Format::Q8_0 | Format::Q4_1 => None,
         }
     }
@@ -256,7 +256,8 @@ pub(crate) fn decode_codes(format: Format, d: f32, m: f32, codes: &[u8], out: &m
 
 /// Encodes 32 values (already rotated for `NL4H`) into one block, minimising the squared error
 /// weighted by `imp` (all ones when `None`): round-to-nearest for the GGUF formats (what
-/// llama.cpp's reference quantizers do), a scale search for the `NL` formats.
+/// llama.cpp's reference quantizers do; `Q4_0` with importance searches scales as llama.cpp
+/// does with an importance matrix), a scale search for the `NL` formats.
 pub(crate) fn encode_block(format: Format, x: &[f32], imp: Option<&[f32]>, b: &mut [u8]) {
     b.fill(0);
     match format {
@@ -267,6 +268,16 @@ pub(crate) fn encode_block(format: Format, x: &[f32], imp: Option<&[f32]>, b: &m
             write_f16(b, 0, d);
             for j in 0..BLOCK {
                 b[2 + j] = ((x[j] * id).round().clamp(-127.0, 127.0) as i8) as u8;
+            }
+        }
+        Format::Q4_0 if imp.is_some() => {
+            // With importance, a weighted scale search over the levels −8..7 (what
+            // llama.cpp does with an importance matrix) instead of round-to-nearest.
+            let levels: [i8; 16] = std::array::from_fn(|i| i as i8 - 8);
+            let (d, idx) = encode_nl(&levels, x, imp);
+            write_f16(b, 0, d);
+            for j in 0..BLOCK {
+                put_nibble(&mut b[2..], j, idx[j]);
             }
         }
         Format::Q4_0 => {
@@ -342,9 +353,10 @@ fn encode_nl(book: &[i8], x: &[f32], imp: Option<&[f32]>) -> (f32, [u8; BLOCK]) 
     if max == 0.0 {
         return (0.0, [0; BLOCK]); // d = 0: every value decodes to 0
     }
-    // Candidate scales around "the largest value on −127"; for each, the assignment's
-    // least-squares scale, keeping the best (as llama.cpp's non-linear quantizers search).
-    let base = max / -127.0;
+    // Candidate scales around "the largest value on the lowest level"; for each, the
+    // assignment's least-squares scale, keeping the best (as llama.cpp's non-linear
+    // quantizers search).
+    let base = max / book[0] as f32;
     let mut best = (f32::INFINITY, base, [0u8; BLOCK]);
     for step in -9..=9 {
         let d = base * (1.0 + step as f32 * 0.025);

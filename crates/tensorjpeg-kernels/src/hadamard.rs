@@ -58,7 +58,10 @@ pub fn rotate_blocks(x: &mut [f32]) {
 /// block-diagonal rotation of [`rotate_blocks`]: the second moment of rotated inputs when `h`
 /// is that of the inputs, in f64.
 pub fn rotate_gram(h: &mut [f64], dim: usize) {
-    assert!(dim.is_multiple_of(32) && h.len() == dim * dim, "a dim × dim Gram, dim % 32 = 0");
+    assert!(
+        dim.is_multiple_of(32) && h.len() == dim * dim,
+        "a dim × dim Gram, dim % 32 = 0"
+    );
     // H Rᵀ rotates each row's blocks; then (H Rᵀ)ᵀ Rᵀ = R H Rᵀ rotates the transpose's.
     let rotate_rows = |h: &mut [f64]| {
         for c in h.chunks_exact_mut(32) {
@@ -131,7 +134,11 @@ mod tests {
         // H = Σ x xᵀ over a few inputs of 64; R H Rᵀ must equal Σ (R x)(R x)ᵀ.
         let dim = 64;
         let xs: Vec<Vec<f32>> = (0..5)
-            .map(|s| (0..dim).map(|i| ((i * 7 + s * 13) as f32 * 0.37).sin()).collect())
+            .map(|s| {
+                (0..dim)
+                    .map(|i| ((i * 7 + s * 13) as f32 * 0.37).sin())
+                    .collect()
+            })
             .collect();
         let gram = |xs: &[Vec<f32>]| -> Vec<f64> {
             let mut h = vec![0f64; dim * dim];

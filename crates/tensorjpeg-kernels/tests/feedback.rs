@@ -1,5 +1,5 @@
 //! Error feedback into the compute formats: with correlated inputs the output error falls
-//! well below plain rounding's; with uncorrelated ones nothing changes.
+//! well below plain rounding's; with uncorrelated ones it is no worse.
 
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
@@ -42,9 +42,7 @@ fn output_error(w: &[f32], wh: &[f32], cols: usize, x: &[f32]) -> f64 {
     let mut e = 0f64;
     for (a, b) in w.chunks_exact(cols).zip(wh.chunks_exact(cols)) {
         for s in x.chunks_exact(cols) {
-            let d: f64 = (0..cols)
-                .map(|j| (a[j] - b[j]) as f64 * s[j] as f64)
-                .sum();
+            let d: f64 = (0..cols).map(|j| (a[j] - b[j]) as f64 * s[j] as f64).sum();
             e += d * d;
         }
     }
@@ -60,7 +58,13 @@ fn feedback_lowers_the_output_error_on_held_out_inputs() {
     let calib = inputs(2048, cols, 2);
     let held = inputs(512, cols, 3);
     let h = gram(&calib, cols);
-    for format in [Format::Q4_0, Format::Q4_1, Format::Nl4, Format::Nl3, Format::Nl3H] {
+    for format in [
+        Format::Q4_0,
+        Format::Q4_1,
+        Format::Nl4,
+        Format::Nl3,
+        Format::Nl3H,
+    ] {
         let mut hf = h.clone();
         if format.rotated() {
             hadamard::rotate_gram(&mut hf, cols);
@@ -77,7 +81,7 @@ fn feedback_lowers_the_output_error_on_held_out_inputs() {
             output_error(&w, &fb, cols, &held),
         );
         eprintln!("{format}: feedback {ef} vs plain {ep}");
-        assert!(ef < 0.7 * ep, "{format}: feedback {ef} vs plain {ep}");
+        assert!(ef < 0.5 * ep, "{format}: feedback {ef} vs plain {ep}");
     }
 }
 
@@ -94,16 +98,25 @@ fn without_correlation_feedback_changes_little() {
     for format in Format::ALL {
         let snr = |v: &[f32]| {
             let s: f64 = w.iter().map(|&a| (a as f64).powi(2)).sum();
-            let e: f64 = w.iter().zip(v).map(|(&a, &b)| (a as f64 - b as f64).powi(2)).sum();
+            let e: f64 = w
+                .iter()
+                .zip(v)
+                .map(|(&a, &b)| (a as f64 - b as f64).powi(2))
+                .sum();
             10.0 * (s / e).log10()
         };
-        let plain = snr(&QMatrix::quantize(&w, rows, cols, format, None).unwrap().dequantize());
-        let fb = snr(
-            &QMatrix::quantize_feedback(&w, rows, cols, format, &u)
-                .unwrap()
-                .dequantize(),
+        let plain = snr(&QMatrix::quantize(&w, rows, cols, format, None)
+            .unwrap()
+            .dequantize());
+        let fb = snr(&QMatrix::quantize_feedback(&w, rows, cols, format, &u)
+            .unwrap()
+            .dequantize());
+        // No error moves anywhere; only Q4_0's scale search (which plain rounding lacks)
+        // may gain a little.
+        assert!(
+            fb > plain - 0.1 && fb < plain + 1.0,
+            "{format}: {plain} vs {fb} dB"
         );
-        assert!((plain - fb).abs() < 0.3, "{format}: {plain} vs {fb} dB");
     }
 }
 

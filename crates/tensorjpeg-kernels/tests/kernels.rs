@@ -146,7 +146,11 @@ fn three_bit_codes_sit_where_the_layout_says() {
     let (ql, qh) = (&b[2..10], u32::from_le_bytes(b[10..14].try_into().unwrap()));
     for j in 0..32 {
         let t = (j * 5) % 8;
-        assert_eq!((ql[j % 8] >> (2 * (j / 8))) & 3, (t & 3) as u8, "low bits of {j}");
+        assert_eq!(
+            (ql[j % 8] >> (2 * (j / 8))) & 3,
+            (t & 3) as u8,
+            "low bits of {j}"
+        );
         assert_eq!((qh >> j) & 1, (t >> 2) as u32, "high bit of {j}");
     }
     let back = m.dequantize();

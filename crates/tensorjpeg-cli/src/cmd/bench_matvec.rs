@@ -38,7 +38,11 @@ pub struct BenchMatvecArgs {
     )]
     pub peers: Vec<String>,
     /// Our compute formats (q8_0, q4_0, q4_1, nl4, nl4h, nl3, nl3h).
-    #[arg(long, value_delimiter = ',', default_value = "q8_0,q4_0,q4_1,nl4,nl4h,nl3,nl3h")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "q8_0,q4_0,q4_1,nl4,nl4h,nl3,nl3h"
+    )]
     pub formats: Vec<String>,
     /// Our kernels: best (what this CPU runs), scalar, avx2, vnni, all.
     #[arg(long, value_delimiter = ',', default_value = "best")]
