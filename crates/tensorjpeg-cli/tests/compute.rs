@@ -55,6 +55,28 @@ fn compute_flags_reject_bad_input() {
             &["--compute", "q4_1", "--quantized"][..],
             "cannot be used with",
         ),
+        (
+            &["--compute", "q4_1", "--compute-rule", "ffn=q5_k"][..],
+            "--compute-rule \"ffn=q5_k\"",
+        ),
+        (
+            &["--compute", "q4_1", "--compute-rule", "(ffn=nl4"][..],
+            "not a valid regex",
+        ),
+        (&["--compute-rule", "ffn=nl4"][..], "--compute"),
+        (
+            &["--compute-calibration", "assets/text/enwiki.txt"][..],
+            "--compute",
+        ),
+        (
+            &[
+                "--compute",
+                "nl4,requant",
+                "--compute-calibration",
+                "no/such/text.txt",
+            ][..],
+            "no/such/text.txt",
+        ),
     ] {
         let args = with(extra);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
