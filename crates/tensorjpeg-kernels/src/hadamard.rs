@@ -23,7 +23,7 @@ pub fn fwht32(v: &mut [f32; 32]) {
 }
 
 /// The unnormalised Walsh–Hadamard transform `H·√32`: 5 stages of butterflies.
-fn butterflies(v: &mut [f32; 32]) {
+fn butterflies<T: Copy + std::ops::Add<Output = T> + std::ops::Sub<Output = T>>(v: &mut [T; 32]) {
     let mut h = 1;
     while h < 32 {
         for i in (0..32).step_by(2 * h) {
@@ -85,17 +85,7 @@ fn fwht32_f64(v: &mut [f64; 32]) {
             *x = -*x;
         }
     }
-    let mut h = 1;
-    while h < 32 {
-        for i in (0..32).step_by(2 * h) {
-            for j in i..i + h {
-                let (a, b) = (v[j], v[j + h]);
-                v[j] = a + b;
-                v[j + h] = a - b;
-            }
-        }
-        h *= 2;
-    }
+    butterflies(v);
     let s = 1.0 / 32f64.sqrt();
     for x in v.iter_mut() {
         *x *= s;

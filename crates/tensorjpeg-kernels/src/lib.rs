@@ -190,6 +190,18 @@ impl QMatrix {
         Ok(())
     }
 
+    /// A shape the formats take, and `rows × cols` values.
+    fn check_values(w: &[f32], rows: usize, cols: usize) -> Result<(), KernelError> {
+        Self::check_shape(rows, cols)?;
+        if w.len() != rows.saturating_mul(cols) {
+            return Err(KernelError::Shape(format!(
+                "{} values for a {rows}×{cols} matrix",
+                w.len()
+            )));
+        }
+        Ok(())
+    }
+
     /// Quantizes `w` `(rows, cols)` row-major. `importance` (`cols` values, e.g. the mean
     /// squared activation of each input) weights the squared error the encoder minimises.
     pub fn quantize(
@@ -199,13 +211,7 @@ impl QMatrix {
         format: Format,
         importance: Option<&[f32]>,
     ) -> Result<QMatrix, KernelError> {
-        Self::check_shape(rows, cols)?;
-        if w.len() != rows.saturating_mul(cols) {
-            return Err(KernelError::Shape(format!(
-                "{} values for a {rows}×{cols} matrix",
-                w.len()
-            )));
-        }
+        Self::check_values(w, rows, cols)?;
         if let Some(i) = importance {
             if i.len() != cols {
                 return Err(KernelError::Shape(format!(
@@ -235,13 +241,7 @@ impl QMatrix {
         format: Format,
         u: &[f32],
     ) -> Result<QMatrix, KernelError> {
-        Self::check_shape(rows, cols)?;
-        if w.len() != rows.saturating_mul(cols) {
-            return Err(KernelError::Shape(format!(
-                "{} values for a {rows}×{cols} matrix",
-                w.len()
-            )));
-        }
+        Self::check_values(w, rows, cols)?;
         if u.len() != cols.saturating_mul(cols) {
             return Err(KernelError::Shape(format!(
                 "a feedback factor of {} values for {cols} columns (needs {cols}²)",
