@@ -75,6 +75,10 @@ pub struct ComputeSpec {
     /// `QMatrix::quantize_feedback`) and minimise the layer's output error instead of the
     /// weights' own. Blocks kept bit for bit are not touched.
     pub feedback: Option<Arc<HashMap<String, Arc<tensorjpeg::Gram>>>>,
+    /// With [`ComputeSpec::feedback`]: use only each layer's `E[xⱼ²]` as per-column
+    /// importance in the block encoder (llama.cpp's importance matrix) instead of error
+    /// feedback. The rotated formats refuse it (their columns are mixed within a block).
+    pub diagonal_only: bool,
     /// Per-tensor overrides, first match wins ([`ComputeRule`]).
     pub rules: Vec<ComputeRule>,
 }
@@ -86,6 +90,7 @@ impl Default for ComputeSpec {
             keep_gguf: true,
             dense_from_rows: 16,
             feedback: None,
+            diagonal_only: false,
             rules: Vec::new(),
         }
     }
@@ -180,6 +185,14 @@ impl ComputeSpec {
             .and_then(|f| f.get(name))
             .filter(|g| g.dim() == inp);
         match gram {
+            Some(_) if self.diagonal_only && format.rotated() => Err(Error::Input(format!(
+                "{name}: the importance-matrix mode weights columns, which {format} rotates \
+                 together within each block; use gptq for the rotated formats"
+            ))),
+            Some(g) if self.diagonal_only => {
+                let imp: Vec<f32> = g.diagonal().iter().map(|&d| d as f32).collect();
+                QMatrix::quantize(w, out, inp, format, Some(&imp)).map_err(named)
+            }
             Some(g) => {
                 let u = feedback_factor(g, format.rotated())
                     .map_err(|e| Error::Input(format!("{name}: {e}")))?;

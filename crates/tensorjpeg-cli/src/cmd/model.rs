@@ -70,6 +70,11 @@ pub struct ModelArgs {
     /// Tokens of --compute-calibration text (from its end), in windows of 512.
     #[arg(long, value_name = "N", default_value_t = 8192)]
     pub compute_calibration_tokens: usize,
+    /// What --compute-calibration drives: `gptq` (error feedback through each layer's
+    /// E[xxᵀ]) or `imatrix` (only E[xⱼ²], as per-column importance in each block's scale
+    /// search, as llama.cpp's importance matrix; not for the rotated nl4h/nl3h).
+    #[arg(long, value_name = "MODE", default_value = "gptq", value_parser = ["gptq", "imatrix"])]
+    pub compute_calibration_mode: String,
     /// Seed of the noise hook.
     #[arg(long, default_value_t = 0)]
     pub noise_seed: u64,
@@ -161,6 +166,7 @@ impl ModelArgs {
             let grams = Arc::new(self.calibrate(&path, &opts, text)?);
             if let Some(spec) = opts.compute.as_mut() {
                 spec.feedback = Some(grams);
+                spec.diagonal_only = self.compute_calibration_mode == "imatrix";
             }
         }
         let mut m = tensorjpeg_models::load(&path, &opts)?;
