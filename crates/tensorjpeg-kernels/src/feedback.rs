@@ -4,9 +4,9 @@
 //!
 //! Each row is encoded block by block, left to right. At a block's first column its scale
 //! (and minimum) is chosen from the row's current values by the format's own encoder
-//! ([`crate::format::encode_block`], its error weighted by `1/Uⱼⱼ²` per column — GPTQ's own
-//! objective — where the format's search takes weights); then every column of the block is rounded onto that
-//! block's grid, and its rounding error is spread over the columns not yet encoded through
+//! ([`crate::format::encode_block`], its error weighted by `1/Uⱼⱼ²` per column — GPTQ's
+//! own objective — where the format's search takes weights); then every column of the
+//! block is rounded onto that block's grid, and its rounding error is spread over the columns not yet encoded through
 //! `U`, the upper factor of the damped `H⁻¹` (`UᵀU = H⁻¹`, `H = E[x xᵀ]`): `e = (wⱼ − q)/Uⱼⱼ`,
 //! `wₖ −= e·Uⱼₖ` for `k > j`. The caller computes `U` (the codec crate's
 //! `Gram::inverse_factor`); for the rotated formats it is the factor of the rotated
@@ -18,7 +18,6 @@
 //! scale (tested).
 
 use crate::format::{code_setter, encode_block, read_f16, Format, BLOCK};
-use crate::hadamard::fwht32;
 
 /// The stored code and value of `v` on a block's grid (scale `d`, minimum `m` for `Q4_1`).
 fn round_on(format: Format, d: f32, m: f32, v: f32) -> (u8, f32) {
@@ -58,6 +57,7 @@ pub(crate) fn encode_row(format: Format, row: &mut [f32], u: &[f32], out: &mut [
     let cols = row.len();
     let bb = format.block_bytes();
     let head = if format == Format::Q4_1 { 4 } else { 2 };
+    let set_code = code_setter(format);
     let mut imp = [0f32; BLOCK];
     for (k, b) in out.chunks_exact_mut(bb).enumerate() {
         let j0 = k * BLOCK;
@@ -77,7 +77,7 @@ pub(crate) fn encode_row(format: Format, row: &mut [f32], u: &[f32], out: &mut [
         for j in j0..j0 + BLOCK {
             let w = row[j];
             let (n, v) = round_on(format, d, m, w);
-            code_setter(format)(&mut b[head..], j - j0, n);
+            set_code(&mut b[head..], j - j0, n);
             row[j] = v;
             let ujj = u[j * cols + j];
             if ujj > 0.0 {
@@ -88,13 +88,5 @@ pub(crate) fn encode_row(format: Format, row: &mut [f32], u: &[f32], out: &mut [
                 }
             }
         }
-    }
-}
-
-/// Rotates every block of a row in place (the rotated formats' encoding domain).
-pub(crate) fn rotate_row(row: &mut [f32]) {
-    for c in row.chunks_exact_mut(BLOCK) {
-        let a: &mut [f32; BLOCK] = c.try_into().expect("a block");
-        fwht32(a);
     }
 }

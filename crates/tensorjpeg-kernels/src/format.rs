@@ -273,7 +273,7 @@ pub(crate) fn encode_block(format: Format, x: &[f32], imp: Option<&[f32]>, b: &m
         Format::Q4_0 if imp.is_some() => {
             // With importance, a weighted scale search over the levels −8..7 (what
             // llama.cpp does with an importance matrix) instead of round-to-nearest.
-            let levels: [i8; 16] = std::array::from_fn(|i| i as i8 - 8);
+            let levels = format.table().expect("Q4_0's levels");
             let (d, idx) = encode_nl(&levels, x, imp);
             write_f16(b, 0, d);
             for j in 0..BLOCK {
@@ -312,12 +312,9 @@ pub(crate) fn encode_block(format: Format, x: &[f32], imp: Option<&[f32]>, b: &m
             let book = format.codebook().expect("an NL format");
             let (d, idx) = encode_nl(book, x, imp);
             write_f16(b, 0, d);
+            let set_code = code_setter(format);
             for j in 0..BLOCK {
-                if format.code_bits() == 3 {
-                    put_code3(&mut b[2..], j, idx[j]);
-                } else {
-                    put_nibble(&mut b[2..], j, idx[j]);
-                }
+                set_code(&mut b[2..], j, idx[j]);
             }
         }
     }

@@ -1,5 +1,6 @@
-//! The 32-point rotation of [`crate::Format::Nl4H`] and [`crate::Format::Nl3H`]: `R = H·S`, with `S` a fixed diagonal of
-//! signs and `H` the orthonormal Walsh–Hadamard matrix (fast transform: 5 butterfly stages).
+//! The 32-point rotation of [`crate::Format::Nl4H`] and [`crate::Format::Nl3H`]: `R = H·S`,
+//! with `S` a fixed diagonal of signs and `H` the orthonormal Walsh–Hadamard matrix (fast
+//! transform: 5 butterfly stages).
 //! `R` is orthogonal, so `(R w)·(R x) = w·x`: weights are stored rotated and the kernel rotates
 //! each block of the activation once per product instead of un-rotating the weights.
 

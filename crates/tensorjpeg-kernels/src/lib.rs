@@ -260,7 +260,7 @@ impl QMatrix {
             .for_each(|(out, row)| {
                 let mut r = row.to_vec();
                 if format.rotated() {
-                    feedback::rotate_row(&mut r);
+                    hadamard::rotate_blocks(&mut r);
                 }
                 feedback::encode_row(format, &mut r, u, out);
             });

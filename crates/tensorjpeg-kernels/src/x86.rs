@@ -13,7 +13,8 @@
 //! both. `NL3` goes as `NL4` once its 3-bit codes are unpacked to bytes: the low two bits by
 //! one 64-bit broadcast of `ql` shifted by 0, 2, 4, 6 per 64-bit lane, the high bit by a
 //! byte shuffle of `qh` and a compare against each byte's bit (AVX2), or by one masked add
-//! with `qh` as the byte mask (AVX-512 BW, present wherever VNNI is). The sign trick needs `|x| ≤ 127` (the activation quantizer never emits −128) and
+//! with `qh` as the byte mask (AVX-512 BW, present wherever VNNI is). The sign trick needs
+//! `|x| ≤ 127` (the activation quantizer never emits −128) and
 //! `|w| ≤ 127` (a `Q8_0` matrix holding −128 is routed to the scalar kernel by
 //! [`crate::QMatrix`]); then no pair sum of `vpmaddubsw` saturates (`2·127·127 < 32767`).
 //!
@@ -25,7 +26,7 @@
 use std::arch::x86_64::*;
 
 use crate::act::QActs;
-use crate::format::{Format, BLOCK, NL3_CODEBOOK, NL4_CODEBOOK};
+use crate::format::{Format, BLOCK, NL4_CODEBOOK};
 use crate::RowsRef;
 
 /// How a format's codes enter the integer product.
@@ -113,7 +114,7 @@ macro_rules! kernels {
                     _ => 0,
                 };
                 let book: [i8; 16] = match F {
-                    4 => std::array::from_fn(|i| NL3_CODEBOOK.get(i).copied().unwrap_or(0)),
+                    4 => Format::Nl3.table().expect("NL3's levels"),
                     _ => NL4_CODEBOOK,
                 };
                 let table: [i8; 16] = match F {

@@ -183,7 +183,9 @@ impl ComputeSpec {
             .feedback
             .as_ref()
             .and_then(|f| f.get(name))
-            .filter(|g| g.dim() == inp);
+            // A row length the formats cannot take gets no factor (the rotation needs whole
+            // blocks); `QMatrix::quantize` then names the shape.
+            .filter(|g| g.dim() == inp && inp % tensorjpeg_kernels::BLOCK == 0);
         match gram {
             Some(_) if self.diagonal_only && format.rotated() => Err(Error::Input(format!(
                 "{name}: the importance-matrix mode weights columns, which {format} rotates \
