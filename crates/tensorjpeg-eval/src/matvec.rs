@@ -334,7 +334,7 @@ fn peer(mats: &[Mat], name: &str) -> Result<Option<Candidate>> {
         bail!("unknown peer format {name:?} (f32, f16, q8_0, q4_0, q4_1, q4k, q3k)");
     };
     let idx: Vec<usize> = (0..mats.len())
-        .filter(|&i| mats[i].cols % t.block_size() == 0)
+        .filter(|&i| mats[i].cols.is_multiple_of(t.block_size()))
         .collect();
     if idx.is_empty() {
         return Ok(None);
@@ -379,7 +379,7 @@ fn peer(mats: &[Mat], name: &str) -> Result<Option<Candidate>> {
 
 fn ours(mats: &[Mat], format: Format) -> Result<Option<(QMatrices, Option<f64>)>> {
     let idx: Vec<usize> = (0..mats.len())
-        .filter(|&i| mats[i].cols % 32 == 0)
+        .filter(|&i| mats[i].cols.is_multiple_of(32))
         .collect();
     if idx.is_empty() {
         return Ok(None);

@@ -164,7 +164,7 @@ pub fn read_wav(path: &Path) -> Result<Signal> {
         return Err(Error::format(path, "WAV header declares 0 channels"));
     }
     let total = reader.len() as usize;
-    if total % channels != 0 {
+    if !total.is_multiple_of(channels) {
         return Err(Error::format(
             path,
             format!("{total} samples is not a whole number of {channels}-channel frames"),

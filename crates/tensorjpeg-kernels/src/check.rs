@@ -104,3 +104,53 @@ pub fn differential(data: &[u8]) {
         }
     }
 }
+
+/// The table-lookup scan ([`crate::lut`]): `data` as (code bytes per vector, vector count,
+/// tables, codes), both cycled to length. The fast scan must give the reference's integers,
+/// and tables with an entry that could overflow a 16-bit sum must be refused by both.
+pub fn differential_lut(data: &[u8]) {
+    use crate::lut::{max_entry, scan, scan_reference, BlockedCodes, LANES};
+    if data.len() < 4 {
+        return;
+    }
+    let m = 1 + (usize::from(data[0]) | usize::from(data[1] & 1) << 8) % 300;
+    let n = usize::from(data[2]) + usize::from(data[3] >> 6) * 256;
+    let rest = &data[4..];
+    if rest.is_empty() {
+        return;
+    }
+    let cap = max_entry(m);
+    // Byte 1's top bit keeps the tables in range (the case reaches the kernels).
+    let clamp = data[1] & 0x80 != 0;
+    let tables: Vec<u8> = (0..m * 256)
+        .map(|i| {
+            let v = rest[i % rest.len()];
+            if clamp {
+                v % (cap.saturating_add(1)).max(1)
+            } else {
+                v
+            }
+        })
+        .collect();
+    let codes: Vec<u8> = (0..n * m)
+        .map(|i| rest[(i * 7 + 3) % rest.len()] ^ (i as u8))
+        .collect();
+    let b = BlockedCodes::new(&codes, m).expect("whole vectors");
+    let mut want = vec![0u16; b.blocks() * LANES];
+    let mut got = vec![0u16; b.blocks() * LANES];
+    let r = scan_reference(&tables, &b, &mut want);
+    let s = scan(&tables, &b, &mut got);
+    assert_eq!(
+        r.is_ok(),
+        s.is_ok(),
+        "both kernels accept or refuse the tables"
+    );
+    if r.is_ok() {
+        assert_eq!(want, got, "m {m} n {n}");
+    } else {
+        assert!(
+            tables.iter().any(|&v| v > cap),
+            "refused only for entries above {cap}"
+        );
+    }
+}

@@ -6,7 +6,8 @@
 //! tensor into a [`QMatrix`] (from f32 values with [`QMatrix::quantize`], or from GGUF blocks
 //! bit for bit with [`QMatrix::from_blocks`]). The kernel is chosen at run time
 //! ([`Isa::detect`]): AVX-512 VNNI, AVX2, or the scalar reference every SIMD kernel is tested
-//! against. `unsafe` lives in the `x86` module only.
+//! against. `unsafe` lives in the `x86` and `x86_lut` modules only. [`lut`] holds the table-lookup
+//! scan of byte codes that compressed-domain vector search runs on.
 //!
 //! ```
 //! use tensorjpeg_kernels::{Format, QMatrix};
@@ -30,9 +31,12 @@ pub mod check;
 mod feedback;
 pub mod format;
 pub mod hadamard;
+pub mod lut;
 pub mod scalar;
 #[cfg(target_arch = "x86_64")]
 mod x86;
+#[cfg(target_arch = "x86_64")]
+mod x86_lut;
 
 use rayon::prelude::*;
 

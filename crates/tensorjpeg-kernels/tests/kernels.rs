@@ -266,4 +266,11 @@ proptest::proptest! {
     fn any_blocks_agree_with_the_reference(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 4..3000)) {
         tensorjpeg_kernels::check::differential(&data);
     }
+
+    /// Arbitrary tables, code widths and collections: the table-lookup scan agrees with its
+    /// reference, or both refuse the tables (the fuzz target `kernels` runs the same check).
+    #[test]
+    fn any_lookup_scan_agrees_with_the_reference(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 4..3000)) {
+        tensorjpeg_kernels::check::differential_lut(&data);
+    }
 }

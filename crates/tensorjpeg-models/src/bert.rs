@@ -161,7 +161,8 @@ impl Config {
             type_vocab_size: uint("type_vocab_size")?.unwrap_or(2),
             hidden_act,
         };
-        if cfg.num_attention_heads == 0 || cfg.hidden_size % cfg.num_attention_heads != 0 {
+        if cfg.num_attention_heads == 0 || !cfg.hidden_size.is_multiple_of(cfg.num_attention_heads)
+        {
             return Err(Error::format(
                 path,
                 format!(

@@ -185,7 +185,7 @@ impl ComputeSpec {
             .and_then(|f| f.get(name))
             // A row length the formats cannot take gets no factor (the rotation needs whole
             // blocks); `QMatrix::quantize` then names the shape.
-            .filter(|g| g.dim() == inp && inp % tensorjpeg_kernels::BLOCK == 0);
+            .filter(|g| g.dim() == inp && inp.is_multiple_of(tensorjpeg_kernels::BLOCK));
         match gram {
             Some(_) if self.diagonal_only && format.rotated() => Err(Error::Input(format!(
                 "{name}: the importance-matrix mode weights columns, which {format} rotates \

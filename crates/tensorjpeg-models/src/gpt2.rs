@@ -229,7 +229,7 @@ impl Gpt2Config {
     }
 
     fn validate(&self, path: &Path) -> Result<()> {
-        if self.dim == 0 || self.heads == 0 || self.dim % self.heads != 0 {
+        if self.dim == 0 || self.heads == 0 || !self.dim.is_multiple_of(self.heads) {
             return Err(Error::format(
                 path,
                 format!(

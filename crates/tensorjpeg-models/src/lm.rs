@@ -233,7 +233,7 @@ pub fn begin_step(
     batch: usize,
     cache: &mut Cache,
 ) -> Result<usize> {
-    if batch == 0 || tokens.is_empty() || tokens.len() % batch != 0 {
+    if batch == 0 || tokens.is_empty() || !tokens.len().is_multiple_of(batch) {
         return Err(Error::Input(format!(
             "{} tokens do not split into {batch} equal sequences",
             tokens.len()

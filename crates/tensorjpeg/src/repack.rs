@@ -117,14 +117,14 @@ pub struct Blocks<'a> {
 impl Blocks<'_> {
     fn check(&self) -> Result<()> {
         let bb = self.kind.block_bytes();
-        if self.row_len == 0 || self.row_len % QK != 0 {
+        if self.row_len == 0 || !self.row_len.is_multiple_of(QK) {
             return Err(Error::param(
                 "row length",
                 self.row_len,
                 "a positive multiple of 32",
             ));
         }
-        if self.data.len() % (bb * (self.row_len / QK)) != 0 {
+        if !self.data.len().is_multiple_of(bb * (self.row_len / QK)) {
             return Err(Error::param(
                 "block data length",
                 self.data.len(),
@@ -572,7 +572,11 @@ mod tests {
             for b in 0..cols / QK {
                 let mut xs = [0f32; QK];
                 for (j, x) in xs.iter_mut().enumerate() {
-                    let col_scale = if (b * QK + j) % 7 == 0 { 3.0 } else { 1.0 };
+                    let col_scale = if (b * QK + j).is_multiple_of(7) {
+                        3.0
+                    } else {
+                        1.0
+                    };
                     *x = (rng.gen::<f32>() - 0.5) * col_scale * (1.0 + (r % 5) as f32);
                 }
                 if r == 1 && b == 0 {

@@ -47,7 +47,11 @@ pub fn expand(
             "pq" | "opq" | "pca" => {
                 for &b in budgets {
                     let m = b as usize;
-                    if b.fract() != 0.0 || m == 0 || m > dim || (fam != "pca" && dim % m != 0) {
+                    if b.fract() != 0.0
+                        || m == 0
+                        || m > dim
+                        || (fam != "pca" && !dim.is_multiple_of(m))
+                    {
                         skipped.push(format!(
                             "{fam} at {b} B: needs a whole number of bytes{} (dimension {dim})",
                             if fam == "pca" {

@@ -283,7 +283,7 @@ impl Dct1dPlan {
     pub fn new(n: usize) -> Self {
         let mut levels = Vec::new();
         let mut m = n;
-        while m % 2 == 0 && m > BASE_MAX_EVEN {
+        while m.is_multiple_of(2) && m > BASE_MAX_EVEN {
             let h = m / 2;
             let w = (0..h)
                 .map(|i| {

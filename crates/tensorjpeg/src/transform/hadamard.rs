@@ -127,7 +127,7 @@ mod tests {
 
     /// Sylvester Hadamard entry: `H[i][j] = (−1)^popcount(i & j)`.
     fn h_entry(i: usize, j: usize) -> f64 {
-        if (i & j).count_ones() % 2 == 0 {
+        if (i & j).count_ones().is_multiple_of(2) {
             1.0
         } else {
             -1.0

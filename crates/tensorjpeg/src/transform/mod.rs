@@ -430,8 +430,8 @@ mod tests {
         // Energy: exact for the orthonormal ones when nothing is padded.
         let orthonormal = match t {
             Transform::Identity | Transform::Dct1d => true,
-            Transform::Hadamard { block, .. } => cols % block == 0,
-            Transform::Dct8x8 => rows % 8 == 0 && cols % 8 == 0,
+            Transform::Hadamard { block, .. } => cols.is_multiple_of(*block),
+            Transform::Dct8x8 => rows.is_multiple_of(8) && cols.is_multiple_of(8),
             _ => false,
         };
         if orthonormal {

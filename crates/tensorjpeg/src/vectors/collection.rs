@@ -285,7 +285,7 @@ impl Collection {
     /// them with their `ids` (which must be of the kind the collection has; `None` for a
     /// collection whose ids are positions). Nothing changes on an error.
     pub fn add(&mut self, vectors: &[f32], ids: Option<Ids>) -> Result<AppendReport> {
-        if !vectors.is_empty() && vectors.len() % self.dim() != 0 {
+        if !vectors.is_empty() && !vectors.len().is_multiple_of(self.dim()) {
             return Err(Error::BadTensor {
                 tensor: "added vectors".into(),
                 msg: format!(
@@ -326,7 +326,7 @@ impl Collection {
     pub fn search(&self, queries: &[f32], k: usize, shortlist: usize) -> Result<Vec<Vec<Hit>>> {
         use rayon::prelude::*;
         let dim = self.dim();
-        if queries.len() % dim != 0 {
+        if !queries.len().is_multiple_of(dim) {
             return Err(Error::BadTensor {
                 tensor: "queries".into(),
                 msg: format!(

@@ -56,6 +56,7 @@ use crate::transform::klt::Klt;
 use crate::{Error, Result};
 use encode::{check_opts, Basis, Prepared};
 use params::Params;
+use tensorjpeg_kernels::lut::BlockedCodes;
 
 pub use append::AppendReport;
 pub use format::KltStats;
@@ -273,6 +274,9 @@ pub struct KltIndex {
     mean_sq: f32,
     /// `n × coarse_bytes` coarse codes.
     coarse: Vec<u8>,
+    /// Derived: the coarse codes transposed in blocks of 64 vectors, which the search scan
+    /// reads (`None` without a coarse code).
+    blocked: Option<BlockedCodes>,
     /// `n + 1` stream offsets into `payload`.
     offsets: Vec<usize>,
     payload: Vec<u8>,
@@ -304,6 +308,7 @@ impl KltIndex {
             .map(|b| crate::kernels::dot(b, &self.mean))
             .collect();
         self.mean_sq = crate::kernels::dot(&self.mean, &self.mean);
+        self.blocked = BlockedCodes::new(&self.coarse, self.params.coarse_bytes).ok();
     }
 
     /// Sets how [`VectorIndex::search`] prunes (the shortlist rescored after the coarse

@@ -105,7 +105,7 @@ pub fn check_rows(values: &[f32], dim: usize, what: &str) -> Result<usize> {
     if values.is_empty() {
         return Err(bad("empty (no vectors)".into()));
     }
-    if values.len() % dim != 0 {
+    if !values.len().is_multiple_of(dim) {
         return Err(bad(format!(
             "{} values do not split into vectors of dimension {dim}",
             values.len()

@@ -81,7 +81,7 @@ impl PqCodec {
     pub fn fit(&self, train: &[f32], base: &[f32], dim: usize) -> Result<PqIndex> {
         let n_train = check_rows(train, dim, "training set")?;
         check_rows(base, dim, "collection")?;
-        if dim % self.m != 0 {
+        if !dim.is_multiple_of(self.m) {
             return Err(Error::param(
                 "product quantizer subspaces m",
                 self.m,

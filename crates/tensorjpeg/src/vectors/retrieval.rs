@@ -153,7 +153,7 @@ pub fn search<I: VectorIndex + ?Sized>(
     k: usize,
 ) -> Result<Vec<Vec<u32>>> {
     let dim = index.dim();
-    if dim == 0 || queries.len() % dim != 0 {
+    if dim == 0 || !queries.len().is_multiple_of(dim) {
         return Err(Error::BadTensor {
             tensor: "queries".into(),
             msg: format!(

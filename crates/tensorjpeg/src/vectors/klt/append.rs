@@ -16,6 +16,7 @@ use crate::transform::klt::Klt;
 use crate::vectors::check_rows;
 use crate::{Error, Result};
 use rayon::prelude::*;
+use tensorjpeg_kernels::lut::BlockedCodes;
 
 /// What [`KltIndex::append`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -120,6 +121,7 @@ impl KltIndex {
             mean_rot: self.mean_rot.clone(),
             mean_sq: self.mean_sq,
             coarse: Vec::new(),
+            blocked: BlockedCodes::new(&[], self.params.coarse_bytes).ok(),
             offsets: vec![0],
             payload: Vec::new(),
             total: 0,
@@ -205,6 +207,9 @@ impl KltIndex {
     fn push_codes(&mut self, coarse: &[u8], payload: &[u8], offsets: &[usize]) {
         let base = self.payload.len();
         self.coarse.extend_from_slice(coarse);
+        if let Some(b) = &mut self.blocked {
+            b.extend(coarse);
+        }
         self.payload.extend_from_slice(payload);
         self.offsets
             .extend(offsets.iter().skip(1).map(|&o| o + base));

@@ -349,6 +349,7 @@ impl KltIndex {
             basis,
             params,
             coarse,
+            blocked: None,
             offsets,
             payload,
             unit,

@@ -204,6 +204,7 @@ impl KltIndex {
             basis,
             params,
             coarse,
+            blocked: None,
             offsets,
             payload,
             unit,

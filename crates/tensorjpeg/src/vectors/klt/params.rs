@@ -155,7 +155,7 @@ impl Params {
         // (a partly filled last byte would be stored for nothing; the narrowed components'
         // bits move to their refinement, at about the same cost).
         let mut total: u32 = coarse.iter().map(|c| u32::from(c.width)).sum();
-        while total % 8 != 0 {
+        while !total.is_multiple_of(8) {
             let j = coarse.iter().rposition(|c| c.width > 0).expect("total > 0");
             total -= u32::from(coarse[j].width);
             coarse[j] = coarse[j].narrower();

@@ -9,20 +9,25 @@
 //! - [`KltIndex::search`]: *coarse pass* — each coarse byte `t` of a vector holds whole
 //!   fields, so `T_t[v] = Σ_{fields in byte t} q'_j · ĉ_j(cell)` is a 256-entry table
 //!   (`ĉ_j(cell)`: the cell's reconstruction centroid) and a vector's coarse score is
-//!   `Σ_t T_t[byte_t]`;
-//!   then the `shortlist` best are decoded and rescored exactly, and the top `k` of those
-//!   are returned; [`KltIndex::search_reference`] does the same with a field-by-field
-//!   coarse score (no tables);
+//!   `Σ_t T_t[byte_t]`. The tables are rounded to bytes on one common step (each table
+//!   minus its minimum; the largest range maps to 255), so the scan is integer lookups
+//!   summed in 16 bits — [`tensorjpeg_kernels::lut`], 64 vectors per AVX-512 VBMI step
+//!   where the CPU has it — as faiss's fast scan does with 4-bit codes; the rounding only
+//!   moves candidates near the shortlist's edge, since every candidate is rescored
+//!   exactly. Then the `shortlist` best are decoded and rescored, and the top `k` of those
+//!   are returned; [`KltIndex::search_reference`] computes the same rounded scores vector
+//!   by vector from the row-major codes (no kernel);
 //! - [`KltIndex::search_exact_batch`]: decodes every vector once into coefficients and
 //!   searches them with all queries (for evaluating many queries).
 
-use super::stream::{decode_group, field, GROUP};
+use super::stream::{decode_group, GROUP};
 use super::KltIndex;
 use crate::kernels::{dot, top_k};
 use crate::vectors::check_query;
 use crate::vectors::retrieval::BruteForce;
 use crate::{Error, Result};
 use rayon::prelude::*;
+use tensorjpeg_kernels::lut;
 
 /// How [`KltIndex::search`] narrows the collection down to the vectors it decodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,17 +191,55 @@ impl KltIndex {
         t
     }
 
-    /// Coarse scores of every vector from the tables: one lookup per coarse byte, four
-    /// independent sums (byte-indexed tables need no bounds checks).
-    pub(super) fn coarse_scan(&self, tables: &[[f32; 256]], s0: f32, out: &mut [f32]) {
-        let cb = self.params.coarse_bytes;
-        if cb == 0 {
-            out.fill(s0);
-            return;
+    /// The coarse tables rounded to bytes on one step for all of them (each minus its own
+    /// minimum, the widest range mapped to [`lut::max_entry`]): `m × 256` entries, in the
+    /// layout [`lut::scan`] takes. Sums of the rounded entries rank vectors as the float
+    /// coarse scores do, up to half a step per coarse byte.
+    pub(super) fn coarse_tables_u8(tables: &[[f32; 256]]) -> Vec<u8> {
+        let top = f32::from(lut::max_entry(tables.len()));
+        let bounds: Vec<(f32, f32)> = tables
+            .iter()
+            .map(|t| {
+                t.iter()
+                    .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+                        (a.min(v), b.max(v))
+                    })
+            })
+            .collect();
+        let range = bounds.iter().map(|&(a, b)| b - a).fold(0.0f32, f32::max);
+        let scale = if range > 0.0 && range.is_finite() {
+            top / range
+        } else {
+            0.0
+        };
+        let mut out = vec![0u8; tables.len() * 256];
+        for ((o, t), &(lo, _)) in out.chunks_exact_mut(256).zip(tables).zip(&bounds) {
+            for (o, &v) in o.iter_mut().zip(t) {
+                // Round half up (`v − lo ≥ 0`; a NaN or an overshoot saturates in the cast).
+                *o = ((v - lo) * scale + 0.5).min(top) as u8;
+            }
         }
-        for (o, codes) in out.iter_mut().zip(self.coarse.chunks_exact(cb)) {
-            *o = s0 + lookup_sum(tables, codes);
-        }
+        out
+    }
+
+    /// One-stage coarse pass: the rounded tables scanned over every vector by
+    /// [`lut::scan`], then the `shortlist` best (ties to the lower position) rescored.
+    fn search_fast(
+        &self,
+        rot: &Rotated,
+        tables: &[[f32; 256]],
+        k: usize,
+        shortlist: usize,
+    ) -> Result<Vec<(u32, f32)>> {
+        let blocked = self
+            .blocked
+            .as_ref()
+            .expect("derived whenever there is a coarse code");
+        let t8 = Self::coarse_tables_u8(tables);
+        let mut scores = vec![0u16; blocked.blocks() * lut::LANES];
+        lut::scan(&t8, blocked, &mut scores).map_err(|e| Error::corrupt(e.to_string()))?;
+        let cand = lut::top_k_u16(&scores[..self.n], shortlist.max(k));
+        self.rescore_candidates(rot, cand.into_iter().map(|i| i as usize).collect(), k)
     }
 
     /// Top-`k` by a coarse pass over every vector and exact rescoring of the
@@ -233,9 +276,7 @@ impl KltIndex {
         let b1 = opts.prefilter_bytes.min(cb);
         let keep = opts.prefilter_keep.max(opts.shortlist).max(k);
         if b1 == 0 || b1 == cb || keep >= self.n {
-            let mut coarse = vec![0.0f32; self.n];
-            self.coarse_scan(&tables, rot.s0, &mut coarse);
-            return self.rescore(&rot, &coarse, k, opts.shortlist);
+            return self.search_fast(&rot, &tables, k, opts.shortlist);
         }
         let (t1, t2) = tables.split_at(b1);
         let partial: Vec<f32> = self
@@ -263,11 +304,22 @@ impl KltIndex {
         k: usize,
         shortlist: usize,
     ) -> Result<Vec<(u32, f32)>> {
-        let mut cand: Vec<usize> = top_k(coarse, shortlist.max(k))
+        let cand: Vec<usize> = top_k(coarse, shortlist.max(k))
             .into_iter()
             .map(|i| i as usize)
             .filter(|&i| coarse[i] > f32::NEG_INFINITY)
             .collect();
+        self.rescore_candidates(rot, cand, k)
+    }
+
+    /// Rescores the candidates exactly and returns the top `k` with their scores (ties to
+    /// the lower index).
+    fn rescore_candidates(
+        &self,
+        rot: &Rotated,
+        mut cand: Vec<usize>,
+        k: usize,
+    ) -> Result<Vec<(u32, f32)>> {
         // Ascending positions: the streams are read front to back.
         cand.sort_unstable();
         let mut s = vec![0.0f32; cand.len()];
@@ -278,26 +330,55 @@ impl KltIndex {
         Ok(scored.into_iter().take(k).map(|(s, i)| (i, s)).collect())
     }
 
-    /// [`KltIndex::search`] with the coarse score computed field by field from the cell
-    /// centroids (no tables): the scalar reference of the coarse pass.
+    /// [`KltIndex::search`] without the scan kernel: each vector's rounded coarse score
+    /// summed from its row-major codes, the shortlist chosen by sorting (the scalar
+    /// reference of the coarse pass; the same results as [`KltIndex::search`]).
     pub fn search_reference(&self, query: &[f32], k: usize, shortlist: usize) -> Result<Vec<u32>> {
         let rot = self.rotate(query)?;
-        let p = &self.params;
-        let cb = p.coarse_bytes;
-        let mut coarse = vec![0.0f32; self.n];
-        for (i, o) in coarse.iter_mut().enumerate() {
-            let codes = &self.coarse[i * cb..(i + 1) * cb];
-            let mut s = rot.s0;
-            for (f, &(j, _, _)) in p.fields.iter().enumerate() {
-                s += rot.qr[j] * p.centroids[j][field(p, f, codes)];
-            }
-            *o = s;
+        let cb = self.params.coarse_bytes;
+        if cb == 0 {
+            return Ok(self
+                .rescore(&rot, &vec![rot.s0; self.n], k, self.n)?
+                .into_iter()
+                .map(|(i, _)| i)
+                .collect());
         }
+        let t8 = Self::coarse_tables_u8(&self.coarse_tables(&rot.qr));
+        let coarse: Vec<f32> = self
+            .coarse
+            .chunks_exact(cb)
+            .map(|codes| {
+                codes
+                    .iter()
+                    .enumerate()
+                    .map(|(t, &c)| u32::from(t8[t * 256 + c as usize]))
+                    .sum::<u32>() as f32
+            })
+            .collect();
         Ok(self
             .rescore(&rot, &coarse, k, shortlist)?
             .into_iter()
             .map(|(i, _)| i)
             .collect())
+    }
+
+    /// The float coarse score of vector `i` computed field by field from the cell
+    /// centroids (`q·μ̂ + Σ_fields q'_j ĉ_j(cell)`): what the rounded tables approximate.
+    #[cfg(test)]
+    pub(super) fn coarse_score_fields(&self, query: &[f32], i: usize) -> Result<f32> {
+        let rot = self.rotate(query)?;
+        let p = &self.params;
+        let cb = p.coarse_bytes;
+        let codes = self
+            .coarse
+            .get(i * cb..(i + 1) * cb)
+            .ok_or_else(|| Error::param("vector position", i, format!("< {}", self.n)))?;
+        Ok(p.fields
+            .iter()
+            .enumerate()
+            .fold(rot.s0, |s, (f, &(j, _, _))| {
+                s + rot.qr[j] * p.centroids[j][super::stream::field(p, f, codes)]
+            }))
     }
 
     /// [`KltIndex::search`] for many queries (row-major, `dim` wide), in parallel.
@@ -315,7 +396,7 @@ impl KltIndex {
     }
 
     fn check_queries(&self, queries: &[f32]) -> Result<()> {
-        if queries.len() % self.dim != 0 {
+        if !queries.len().is_multiple_of(self.dim) {
             return Err(Error::BadTensor {
                 tensor: "queries".into(),
                 msg: format!(

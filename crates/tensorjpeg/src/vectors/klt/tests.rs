@@ -149,6 +149,42 @@ fn fast_search_agrees_with_reference_and_exact() {
             );
         }
     }
+    // The rounded tables approximate the float coarse score within half a step per byte.
+    for q in queries.chunks_exact(DIM).take(3) {
+        let rot = ix.rotate(q).unwrap();
+        let tables = ix.coarse_tables(&rot.qr);
+        let t8 = KltIndex::coarse_tables_u8(&tables);
+        let m = tables.len();
+        let lo: f32 = tables
+            .iter()
+            .map(|t| t.iter().copied().fold(f32::INFINITY, f32::min))
+            .sum();
+        let range = tables
+            .iter()
+            .map(|t| {
+                let (a, b) = t
+                    .iter()
+                    .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+                        (a.min(v), b.max(v))
+                    });
+                b - a
+            })
+            .fold(0.0f32, f32::max);
+        let step = range / 255.0;
+        let cb = ix.coarse_bytes();
+        for i in (0..ix.len()).step_by(7) {
+            let codes = &ix.coarse[i * cb..(i + 1) * cb];
+            let sum: u32 = (0..m)
+                .map(|t| u32::from(t8[t * 256 + codes[t] as usize]))
+                .sum();
+            let approx = rot.s0 + lo + step * sum as f32;
+            let want = ix.coarse_score_fields(q, i).unwrap();
+            assert!(
+                (approx - want).abs() <= 0.5 * step * m as f32 + 1e-4,
+                "vector {i}: {approx} vs {want} (step {step}, {m} bytes)"
+            );
+        }
+    }
     // A shortlist of 25 % keeps almost all of the exact compressed top-10, and the
     // compressed search finds most of the float32 neighbours.
     let fast = ix
