@@ -34,6 +34,8 @@ pub struct Params {
     pub fields: Vec<(usize, usize, u32)>,
     /// Coarse bytes per vector (derived).
     pub coarse_bytes: usize,
+    /// The fields of each coarse byte (indices into `fields`), by ascending shift (derived).
+    pub byte_fields: Vec<Vec<usize>>,
     /// Reconstruction centroid of each cell of each coarse component (derived).
     pub centroids: Vec<Vec<f32>>,
     /// Entropy-coded components in stream order (derived: the first `m` without a field,
@@ -202,7 +204,14 @@ impl Params {
             .iter()
             .zip(place)
             .map(|(&j, (b, s))| (j, b, s))
-            .collect();
+            .collect::<Vec<_>>();
+        let mut byte_fields = vec![Vec::new(); coarse_bytes];
+        for (f, &(_, b, _)) in fields.iter().enumerate() {
+            byte_fields[b].push(f);
+        }
+        for bf in &mut byte_fields {
+            bf.sort_by_key(|&f| fields[f].2);
+        }
         let centroids = coarse
             .iter()
             .zip(&comps)
@@ -229,6 +238,7 @@ impl Params {
             coarse,
             fields,
             coarse_bytes,
+            byte_fields,
             centroids,
             stream,
             bucket,

@@ -175,20 +175,43 @@ impl KltIndex {
     }
 
     /// Per-query coarse tables: for each coarse byte, the partial dot product of each of
-    /// its 256 values.
+    /// its 256 values. Built low bits first: with the fields below bit `s` tabulated over
+    /// `2^s` values, a `w`-bit field at shift `s` extends the table to `2^(s+w)` values
+    /// (`T[u·2^s + low] = T[low] + q'_j ĉ_j(u)`), and bits no field uses repeat it — about
+    /// 256 additions per byte however many fields share it.
     pub(super) fn coarse_tables(&self, qr: &[f32]) -> Vec<[f32; 256]> {
-        let p = &self.params;
-        let mut t = vec![[0.0f32; 256]; p.coarse_bytes];
-        for &(j, b, s) in &p.fields {
-            // Contribution of each cell u, spread over the 256 byte values whose bits
-            // s..s+w hold u.
-            let vals: Vec<f32> = p.centroids[j].iter().map(|&c| qr[j] * c).collect();
-            let mask = vals.len() - 1;
-            for (byte, slot) in t[b].iter_mut().enumerate() {
-                *slot += vals[(byte >> s) & mask];
+        /// Repeats `t[..2^from]` over `t[..2^to]` (bits that select nothing).
+        fn repeat(t: &mut [f32; 256], from: u32, to: u32) {
+            let (lo, hi) = (1usize << from, 1usize << to);
+            for x in lo..hi {
+                t[x] = t[x & (lo - 1)];
             }
         }
-        t
+        let p = &self.params;
+        let mut tables = vec![[0.0f32; 256]; p.coarse_bytes];
+        for (t, fields) in tables.iter_mut().zip(&p.byte_fields) {
+            let mut bits = 0u32;
+            for &f in fields {
+                let (j, _, s) = p.fields[f];
+                repeat(t, bits, s);
+                let c = &p.centroids[j];
+                let low = 1usize << s;
+                // Highest cell first: cell 0 updates the low part in place, last.
+                for u in (1..c.len()).rev() {
+                    let v = qr[j] * c[u];
+                    for x in 0..low {
+                        t[(u << s) | x] = t[x] + v;
+                    }
+                }
+                let v0 = qr[j] * c[0];
+                for x in t[..low].iter_mut() {
+                    *x += v0;
+                }
+                bits = s + c.len().trailing_zeros();
+            }
+            repeat(t, bits, 8);
+        }
+        tables
     }
 
     /// The coarse tables rounded to bytes on one step for all of them (each minus its own
