@@ -48,8 +48,9 @@ pub struct Index {
 
 #[pymethods]
 impl Index {
-    /// Fits a codebook on `train` at `bytes_per_vector` (all-in, measured on `train`) and
-    /// returns an empty index to `add` to.
+    /// Fits a codebook on `train` at `bytes_per_vector` (each added vector's bytes, the
+    /// codebook not counted; rate-controlled on `train`) and returns an empty index to
+    /// `add` to.
     #[staticmethod]
     #[pyo3(signature = (train, bytes_per_vector, searchable = true))]
     fn fit(

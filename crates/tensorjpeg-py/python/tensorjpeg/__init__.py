@@ -213,8 +213,10 @@ class Index:
 
     @classmethod
     def fit(cls, train: Any, bytes_per_vector: float, *, searchable: bool = True) -> "Index":
-        """A codebook fitted on ``train`` ([n, dim]) at ``bytes_per_vector`` all-in
-        (measured on ``train``), holding no vector yet. ``searchable=False`` drops the
+        """A codebook fitted on ``train`` ([n, dim]), holding no vector yet, for vectors
+        added later. ``bytes_per_vector`` is what each added vector costs (its code, stream
+        and length; the codebook is not counted, so the collection's all-in size approaches
+        it as it grows), rate-controlled on ``train``. ``searchable=False`` drops the
         coarse code: smaller, and every search decodes every vector."""
         return cls(_native.Index.fit(_matrix(train, "train"), float(bytes_per_vector), searchable))
 

@@ -215,11 +215,25 @@ impl Collection {
         ids: Option<Ids>,
         opts: &BuildOptions,
     ) -> Result<Collection> {
+        Self::build_with(vectors, dim, fit, ids, opts, false)
+    }
+
+    /// [`Collection::build`]; `exclude_codebook`: the rate counts each vector's bytes only
+    /// ([`KltOptions::exclude_codebook`]).
+    fn build_with(
+        vectors: &[f32],
+        dim: usize,
+        fit: Option<&[f32]>,
+        ids: Option<Ids>,
+        opts: &BuildOptions,
+        exclude_codebook: bool,
+    ) -> Result<Collection> {
         let n = check_rows(vectors, dim, "vectors")?;
         let train = fit.unwrap_or(vectors);
         let fit_n = check_rows(train, dim, "fit set")?;
         let mut ko = KltOptions {
             bytes_per_vector: Some(opts.bytes_per_vector),
+            exclude_codebook,
             ..KltOptions::default()
         };
         if opts.searchable {
@@ -240,6 +254,7 @@ impl Collection {
             ("basis_precision", ko.basis_precision.to_string()),
             ("coarse_components", ko.coarse_components.to_string()),
             ("coarse_max_width", ko.coarse_max_width.to_string()),
+            ("codebook_counted", (!exclude_codebook).to_string()),
         ];
         Ok(Collection {
             index,
@@ -256,12 +271,16 @@ impl Collection {
         })
     }
 
-    /// A codebook fitted on `train` (row-major, `dim` wide) — basis, quantizers and models,
-    /// rate-controlled to `opts.bytes_per_vector` on `train` itself — holding no vector:
-    /// [`Collection::add`] codes vectors with it. What a sharded job fits once and
-    /// broadcasts; collections grown from one codebook merge ([`KltIndex::extend_from`]).
+    /// A codebook fitted on `train` (row-major, `dim` wide) — basis, quantizers and models —
+    /// holding no vector: [`Collection::add`] codes vectors with it. What a sharded job
+    /// fits once and broadcasts; collections grown from one codebook merge
+    /// ([`KltIndex::extend_from`]). The rate is controlled on `train` with the codebook
+    /// *not* counted: `opts.bytes_per_vector` is what each added vector costs (its code,
+    /// stream and length), which the collection's all-in size approaches as it grows —
+    /// counting the codebook against a small fit set would code every later vector far
+    /// below the budget.
     pub fn fit(train: &[f32], dim: usize, opts: &BuildOptions) -> Result<Collection> {
-        let mut c = Collection::build(train, dim, None, None, opts)?;
+        let mut c = Collection::build_with(train, dim, None, None, opts, true)?;
         c.index = c.index.codebook();
         Ok(c)
     }
@@ -552,8 +571,36 @@ mod tests {
         let back = Collection::from_bytes(&c.to_bytes()).unwrap();
         assert_eq!(back, c);
         c.add(&x, None).unwrap();
-        let built = Collection::build(&x, dim, None, None, &opts()).unwrap();
+        let built = Collection::build_with(&x, dim, None, None, &opts(), true).unwrap();
         assert_eq!(c.index.to_bytes(), built.index.to_bytes());
+    }
+
+    #[test]
+    fn a_fitted_codebook_spends_the_budget_on_each_added_vector() {
+        let dim = 32;
+        let x = crate::rng::correlated_unit_vectors(2200, dim, 15);
+        let (train, rest) = x.split_at(200 * dim);
+        // The codebook fitted on 200 vectors, then 2,000 others added: each costs about
+        // the budget, and the all-in size approaches it.
+        let mut c = Collection::fit(train, dim, &opts()).unwrap();
+        c.add(rest, None).unwrap();
+        let per = c.index.vector_bytes_per_vector();
+        assert!(
+            (0.8 * 24.0..=1.05 * 24.0).contains(&per),
+            "{per} bytes per vector"
+        );
+        assert!(c.index.bytes_per_vector() > per);
+        // Counting the codebook against the 200 fitted vectors (what `build` does) would
+        // have coded every added vector far below the budget.
+        let mut small = Collection::build(train, dim, None, None, &opts()).unwrap();
+        assert!(small.index.bytes_per_vector() <= 24.0);
+        small.add(rest, None).unwrap();
+        let old = small.index.vector_bytes_per_vector();
+        assert!(old < 0.8 * per, "{old} vs {per}");
+        assert!(c
+            .info
+            .options
+            .contains(&("codebook_counted".to_string(), "false".to_string())));
     }
 
     #[test]

@@ -100,6 +100,11 @@ pub struct KltOptions {
     pub unit_norm: Option<bool>,
     /// Largest accepted cost of a coarse field over ideal coding, bits per component.
     pub coarse_penalty: f32,
+    /// Rate control counts only the bytes each vector costs (its coarse code, stream and
+    /// stream length), not the codebook (mean, basis, quantizers, models): the size a
+    /// collection grown from this codebook with `append` approaches as it grows, whatever
+    /// the size of the set it was fitted on. Off: all-in bytes of the coded set itself.
+    pub exclude_codebook: bool,
 }
 
 impl KltOptions {
@@ -126,6 +131,7 @@ impl Default for KltOptions {
             coarse_max_width: 4,
             unit_norm: None,
             coarse_penalty: 0.1,
+            exclude_codebook: false,
         }
     }
 }

@@ -106,6 +106,14 @@ fn make_codable(p: &Params, t_of: &[usize], q: &mut [i32]) -> usize {
 }
 
 impl KltIndex {
+    /// Bytes each vector costs, the codebook not counted: (serialized size − the size of
+    /// [`KltIndex::codebook`]'s) / vectors — its coarse code, stream and stream length. The
+    /// all-in size of a collection grown from this codebook approaches it as it grows.
+    pub fn vector_bytes_per_vector(&self) -> f64 {
+        let book = self.codebook().total;
+        self.total.saturating_sub(book) as f64 / self.n.max(1) as f64
+    }
+
     /// The codebook alone: this index with no vectors, to [`KltIndex::append`] to
     /// (for example one shard of a collection coded in many processes).
     pub fn codebook(&self) -> KltIndex {

@@ -211,7 +211,14 @@ impl<'a> Prepared<'a> {
 
     /// Bisection on `log Δ` for the smallest step whose index fits `target` bytes/vector.
     pub(super) fn rate_control(&self, target: f64, opts: &KltOptions) -> Result<KltIndex> {
-        let fits = |ix: &KltIndex| ix.bytes_per_vector() <= target;
+        let size = |ix: &KltIndex| {
+            if opts.exclude_codebook {
+                ix.vector_bytes_per_vector()
+            } else {
+                ix.bytes_per_vector()
+            }
+        };
+        let fits = |ix: &KltIndex| size(ix) <= target;
         // Start near the spread of the leading component, then bracket.
         let mut hi = (self.sigma[0] as f32 / 4.0).max(1e-6);
         let mut best = self.build(hi, opts)?;
@@ -246,7 +253,7 @@ impl<'a> Prepared<'a> {
                     "klt",
                     format!(
                         "{target} bytes per vector is below the smallest reachable size ({:.1})",
-                        best.bytes_per_vector()
+                        size(&best)
                     ),
                 ));
             }
