@@ -119,7 +119,8 @@ enum Command {
         rule: Vec<tensorjpeg_eval::plan::Rule>,
         /// How a --bits budget is shared: the same bits for every tensor; one budget at one
         /// rate–distortion slope (least total squared error); one slope of the model's
-        /// calibrated, weighted error; or that with GPTQ error feedback (needs --calibration).
+        /// calibrated, weighted error; or that with GPTQ error feedback (needs --calibration;
+        /// with `--codec native:tcq` the feedback runs inside the trellis search).
         #[arg(long, value_enum, default_value_t)]
         allocate: tensorjpeg_eval::plan::Allocation,
         /// Text to calibrate --allocate weighted|gptq on (never your evaluation text): a sentence
@@ -129,7 +130,7 @@ enum Command {
         /// With --allocate global|weighted|gptq: re-quantize matrices a GGUF file holds as
         /// Q4_0/Q4_1/Q8_0 blocks like any other tensor. By default the allocation may keep
         /// them exactly, their own blocks entropy-coded (`q4_1:packed`), where lossy coding
-        /// would save less than 0.72 bits per value.
+        /// would save less than 0.36 bits per value (`tensorjpeg::allocation::KEEP_SAVING`).
         #[arg(long)]
         requantize: bool,
         /// Print a JSON report instead of a table (no progress bar).

@@ -126,7 +126,7 @@ fn model_files_keep_vectors_exact_rules_decide_and_one_slope_fits_the_budget() {
     let cal = dir.path().join("cal.txt");
     let text = std::fs::read_to_string(asset("text/enwiki.txt")).unwrap();
     std::fs::write(&cal, &text[text.len() / 2..text.len() / 2 + 6000]).unwrap();
-    let calibrated = |allocation: &str| {
+    let calibrated_with = |allocation: &str, codec: &str| {
         let r = ok_json(&[
             "compress",
             &m,
@@ -134,6 +134,8 @@ fn model_files_keep_vectors_exact_rules_decide_and_one_slope_fits_the_budget() {
             o,
             "--bits",
             "4",
+            "--codec",
+            codec,
             "--allocate",
             allocation,
             "--calibration",
@@ -145,6 +147,7 @@ fn model_files_keep_vectors_exact_rules_decide_and_one_slope_fits_the_budget() {
         assert!(bpv <= 4.0 + 1e-9 && bpv > 3.95, "{allocation}: {bpv}");
         r
     };
+    let calibrated = |allocation: &str| calibrated_with(allocation, "native");
     let r = calibrated("weighted");
     // The word table (most of its rows never seen in calibration) gets fewer bits than a
     // block's value projection.
@@ -162,6 +165,13 @@ fn model_files_keep_vectors_exact_rules_decide_and_one_slope_fits_the_budget() {
     assert!(fed("encoder.layer.2.attention.self.value.weight"));
     assert!(fed("encoder.layer.5.output.dense.weight"));
     assert!(!fed("embeddings.word_embeddings.weight"));
+    // The same inside the trellis search (`quant::trellis_feedback`); the container decodes.
+    let g = calibrated_with("gptq", "native:tcq");
+    assert_eq!(
+        tensor(&g, "encoder.layer.5.output.dense.weight")["stats"]["feedback"],
+        1.0
+    );
+    ok(&["decompress", o, "-o", back.to_str().unwrap()]);
     fails_with(
         &[
             "compress",

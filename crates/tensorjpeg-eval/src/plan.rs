@@ -30,7 +30,8 @@ pub enum Allocation {
     Weighted,
     /// [`Allocation::Weighted`], and every linear layer with a recorded `E[xxᵀ]`
     /// ([`PlanConfig::grams`]) quantized with error feedback (GPTQ on the codec's grid,
-    /// `tensorjpeg::quant::feedback`).
+    /// `tensorjpeg::quant::feedback`; with `native:tcq`, inside the trellis search,
+    /// `tensorjpeg::quant::trellis_feedback`).
     Gptq,
 }
 

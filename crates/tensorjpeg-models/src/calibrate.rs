@@ -22,6 +22,8 @@ pub struct Calibration {
     pub position_counts: Vec<f64>,
     /// `E[xⱼ²]` of the input of each linear layer, by its weight tensor's name.
     pub input_energy: HashMap<String, Vec<f64>>,
+    /// `E[xⱼ]` of the input of each linear layer, by its weight tensor's name.
+    pub input_mean: HashMap<String, Vec<f64>>,
     /// `E[x xᵀ]` of the input of each linear layer, by its weight tensor's name.
     pub input_gram: HashMap<String, Arc<Gram>>,
 }
@@ -36,6 +38,7 @@ impl Calibration {
                     .map_err(|e| crate::Error::Input(format!("calibration of '{name}': {e}")))?;
                 c.input_gram.insert(name.clone(), Arc::new(g));
             }
+            c.input_mean.insert(name.clone(), r.mean);
             c.input_energy.insert(name, r.energy);
         }
         Ok(c)

@@ -24,6 +24,7 @@ pub struct Recorder {
 type LastProduct = (u64, usize, Arc<Vec<f32>>);
 
 struct Sums {
+    sums: Vec<f64>,
     squares: Vec<f64>,
     gram: Vec<f64>,
     rows: u64,
@@ -34,6 +35,8 @@ struct Sums {
 pub struct Recorded {
     /// `E[xⱼ²]`.
     pub energy: Vec<f64>,
+    /// `E[xⱼ]` (what a bias can absorb of the layer's output error: `ΔW E[x]`).
+    pub mean: Vec<f64>,
     /// `E[x xᵀ]`, row-major `cols × cols` (empty unless the recorder kept Gram matrices).
     pub gram: Vec<f64>,
 }
@@ -82,14 +85,17 @@ impl Recorder {
             None
         };
         let mut local = vec![0f64; cols];
+        let mut local_sum = vec![0f64; cols];
         for row in x.chunks_exact(cols) {
-            for (s, &v) in local.iter_mut().zip(row) {
+            for ((s, m), &v) in local.iter_mut().zip(&mut local_sum).zip(row) {
                 *s += f64::from(v) * f64::from(v);
+                *m += f64::from(v);
             }
         }
         let rows = (x.len() / cols) as u64;
         let mut m = self.sums.lock().unwrap_or_else(|e| e.into_inner());
         let e = m.entry(name.to_string()).or_insert_with(|| Sums {
+            sums: vec![0f64; cols],
             squares: vec![0f64; cols],
             gram: vec![0f64; if gram.is_some() { cols * cols } else { 0 }],
             rows: 0,
@@ -103,6 +109,9 @@ impl Recorder {
         for (s, v) in e.squares.iter_mut().zip(&local) {
             *s += v;
         }
+        for (s, v) in e.sums.iter_mut().zip(&local_sum) {
+            *s += v;
+        }
         if let Some(gram) = gram {
             for (s, &v) in e.gram.iter_mut().zip(gram.iter()) {
                 *s += f64::from(v);
@@ -112,7 +121,7 @@ impl Recorder {
         Ok(())
     }
 
-    /// `E[xⱼ²]` and `E[x xᵀ]` per weight name.
+    /// `E[xⱼ²]`, `E[xⱼ]` and `E[x xᵀ]` per weight name.
     pub fn finish(self) -> HashMap<String, Recorded> {
         let m = self.sums.into_inner().unwrap_or_else(|e| e.into_inner());
         m.into_iter()
@@ -137,6 +146,7 @@ impl Recorder {
                     k,
                     Recorded {
                         energy: mean(s.squares),
+                        mean: mean(s.sums),
                         gram: mean(gram),
                     },
                 )
@@ -160,6 +170,7 @@ mod tests {
         assert!(r.record("v", &[2.0, 1.0], 2).is_err());
         let m = r.finish();
         assert_eq!(m["w"].energy, vec![11.0 / 3.0, 20.0 / 3.0]);
+        assert_eq!(m["w"].mean, vec![5.0 / 3.0, 2.0]);
         assert_eq!(
             m["w"].gram,
             vec![11.0 / 3.0, 14.0 / 3.0, 14.0 / 3.0, 20.0 / 3.0]

@@ -28,6 +28,14 @@
 //! the lossy curve of a tensor already on a coarse grid, or the probes under-weight the
 //! embedding table against the matrices.
 
+//!
+//! **Feedback gain.** A member quantized with error feedback ([`Member::gram`]) loses less
+//! output error per unit of plain quantization error: its output error with feedback over
+//! that without, measured at the step an allocation without gains gives it
+//! ([`StepSearch::feedback_gain`], on the calibration statistics), multiplies its weight,
+//! and the budget is allocated again.
+//! Layers that feedback helps most then give bits to those it cannot help (a word table).
+
 use rayon::prelude::*;
 
 use crate::codec::{Codec, StepSearch};
@@ -71,13 +79,37 @@ struct Analysed<'a> {
     exceptions: Vec<crate::container::Exception>,
     /// The exact entry and its all-in bits, if the member has one.
     kept: Option<((Entry, TensorReport), f64)>,
+    /// The member's weight times its feedback gain ([`StepSearch::feedback_gain`]; 1
+    /// without feedback): what a unit of plain quantization error costs it.
+    weight: f64,
+    /// The feedback gain, if the member has feedback.
+    gain: Option<f64>,
 }
 
 impl Analysed<'_> {
     /// This tensor's step for the global `delta`: `Δ/√w`, within the codec's step range.
     fn step(&self, delta: f64) -> f64 {
         let u = self.search.unit();
-        (delta / self.member.weight.sqrt()).clamp(u * 1e-7, u * 1e3)
+        (delta / self.weight.sqrt()).clamp(u * 1e-7, u * 1e3)
+    }
+
+    /// The feedback gain at `delta`'s step ([`StepSearch::feedback_gain`]), kept within
+    /// [0.05, 1] so that no layer starves itself; `None` without feedback.
+    fn measure_gain(&self, delta: f64) -> Result<Option<f64>> {
+        Ok(self
+            .search
+            .feedback_gain(self.step(delta))
+            .map_err(|e| Error::BadTensor {
+                tensor: self.member.tensor.name.clone(),
+                msg: e.to_string(),
+            })?
+            .map(|v| {
+                if v.is_finite() {
+                    v.clamp(0.05, 1.0)
+                } else {
+                    1.0
+                }
+            }))
     }
 
     /// All-in bits at `delta`, and whether the exact entry is chosen there.
@@ -119,36 +151,36 @@ pub fn allocate(
             });
         }
     }
-    let analysed: Vec<Analysed> = members
+    let mut analysed: Vec<Analysed> = members
         .par_iter()
         .map(|m| analyse(m))
         .collect::<Result<_>>()?;
     let values: usize = members.iter().map(|m| m.tensor.numel()).sum();
     let budget = bits * values as f64;
-    let total_at = |delta: f64| -> f64 { analysed.par_iter().map(|a| a.bits_at(delta).0).sum() };
     let real_bits = |encoded: &[(Entry, TensorReport)]| -> f64 {
         encoded
             .iter()
             .map(|(e, _)| e.stored_bytes() as f64 * 8.0)
             .sum()
     };
-    // The bracket: the finest and coarsest steps any member allows.
-    let lo = analysed
-        .iter()
-        .map(|a| a.search.unit() * 1e-7 * a.member.weight.sqrt())
-        .fold(f64::INFINITY, f64::min);
-    let hi = analysed
-        .iter()
-        .map(|a| a.search.unit() * 1e3 * a.member.weight.sqrt())
-        .fold(0f64, f64::max);
-    // A first guess: the members' median of the step a scalar quantizer needs for `bits`
-    // at their own scale (about 6 dB, one bit, per halving).
-    let mut guesses: Vec<f64> = analysed
-        .iter()
-        .map(|a| a.search.unit() * a.member.weight.sqrt() * 0.1 * 2f64.powf(4.0 - bits))
-        .collect();
-    guesses.sort_by(f64::total_cmp);
-    let guess = guesses.get(guesses.len() / 2).copied().unwrap_or(1.0);
+    if analysed.iter().any(|a| a.member.gram.is_some()) {
+        // Each fed member's gain at the step the allocation gives it without gains.
+        let (lo, hi, guess) = bracket(&analysed, bits);
+        let total_at =
+            |delta: f64| -> f64 { analysed.par_iter().map(|a| a.bits_at(delta).0).sum() };
+        let delta = search(&total_at, budget, guess, lo, hi);
+        let gains: Vec<Option<f64>> = analysed
+            .par_iter()
+            .map(|a| a.measure_gain(delta))
+            .collect::<Result<_>>()?;
+        for (a, g) in analysed.iter_mut().zip(gains) {
+            a.gain = g;
+            a.weight = a.member.weight * g.unwrap_or(1.0);
+        }
+    }
+    let analysed = analysed;
+    let total_at = |delta: f64| -> f64 { analysed.par_iter().map(|a| a.bits_at(delta).0).sum() };
+    let (lo, hi, guess) = bracket(&analysed, bits);
     let mut target = budget;
     let mut delta = search(&total_at, target, guess, lo, hi);
     let mut encoded = encode_all(&analysed, delta)?;
@@ -175,6 +207,9 @@ pub fn allocate(
                 ),
                 ("weight".into(), a.member.weight),
             ]);
+            if let Some(g) = a.gain {
+                report.stats.push(("feedback_gain".into(), g));
+            }
             if missed {
                 report.warnings.push(format!(
                     "tensor '{}': the pool's {bits} bits/value not reached: {got:.3} bits/value \
@@ -187,6 +222,27 @@ pub fn allocate(
             (a.member.index, (entry, report))
         })
         .collect())
+}
+
+/// The finest and coarsest `Δ` any member allows, and a first guess: the members' median
+/// of the step a scalar quantizer needs for `bits` at their own scale (about 6 dB, one
+/// bit, per halving).
+fn bracket(analysed: &[Analysed], bits: f64) -> (f64, f64, f64) {
+    let lo = analysed
+        .iter()
+        .map(|a| a.search.unit() * 1e-7 * a.weight.sqrt())
+        .fold(f64::INFINITY, f64::min);
+    let hi = analysed
+        .iter()
+        .map(|a| a.search.unit() * 1e3 * a.weight.sqrt())
+        .fold(0f64, f64::max);
+    let mut guesses: Vec<f64> = analysed
+        .iter()
+        .map(|a| a.search.unit() * a.weight.sqrt() * 0.1 * 2f64.powf(4.0 - bits))
+        .collect();
+    guesses.sort_by(f64::total_cmp);
+    let guess = guesses.get(guesses.len() / 2).copied().unwrap_or(1.0);
+    (lo, hi, guess)
 }
 
 fn analyse<'a>(m: &'a Member<'a>) -> Result<Analysed<'a>> {
@@ -242,6 +298,8 @@ fn analyse<'a>(m: &'a Member<'a>) -> Result<Analysed<'a>> {
         record,
         exceptions,
         kept,
+        weight: m.weight,
+        gain: None,
     })
 }
 
@@ -529,9 +587,10 @@ mod tests {
             rows: None,
             cols: Some(g.diagonal().iter().map(|&v| v as f32).collect()),
         };
-        let run = |gram: Option<std::sync::Arc<crate::Gram>>| {
+        let run = |codec: &str, gram: Option<std::sync::Arc<crate::Gram>>| {
+            let fed = gram.is_some();
             let plans = vec![TensorPlan::Pool {
-                codec: "native".into(),
+                codec: codec.into(),
                 weight: 1.0,
                 axes: Some(axes.clone()),
                 gram,
@@ -540,6 +599,17 @@ mod tests {
             let c = compress_planned(&ts, &plans, Some(3.0), &crate::default_registry(), &|_| {})
                 .unwrap();
             let y = decompress(&c.bytes).unwrap()[0].values().unwrap().to_vec();
+            // With feedback the report carries the measured gain the allocation weighs by.
+            let gain = c.report.tensors[0]
+                .stats
+                .iter()
+                .find(|(k, _)| k == "feedback_gain")
+                .map(|s| s.1);
+            assert_eq!(gain.is_some(), fed, "{codec}");
+            assert!(
+                gain.is_none_or(|g| g > 0.05 && g < 0.8),
+                "{codec}: gain {gain:?}"
+            );
             // Σ over the calibration inputs of ‖(W − Ŵ) x‖².
             let err: f64 = xs
                 .chunks(cols)
@@ -558,17 +628,21 @@ mod tests {
                 .sum();
             (c.bytes.len(), err)
         };
-        let (plain_len, plain) = run(None);
-        let (len, fed) = run(Some(g.clone()));
-        assert!(
-            (len as f64) < plain_len as f64 * 1.02
-                && len as f64 * 8.0 <= 3.0 * (rows * cols) as f64 + 400.0,
-            "{len} vs {plain_len}"
-        );
-        assert!(
-            fed < 0.8 * plain,
-            "feedback {fed} vs weighted rounding {plain}"
-        );
+        // Scalar rounding, and the trellis (its search carrying each survivor's feedback,
+        // `quant::trellis_feedback`).
+        for codec in ["native", "native:tcq"] {
+            let (plain_len, plain) = run(codec, None);
+            let (len, fed) = run(codec, Some(g.clone()));
+            assert!(
+                (len as f64) < plain_len as f64 * 1.02
+                    && len as f64 * 8.0 <= 3.0 * (rows * cols) as f64 + 400.0,
+                "{codec}: {len} vs {plain_len}"
+            );
+            assert!(
+                fed < 0.8 * plain,
+                "{codec}: feedback {fed} vs weighted rounding {plain}"
+            );
+        }
         // A Gram of the wrong size, or a transform, is an error naming the tensor.
         let (small, _) = crate::quant::feedback::tests::gram(8, 20, 1);
         for (codec, gram) in [("native", small), ("native:dct8x8", (*g).clone())] {

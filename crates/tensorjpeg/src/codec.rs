@@ -173,6 +173,14 @@ pub trait StepSearch: Send + Sync {
             "error feedback needs the native codec with the identity transform",
         ))
     }
+    /// With feedback set: the layer's output error (`Σᵢ ΔWᵢ H ΔWᵢᵀ`, damped `H`) of the
+    /// encoding at `step` with feedback over that without, on the calibration statistics —
+    /// how much less each unit of plain quantization error costs this tensor. `None`
+    /// without feedback.
+    fn feedback_gain(&self, step: f64) -> Result<Option<f64>> {
+        let _ = step;
+        Ok(None)
+    }
 }
 
 /// What the container stores for an entry beyond its codec's parameters and chunks: the

@@ -50,6 +50,10 @@ pub(super) struct ChunkCoefs {
     pub(super) planes: Vec<(usize, usize, (usize, usize))>,
     /// Per-plane scale codes (all 128 unless per-block steps).
     pub(super) codes: Vec<u8>,
+    /// The coefficients are reconstructions a trellis search with error feedback already
+    /// chose ([`crate::quant::trellis_feedback`]): their levels are recovered by rounding,
+    /// not searched again.
+    pub(super) on_grid: bool,
 }
 
 fn band_maps(
@@ -90,6 +94,7 @@ impl ChunkCoefs {
             coefs,
             planes: meta,
             codes: vec![128; planes.len()],
+            on_grid: false,
         }
     }
 
@@ -126,7 +131,7 @@ impl ChunkCoefs {
     /// order: rounding per plane, or the trellis search along each band.
     pub(super) fn levels(&self, t: &Transform, q: &Quantizer, trellis: bool) -> Vec<i32> {
         let mut idx = vec![0i32; self.coefs.len()];
-        if !trellis {
+        if !trellis || self.on_grid {
             for (pi, &(off, len, _)) in self.planes.iter().enumerate() {
                 self.plane_q(pi, q)
                     .quantize(&self.coefs[off..off + len], &mut idx[off..off + len]);

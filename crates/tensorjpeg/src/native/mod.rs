@@ -348,7 +348,9 @@ impl Analysis {
     }
 
     /// The analysis of the values error feedback through `u` puts on `quant`'s grid
-    /// ([`crate::quant::feedback::quantize_rows`]; identity transform, whole-row planes).
+    /// ([`crate::quant::feedback::quantize_rows`], or with the trellis
+    /// [`crate::quant::trellis_feedback::quantize_rows`]; identity transform, whole-row
+    /// planes).
     fn fed_back(&self, u: &[f32], quant: Quantizer) -> Result<Analysis> {
         if quant.recon + quant.deadzone >= 0.5 {
             return Err(Error::unsupported(
@@ -366,8 +368,25 @@ impl Analysis {
             .iter()
             .flat_map(|c| c.coefs.iter().copied())
             .collect();
-        let grid = |x: f32| quant.dequantize_one(quant.quantize_ref(x));
-        crate::quant::feedback::quantize_rows(&mut values, self.cols, u, &grid);
+        if self.trellis {
+            // Chunk by chunk: a chunk's rows share one rate model, as a plain trellis band's
+            // values do, and each row runs from state 0 back to state 0.
+            let mut off = 0;
+            for c in &self.chunks {
+                let len = c.coefs.len();
+                crate::quant::trellis_feedback::quantize_rows(
+                    &mut values[off..off + len],
+                    self.cols,
+                    u,
+                    &quant,
+                    crate::quant::trellis::LAMBDA,
+                );
+                off += len;
+            }
+        } else {
+            let grid = |x: f32| quant.dequantize_one(quant.quantize_ref(x));
+            crate::quant::feedback::quantize_rows(&mut values, self.cols, u, &grid);
+        }
         let mut a = Analysis::new(
             &values,
             self.cols,
@@ -378,6 +397,20 @@ impl Analysis {
             self.unit,
         )?;
         a.axes = self.axes.clone();
+        a.trellis = self.trellis;
+        for c in &mut a.chunks {
+            c.on_grid = self.trellis;
+            // Rounding must give back a path of the state machine (it does unless the
+            // indices are too large for f32 to hold their reconstructions apart).
+            if self.trellis
+                && crate::quant::trellis::split(&c.levels(&a.transform, &quant, true)).is_none()
+            {
+                return Err(Error::unsupported(
+                    "native",
+                    "tcq with error feedback: the step is too fine for the values' range",
+                ));
+            }
+        }
         // Steps stay in the original tensor's unit (reports' relative_step, the clamps).
         a.base = self.base;
         Ok(a)
@@ -432,13 +465,32 @@ impl StepSearch for Analysis {
         Ok(enc)
     }
 
-    fn set_feedback(&mut self, gram: &crate::quant::feedback::Gram) -> Result<()> {
-        if self.trellis {
-            return Err(Error::unsupported(
-                "native",
-                "error feedback is for the scalar quantizer, not tcq",
-            ));
+    fn feedback_gain(&self, step: f64) -> Result<Option<f64>> {
+        let Some(u) = &self.feedback else {
+            return Ok(None);
+        };
+        let step = step.clamp(self.base * 1e-7, self.base * 1e3);
+        let mut q = self.at(step);
+        if q.recon == 0.0 {
+            q.recon = self.centroid_recon(&q);
         }
+        let fed = self.fed_back(u, q)?;
+        // The plain reconstruction and the fed one, both in the scaled domain `u` is for.
+        let (mut plain_err, mut fed_err) = (0f64, 0f64);
+        for (c, f) in self.chunks.iter().zip(&fed.chunks) {
+            let levels = c.levels(&self.transform, &q, self.trellis);
+            let plain: Vec<f32> = levels.iter().map(|&l| q.dequantize_one(l)).collect();
+            plain_err += crate::quant::feedback::output_error(&c.coefs, &plain, u, self.cols);
+            fed_err += crate::quant::feedback::output_error(&c.coefs, &f.coefs, u, self.cols);
+        }
+        Ok(Some(if plain_err > 0.0 {
+            fed_err / plain_err
+        } else {
+            1.0
+        }))
+    }
+
+    fn set_feedback(&mut self, gram: &crate::quant::feedback::Gram) -> Result<()> {
         if self.transform != Transform::Identity
             || self.per_block
             || !matches!(self.layout, Layout::Matrix | Layout::Rows)

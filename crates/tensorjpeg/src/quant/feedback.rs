@@ -205,6 +205,34 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
+/// `Σ ‖(w − ŵ) U⁻¹‖²` over the rows of `w` and `wq` (`cols` per row): the output error
+/// `Σᵢ ΔWᵢ H ΔWᵢᵀ` under the (damped) `H = (UᵀU)⁻¹` whose factor `u` is
+/// ([`Gram::inverse_factor`]), by a triangular solve per row.
+pub fn output_error(w: &[f32], wq: &[f32], u: &[f32], cols: usize) -> f64 {
+    if cols == 0 {
+        return 0.0;
+    }
+    w.par_chunks(cols)
+        .zip(wq.par_chunks(cols))
+        .map(|(a, b)| {
+            // x U = d, U upper: xⱼ = (dⱼ − Σᵢ<ⱼ xᵢ Uᵢⱼ) / Uⱼⱼ, accumulated row by row of U.
+            let mut acc: Vec<f64> = a.iter().zip(b).map(|(p, q)| f64::from(p - q)).collect();
+            let mut sum = 0.0;
+            for i in 0..cols {
+                let xi = acc[i] / f64::from(u[i * cols + i]);
+                sum += xi * xi;
+                for (t, &uij) in acc[i + 1..]
+                    .iter_mut()
+                    .zip(&u[i * cols + i + 1..(i + 1) * cols])
+                {
+                    *t -= xi * f64::from(uij);
+                }
+            }
+            sum
+        })
+        .sum()
+}
+
 /// Scalar reference of [`quantize_rows`]: one row at a time.
 pub fn quantize_rows_ref(values: &mut [f32], cols: usize, u: &[f32], q: &dyn Fn(f32) -> f32) {
     for row in values.chunks_mut(cols.max(1)) {
@@ -354,6 +382,36 @@ pub(crate) mod tests {
         };
         let (a, b) = (out_err(&plain), out_err(&fed));
         assert!(b < 0.7 * a, "feedback {b} vs rounding {a}");
+    }
+
+    #[test]
+    fn the_output_error_is_the_damped_quadratic_form() {
+        let n = 24;
+        let (g, _) = gram(n, 3 * n, 8);
+        let u = g.inverse_factor(None).unwrap();
+        let h = g.values();
+        let mean = (0..n).map(|j| h[j * n + j]).sum::<f64>() / n as f64;
+        let mut rng = SplitMix64::new(2);
+        let w: Vec<f32> = (0..2 * n).map(|_| rng.gaussian() as f32).collect();
+        let wq: Vec<f32> = w.iter().map(|&v| (v * 2.0).round() / 2.0).collect();
+        let want: f64 = w
+            .chunks(n)
+            .zip(wq.chunks(n))
+            .map(|(a, b)| {
+                let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| f64::from(x - y)).collect();
+                (0..n)
+                    .map(|i| {
+                        d[i] * (0..n)
+                            .map(|j| {
+                                (h[i * n + j] + if i == j { DAMPING * mean } else { 0.0 }) * d[j]
+                            })
+                            .sum::<f64>()
+                    })
+                    .sum::<f64>()
+            })
+            .sum();
+        let got = output_error(&w, &wq, &u, n);
+        assert!((got - want).abs() < 1e-3 * want, "{got} vs {want}");
     }
 
     #[test]

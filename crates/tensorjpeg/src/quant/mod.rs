@@ -9,6 +9,7 @@
 pub mod feedback;
 pub mod rate;
 pub mod trellis;
+pub mod trellis_feedback;
 
 /// Largest quantization index magnitude (keeps `|q|·Δ` and the entropy coder's escapes sane).
 pub const MAX_INDEX: i32 = 1 << 30;

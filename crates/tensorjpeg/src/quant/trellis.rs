@@ -136,8 +136,9 @@ impl RateModel {
         })
     }
 
+    /// What index `k` costs under quantizer `q`, in bits.
     #[inline]
-    fn cost(&self, q: usize, k: i32) -> f32 {
+    pub(crate) fn cost(&self, q: usize, k: i32) -> f32 {
         let b = &self.bits[q];
         if k.abs() <= KMAX {
             b[(k + KMAX) as usize]

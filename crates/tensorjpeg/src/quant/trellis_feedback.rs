@@ -1,0 +1,301 @@
+//! Trellis-coded quantization with error feedback: the Viterbi search of [`super::trellis`]
+//! run along each row of a linear layer's weight, every survivor path carrying its own
+//! GPTQ working row ([`super::feedback`]).
+//!
+//! GPTQ's objective for one row is exactly `Σⱼ (w′ⱼ − ŵⱼ)² / Uⱼⱼ²` (plus nothing), where
+//! `w′` is the working row: the weights moved by the errors of the columns already
+//! quantized, `w′ₖ −= eⱼ·Uⱼₖ` with `eⱼ = (w′ⱼ − ŵⱼ)/Uⱼⱼ`. The working row depends on the
+//! path, so the trellis keeps one per state (per-survivor processing): at column `j` each
+//! state's survivor offers levels for *its own* target `w′ⱼ`, the Viterbi step keeps the
+//! cheapest path into each state (distortion `Σ (w′ⱼ − ŵⱼ)²/Uⱼⱼ²` plus `λ·bits`), and the
+//! survivor's error moves only its own copy of the remaining columns. With `U = I` this is
+//! the plain trellis search (reconstruction offset included); with one state it would be
+//! GPTQ. Keeping one survivor per state is a heuristic (the cost to go depends on the path,
+//! not only on the state), as GPTQ's greedy order is.
+//!
+//! Every row starts and ends in state 0, so rows are independent (they run in parallel) and
+//! the decoder's walk through a chunk's rows ([`super::trellis::merge`]) is unchanged. The
+//! output values lie on the scalar grid of step Δ with the quantizer's reconstruction
+//! offset, so the scalar rounding of [`super::Quantizer::quantize_ref`] recovers the levels.
+
+use rayon::prelude::*;
+
+use super::trellis::RateModel;
+use super::Quantizer;
+
+/// The reconstruction (in units of Δ) of level `l` with offset `recon`.
+#[inline]
+fn recon_of(l: i32, recon: f32) -> f32 {
+    if l == 0 {
+        0.0
+    } else {
+        l.signum() as f32 * (l.unsigned_abs() as f32 - recon)
+    }
+}
+
+/// `⌊x⌋` for finite `|x| < 2^30`.
+#[inline]
+fn floor_i32(x: f32) -> i32 {
+    let t = x as i32;
+    t - i32::from((t as f32) > x)
+}
+
+/// The best level for an even and for an odd index under quantizer `q` for target `x`
+/// (units of Δ): `[(level, cost); 2]`, cost = `wt·(x − r(level))² + λ·bits`; the candidates
+/// are the two nearest levels of `q`'s grid and zero, as in [`super::trellis::quantize`].
+#[inline]
+fn options(
+    q: usize,
+    x: f32,
+    wt: f32,
+    recon: f32,
+    price: &impl Fn(usize, i32) -> f32,
+) -> [(i32, f32); 2] {
+    let d = |l: i32| {
+        let e = x - recon_of(l, recon);
+        wt * e * e
+    };
+    let mut best = [(0i32, f32::INFINITY); 2];
+    let mut offer = |l: i32, k: i32| {
+        let c = d(l) + price(q, k);
+        let slot = &mut best[(k & 1) as usize];
+        if c < slot.1 {
+            *slot = (l, c);
+        }
+    };
+    if q == 0 {
+        let k0 = floor_i32(x * 0.5);
+        offer(2 * k0, k0);
+        offer(2 * k0 + 2, k0 + 1);
+    } else {
+        let l1 = 2 * floor_i32((x - 1.0) * 0.5) + 1;
+        for l in [l1, l1 + 2] {
+            offer(l, (l + l.signum()) / 2);
+        }
+    }
+    offer(0, 0);
+    best
+}
+
+/// Quantizes one row (`row.len()` = `cols` columns, in units of the tensor's values) onto
+/// the trellis of step `quant.step`, with error feedback through `u` (`cols × cols`,
+/// [`super::feedback::Gram::inverse_factor`]) and column weights `wt` (`1/Uⱼⱼ²` relative to
+/// their mean); `row` receives the reconstructions and `levels` the levels. Starts in
+/// state 0 and, with `end_at_zero`, ends there.
+#[allow(clippy::too_many_arguments)]
+pub fn quantize_row(
+    row: &mut [f32],
+    u: &[f32],
+    wt: &[f32],
+    quant: &Quantizer,
+    lambda: f32,
+    model: &RateModel,
+    end_at_zero: bool,
+    levels: &mut [i32],
+) {
+    let cols = row.len();
+    if cols == 0 {
+        return;
+    }
+    let step = quant.step;
+    let inv = 1.0 / step;
+    let lim = (super::MAX_INDEX as f32) / 4.0;
+    let price = |q: usize, k: i32| lambda * model.cost(q, k);
+    // Each state's working row (only the columns not yet quantized matter) and path cost.
+    let mut work: Vec<Vec<f32>> = vec![row.to_vec(); 4];
+    let mut next_work: Vec<Vec<f32>> = vec![vec![0f32; cols]; 4];
+    let mut cost = [0.0f32, f32::INFINITY, f32::INFINITY, f32::INFINITY];
+    let mut lv: Vec<[i32; 4]> = vec![[0; 4]; cols];
+    let mut from: Vec<u8> = vec![0; cols];
+    for j in 0..cols {
+        let mut opts = [[(0i32, f32::INFINITY); 2]; 4];
+        let mut xs = [0f32; 4];
+        for s in 0..4 {
+            if cost[s].is_finite() {
+                let v = work[s][j] * inv;
+                let x = if v.is_finite() {
+                    v.clamp(-lim, lim)
+                } else {
+                    0.0
+                };
+                xs[s] = x;
+                opts[s] = options(s >> 1, x, wt[j], quant.recon, &price);
+            }
+        }
+        let mut next = [f32::INFINITY; 4];
+        let mut bits = 0u8;
+        let mut chosen = [0i32; 4];
+        // (next state, source a with parity pa, source b with parity pb): NEXT inverted.
+        for (ns, a, pa, b, pb) in [
+            (0usize, 0usize, 0usize, 1usize, 1usize),
+            (2, 0, 1, 1, 0),
+            (1, 2, 0, 3, 1),
+            (3, 2, 1, 3, 0),
+        ] {
+            let (ca, cb) = (cost[a] + opts[a][pa].1, cost[b] + opts[b][pb].1);
+            let (c, src, l) = if ca <= cb {
+                (ca, a, opts[a][pa].0)
+            } else {
+                (cb, b, opts[b][pb].0)
+            };
+            if !c.is_finite() {
+                continue;
+            }
+            next[ns] = c;
+            chosen[ns] = l;
+            bits |= (src as u8) << (2 * ns);
+            // The survivor's own error, fed to its own copy of the remaining columns.
+            let e = (xs[src] - recon_of(l, quant.recon)) * step / u[j * cols + j];
+            let uj = &u[j * cols + j + 1..(j + 1) * cols];
+            let (dst, srcw) = (&mut next_work[ns][j + 1..], &work[src][j + 1..]);
+            for ((d, &w), &x) in dst.iter_mut().zip(srcw).zip(uj) {
+                *d = w - e * x;
+            }
+        }
+        debug_assert!(next.iter().any(|c| c.is_finite()));
+        let m = next.iter().fold(f32::INFINITY, |a, &b| a.min(b));
+        cost = next.map(|c| c - m);
+        lv[j] = chosen;
+        from[j] = bits;
+        std::mem::swap(&mut work, &mut next_work);
+    }
+    let mut s = if end_at_zero && cost[0].is_finite() {
+        0
+    } else {
+        (0..4)
+            .min_by(|&a, &b| cost[a].total_cmp(&cost[b]))
+            .unwrap_or(0)
+    };
+    for j in (0..cols).rev() {
+        levels[j] = lv[j][s];
+        row[j] = recon_of(lv[j][s], quant.recon) * step;
+        s = ((from[j] >> (2 * s)) & 3) as usize;
+    }
+    debug_assert!(!end_at_zero || s == 0);
+}
+
+/// The column weights of [`quantize_row`]: `1/Uⱼⱼ²` over their mean.
+pub fn column_weights(u: &[f32], cols: usize) -> Vec<f32> {
+    let w: Vec<f64> = (0..cols)
+        .map(|j| 1.0 / f64::from(u[j * cols + j]).powi(2))
+        .collect();
+    let mean = w.iter().sum::<f64>() / cols.max(1) as f64;
+    w.iter().map(|&v| (v / mean.max(1e-300)) as f32).collect()
+}
+
+/// Quantizes the row-major `values` (`cols` per row, one chunk of whole rows) onto the
+/// trellis of `quant` with error feedback through `u`, in two passes as
+/// [`super::trellis::quantize_two_pass`] (a Gaussian rate model first, then the first
+/// pass's own index statistics); rows in parallel, each from state 0 back to state 0.
+/// `values` receives the reconstructions (on the scalar grid of `quant`).
+pub fn quantize_rows(values: &mut [f32], cols: usize, u: &[f32], quant: &Quantizer, lambda: f32) {
+    if cols == 0 || values.is_empty() {
+        return;
+    }
+    assert_eq!(u.len(), cols * cols, "U is cols × cols");
+    let wt = column_weights(u, cols);
+    let rms = (values
+        .iter()
+        .filter(|v| v.is_finite())
+        .map(|&v| f64::from(v).powi(2))
+        .sum::<f64>()
+        / values.len() as f64)
+        .sqrt()
+        / f64::from(quant.step);
+    let original = values.to_vec();
+    let run = |model: &RateModel, out: &mut [f32]| -> Vec<i32> {
+        out.copy_from_slice(&original);
+        let mut levels = vec![0i32; out.len()];
+        out.par_chunks_mut(cols)
+            .zip(levels.par_chunks_mut(cols))
+            .for_each(|(r, l)| quantize_row(r, u, &wt, quant, lambda, model, true, l));
+        levels
+    };
+    let first = run(&RateModel::gaussian(rms), values);
+    if let Some(m) = RateModel::from_levels(&first) {
+        run(&m, values);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quant::feedback::tests::gram;
+    use crate::quant::trellis;
+    use crate::rng::SplitMix64;
+
+    #[test]
+    fn without_feedback_it_is_the_plain_trellis() {
+        let mut rng = SplitMix64::new(4);
+        let cols = 300;
+        let t: Vec<f32> = (0..cols).map(|_| (2.5 * rng.gaussian()) as f32).collect();
+        let model = RateModel::gaussian(2.5);
+        let mut plain = vec![0i32; cols];
+        trellis::quantize(&t, None, trellis::LAMBDA, &model, &mut plain);
+        let mut u = vec![0f32; cols * cols];
+        for j in 0..cols {
+            u[j * cols + j] = 1.0;
+        }
+        let q = Quantizer::uniform(1.0);
+        let mut row = t.clone();
+        let mut levels = vec![0i32; cols];
+        quantize_row(
+            &mut row,
+            &u,
+            &vec![1.0; cols],
+            &q,
+            trellis::LAMBDA,
+            &model,
+            false,
+            &mut levels,
+        );
+        assert_eq!(levels, plain);
+        assert!(trellis::split(&levels).is_some());
+    }
+
+    #[test]
+    fn fed_back_levels_are_on_the_grid_and_cut_the_output_error() {
+        let (n, rows) = (48, 40);
+        let (g, xs) = gram(n, 400, 3);
+        let mut rng = SplitMix64::new(11);
+        let w: Vec<f32> = (0..rows * n).map(|_| rng.gaussian() as f32).collect();
+        let q = Quantizer {
+            step: 0.5,
+            deadzone: 0.0,
+            recon: 0.05,
+        };
+        let u = g.inverse_factor(None).unwrap();
+        let mut fed = w.clone();
+        quantize_rows(&mut fed, n, &u, &q, trellis::LAMBDA);
+        // On the grid, and every row a valid path from state 0 back to state 0.
+        let levels: Vec<i32> = fed.iter().map(|&v| q.quantize_ref(v)).collect();
+        for (&v, &l) in fed.iter().zip(&levels) {
+            assert_eq!(q.dequantize_one(l), v);
+        }
+        for r in levels.chunks(n) {
+            assert!(trellis::split(r).is_some());
+        }
+        assert!(trellis::split(&levels).is_some());
+        // Output error against the plain trellis (no feedback) on the same grid.
+        let mut plain_l = vec![0i32; w.len()];
+        let t: Vec<f32> = w.iter().map(|&v| v / q.step).collect();
+        trellis::quantize_two_pass(&t, None, trellis::LAMBDA, &mut plain_l);
+        let plain: Vec<f32> = plain_l.iter().map(|&l| q.dequantize_one(l)).collect();
+        let out_err = |wq: &[f32]| -> f64 {
+            xs.chunks(n)
+                .map(|x| {
+                    (0..rows)
+                        .map(|r| {
+                            let d: f64 = (0..n)
+                                .map(|j| f64::from(w[r * n + j] - wq[r * n + j]) * f64::from(x[j]))
+                                .sum();
+                            d * d
+                        })
+                        .sum::<f64>()
+                })
+                .sum()
+        };
+        let (a, b) = (out_err(&plain), out_err(&fed));
+        assert!(b < 0.7 * a, "feedback {b} vs plain trellis {a}");
+    }
+}
