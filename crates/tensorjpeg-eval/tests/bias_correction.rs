@@ -23,6 +23,35 @@ fn quad(d: &[f64], h: &[f64]) -> f64 {
         .sum()
 }
 
+/// `t` through `codec` at 4 bits per value, its columns weighted by `w` (as the weighted
+/// plan does), with error feedback through `gram` if given; the decoded values.
+fn compress_4bits(t: &Tensor, codec: &str, gram: Option<Arc<Gram>>, w: &[f64]) -> Vec<f32> {
+    let mean = w.iter().sum::<f64>() / w.len() as f64;
+    let axes = AxisWeights {
+        rows: None,
+        cols: Some(w.iter().map(|&v| (v + 1e-3 * mean) as f32).collect()),
+    };
+    let plans = vec![TensorPlan::Pool {
+        codec: codec.into(),
+        weight: 1.0,
+        axes: Some(axes),
+        gram,
+        keep: None,
+    }];
+    let cc = tensorjpeg::compress_planned(
+        std::slice::from_ref(t),
+        &plans,
+        Some(4.0),
+        &tensorjpeg::default_registry(),
+        &|_| {},
+    )
+    .unwrap();
+    tensorjpeg::decompress(&cc.bytes).unwrap()[0]
+        .values()
+        .unwrap()
+        .to_vec()
+}
+
 #[test]
 #[ignore]
 fn bias_correction_on_minilm() {
@@ -49,32 +78,7 @@ fn bias_correction_on_minilm() {
             .map(|i| g.values()[i] - mu[i / k] * mu[i % k])
             .collect();
         let var: Vec<f64> = (0..k).map(|i| cov[i * k + i].max(0.0)).collect();
-        let run = |gram: Option<Arc<Gram>>, w: &[f64]| {
-            let mean = w.iter().sum::<f64>() / w.len() as f64;
-            let axes = AxisWeights {
-                rows: None,
-                cols: Some(w.iter().map(|&v| (v + 1e-3 * mean) as f32).collect()),
-            };
-            let plans = vec![TensorPlan::Pool {
-                codec: "native".into(),
-                weight: 1.0,
-                axes: Some(axes),
-                gram,
-                keep: None,
-            }];
-            let cc = tensorjpeg::compress_planned(
-                std::slice::from_ref(t),
-                &plans,
-                Some(4.0),
-                &tensorjpeg::default_registry(),
-                &|_| {},
-            )
-            .unwrap();
-            tensorjpeg::decompress(&cc.bytes).unwrap()[0]
-                .values()
-                .unwrap()
-                .to_vec()
-        };
+        let run = |gram: Option<Arc<Gram>>, w: &[f64]| compress_4bits(t, "native", gram, w);
         let x = t.values().unwrap();
         let hh = h.input_gram[name].values();
         let mh = &h.input_mean[name];
@@ -136,32 +140,7 @@ fn feedback_gain_per_layer() {
             let g = &c.input_gram[*name];
             let k = g.dim();
             let energy = &c.input_energy[*name];
-            let run = |gram: Option<Arc<Gram>>| {
-                let mean = energy.iter().sum::<f64>() / energy.len() as f64;
-                let axes = AxisWeights {
-                    rows: None,
-                    cols: Some(energy.iter().map(|&v| (v + 1e-3 * mean) as f32).collect()),
-                };
-                let plans = vec![TensorPlan::Pool {
-                    codec: codec.into(),
-                    weight: 1.0,
-                    axes: Some(axes),
-                    gram,
-                    keep: None,
-                }];
-                let cc = tensorjpeg::compress_planned(
-                    std::slice::from_ref(t),
-                    &plans,
-                    Some(4.0),
-                    &tensorjpeg::default_registry(),
-                    &|_| {},
-                )
-                .unwrap();
-                tensorjpeg::decompress(&cc.bytes).unwrap()[0]
-                    .values()
-                    .unwrap()
-                    .to_vec()
-            };
+            let run = |gram: Option<Arc<Gram>>| compress_4bits(t, codec, gram, energy);
             let x = t.values().unwrap();
             let err = |y: &[f32]| -> f64 {
                 x.chunks(k)

@@ -309,6 +309,23 @@ pub(crate) mod tests {
         (Gram::new(n, h).unwrap(), xs)
     }
 
+    /// `Σ ‖(W − Ŵ) x‖²` over the inputs `xs` (`n` values each) for the row-major `w`, `wq`.
+    pub(crate) fn out_err(xs: &[f32], w: &[f32], wq: &[f32], n: usize) -> f64 {
+        xs.chunks(n)
+            .map(|x| {
+                w.chunks(n)
+                    .zip(wq.chunks(n))
+                    .map(|(a, b)| {
+                        let d: f64 = (0..n)
+                            .map(|j| f64::from(a[j] - b[j]) * f64::from(x[j]))
+                            .sum();
+                        d * d
+                    })
+                    .sum::<f64>()
+            })
+            .sum()
+    }
+
     #[test]
     fn the_factor_inverts_the_damped_gram() {
         for n in [1, 7, 40] {
@@ -365,22 +382,7 @@ pub(crate) mod tests {
         let plain: Vec<f32> = w.iter().map(|&x| q(x)).collect();
         // On the grid: re-quantizing changes nothing.
         assert!(fed.iter().all(|&v| q(v) == v));
-        // Output error on the calibration inputs: Σ ‖(W − Ŵ) x‖².
-        let out_err = |wq: &[f32]| -> f64 {
-            xs.chunks(n)
-                .map(|x| {
-                    (0..rows)
-                        .map(|r| {
-                            let d: f64 = (0..n)
-                                .map(|j| f64::from(w[r * n + j] - wq[r * n + j]) * f64::from(x[j]))
-                                .sum();
-                            d * d
-                        })
-                        .sum::<f64>()
-                })
-                .sum()
-        };
-        let (a, b) = (out_err(&plain), out_err(&fed));
+        let (a, b) = (out_err(&xs, &w, &plain, n), out_err(&xs, &w, &fed, n));
         assert!(b < 0.7 * a, "feedback {b} vs rounding {a}");
     }
 

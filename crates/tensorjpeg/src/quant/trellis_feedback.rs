@@ -220,7 +220,7 @@ pub fn quantize_rows(values: &mut [f32], cols: usize, u: &[f32], quant: &Quantiz
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::quant::feedback::tests::gram;
+    use crate::quant::feedback::tests::{gram, out_err};
     use crate::quant::trellis;
     use crate::rng::SplitMix64;
 
@@ -281,21 +281,7 @@ mod tests {
         let t: Vec<f32> = w.iter().map(|&v| v / q.step).collect();
         trellis::quantize_two_pass(&t, None, trellis::LAMBDA, &mut plain_l);
         let plain: Vec<f32> = plain_l.iter().map(|&l| q.dequantize_one(l)).collect();
-        let out_err = |wq: &[f32]| -> f64 {
-            xs.chunks(n)
-                .map(|x| {
-                    (0..rows)
-                        .map(|r| {
-                            let d: f64 = (0..n)
-                                .map(|j| f64::from(w[r * n + j] - wq[r * n + j]) * f64::from(x[j]))
-                                .sum();
-                            d * d
-                        })
-                        .sum::<f64>()
-                })
-                .sum()
-        };
-        let (a, b) = (out_err(&plain), out_err(&fed));
+        let (a, b) = (out_err(&xs, &w, &plain, n), out_err(&xs, &w, &fed, n));
         assert!(b < 0.7 * a, "feedback {b} vs plain trellis {a}");
     }
 }
