@@ -27,7 +27,6 @@
 //! goes to the tied embedding table. Why is not settled: either the high-rate model misjudges
 //! the lossy curve of a tensor already on a coarse grid, or the probes under-weight the
 //! embedding table against the matrices.
-
 //!
 //! **Feedback gain.** A member quantized with error feedback ([`Member::gram`]) loses less
 //! output error per unit of plain quantization error: its output error with feedback over

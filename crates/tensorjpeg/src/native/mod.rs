@@ -334,6 +334,17 @@ impl Analysis {
         (sum / count as f64).clamp(0.0, 0.45) as f32
     }
 
+    /// The quantizer an encode at `step` uses (clamped to the step range): when the
+    /// configuration leaves the reconstruction offset at 0, the offset is the centroid of
+    /// the nonzero bins ([`Analysis::centroid_recon`]).
+    fn quantizer_at(&self, step: f64) -> Quantizer {
+        let mut q = self.at(step.clamp(self.base * 1e-7, self.base * 1e3));
+        if q.recon == 0.0 {
+            q.recon = self.centroid_recon(&q);
+        }
+        q
+    }
+
     /// The smallest step whose bits (`bits_at`) fit `budget`.
     fn search_bits(&self, bits_at: impl FnMut(f64) -> f64, budget: f64, guess: f64) -> Quantizer {
         let base = self.base;
@@ -448,11 +459,7 @@ impl StepSearch for Analysis {
     /// offset is the centroid of the nonzero bins ([`Analysis::centroid_recon`]). With
     /// feedback set, the values are first moved onto that grid by GPTQ.
     fn encode_at(&self, step: f64) -> Result<Encoded> {
-        let step = step.clamp(self.base * 1e-7, self.base * 1e3);
-        let mut q = self.at(step);
-        if q.recon == 0.0 {
-            q.recon = self.centroid_recon(&q);
-        }
+        let q = self.quantizer_at(step);
         let mut enc = match &self.feedback {
             None => self.encode(q, Rate::Default)?,
             Some(u) => {
@@ -469,11 +476,7 @@ impl StepSearch for Analysis {
         let Some(u) = &self.feedback else {
             return Ok(None);
         };
-        let step = step.clamp(self.base * 1e-7, self.base * 1e3);
-        let mut q = self.at(step);
-        if q.recon == 0.0 {
-            q.recon = self.centroid_recon(&q);
-        }
+        let q = self.quantizer_at(step);
         let fed = self.fed_back(u, q)?;
         // The plain reconstruction and the fed one, both in the scaled domain `u` is for.
         let (mut plain_err, mut fed_err) = (0f64, 0f64);

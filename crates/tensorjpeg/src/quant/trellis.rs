@@ -151,7 +151,7 @@ impl RateModel {
 /// `⌊x⌋` for finite `|x| < 2^30` without a libm call (`f32::floor` is one on baseline
 /// x86-64): truncate, then step down where truncation went up.
 #[inline]
-fn floor_i32(x: f32) -> i32 {
+pub(super) fn floor_i32(x: f32) -> i32 {
     let t = x as i32;
     t - i32::from((t as f32) > x)
 }

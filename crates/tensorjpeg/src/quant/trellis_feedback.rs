@@ -20,24 +20,18 @@
 
 use rayon::prelude::*;
 
-use super::trellis::RateModel;
+use super::trellis::{floor_i32, RateModel};
 use super::Quantizer;
 
 /// The reconstruction (in units of Δ) of level `l` with offset `recon`.
 #[inline]
 fn recon_of(l: i32, recon: f32) -> f32 {
-    if l == 0 {
-        0.0
-    } else {
-        l.signum() as f32 * (l.unsigned_abs() as f32 - recon)
+    Quantizer {
+        step: 1.0,
+        deadzone: 0.0,
+        recon,
     }
-}
-
-/// `⌊x⌋` for finite `|x| < 2^30`.
-#[inline]
-fn floor_i32(x: f32) -> i32 {
-    let t = x as i32;
-    t - i32::from((t as f32) > x)
+    .dequantize_one(l)
 }
 
 /// The best level for an even and for an odd index under quantizer `q` for target `x`
