@@ -43,11 +43,7 @@ pub fn compress_file(
     let mut cfg = cfg.clone();
     tensorjpeg_io::check_output(output, &[input])?;
     let tensors = tensorjpeg_io::read_tensors(input)?;
-    let scratch = output
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    cfg.calibrate(input, &tensors, calibration, scratch, progress)?;
+    cfg.calibrate(input, &tensors, calibration, progress)?;
     let plan = cfg.plan(&tensors, &registry)?;
     if plan.tensors.iter().all(|p| *p == TensorPlan::Verbatim) {
         bail!(

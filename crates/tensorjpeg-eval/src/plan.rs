@@ -194,14 +194,12 @@ impl PlanConfig {
     }
 
     /// Fills the weights of an [`Allocation::Weighted`] plan from a calibration of the model
-    /// in `file` on `text` ([`crate::sensitivity::calibrate_file`]); `scratch` holds probe
-    /// files. Errors if a weighted plan has no text or another plan has one.
+    /// in `file` on `text` ([`crate::sensitivity::calibrate_file`]). Errors if a weighted plan has no text or another plan has one.
     pub fn calibrate(
         &mut self,
         file: &std::path::Path,
         tensors: &[Tensor],
         text: Option<&std::path::Path>,
-        scratch: &std::path::Path,
         progress: &dyn crate::Progress,
     ) -> Result<()> {
         self.check_calibration(text)?;
@@ -213,10 +211,9 @@ impl PlanConfig {
             crate::kind::ModelKind::LanguageModel => CALIBRATION_LIMIT.1,
         };
         let grams = self.allocation == Allocation::Gptq;
-        let imp = crate::sensitivity::calibrate_file(
-            file, tensors, text, limit, scratch, grams, progress,
-        )
-        .with_context(|| format!("calibrating {} on {}", file.display(), text.display()))?;
+        let imp =
+            crate::sensitivity::calibrate_file(file, tensors, text, limit, grams, progress)
+                .with_context(|| format!("calibrating {} on {}", file.display(), text.display()))?;
         self.weights = imp.weights;
         self.axes = imp.axes;
         self.grams = imp.grams;

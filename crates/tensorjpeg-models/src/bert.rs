@@ -289,6 +289,17 @@ impl Block {
         })
     }
 
+    fn denses_mut(&mut self) -> [&mut Dense; 6] {
+        [
+            &mut self.query,
+            &mut self.key,
+            &mut self.value,
+            &mut self.attn_out,
+            &mut self.intermediate,
+            &mut self.output,
+        ]
+    }
+
     /// `x`: the hidden states of sequences of lengths `lens`, packed row after row (no
     /// padding: attention runs within each sequence).
     fn forward(
@@ -502,6 +513,8 @@ pub struct Embedder {
     blocks: Vec<Block>,
     /// MPNet's relative position bias, shared by every block.
     relative_bias: Option<RelativeBias>,
+    /// The file's tensor-name prefix (`""`, `bert.` or `mpnet.`).
+    prefix: String,
     reports: Vec<WeightReport>,
     hook: Option<Arc<dyn EmbedHook>>,
 }
@@ -653,6 +666,7 @@ impl Embedder {
             embed_norm,
             blocks,
             relative_bias,
+            prefix: p.to_string(),
             reports: w.reports,
             hook: None,
         })
@@ -676,6 +690,98 @@ impl Embedder {
     /// What the weight codec did, per altered tensor (empty without a codec).
     pub fn reports(&self) -> &[WeightReport] {
         &self.reports
+    }
+
+    /// The names (as the model file has them) of the matrices [`Embedder::set_matrix`] can
+    /// replace: every one the model uses.
+    pub fn matrix_names(&self) -> Vec<String> {
+        let p = &self.prefix;
+        let mut names = vec![
+            format!("{p}embeddings.word_embeddings.weight"),
+            format!("{p}embeddings.position_embeddings.weight"),
+        ];
+        if self.token_type0.is_some() {
+            names.push(format!("{p}embeddings.token_type_embeddings.weight"));
+        }
+        if self.relative_bias.is_some() {
+            names.push(format!("{p}encoder.relative_attention_bias.weight"));
+        }
+        for b in &self.blocks {
+            for d in [
+                &b.query,
+                &b.key,
+                &b.value,
+                &b.attn_out,
+                &b.intermediate,
+                &b.output,
+            ] {
+                names.push(d.name.clone());
+            }
+        }
+        names
+    }
+
+    /// Replaces the matrix `name` (as the model file names it: a linear layer's weight, an
+    /// embedding table, MPNet's relative-position bias) by `values` (row-major, the same
+    /// shape), in memory: what a probe of one tensor needs, without reloading the model.
+    pub fn set_matrix(&mut self, name: &str, values: Vec<f32>) -> Result<()> {
+        let h = self.cfg.hidden_size;
+        let local = name.strip_prefix(self.prefix.as_str()).unwrap_or(name);
+        let wrong = |expect: usize| {
+            Error::Input(format!(
+                "matrix '{name}': {} values given, the model's has {expect}",
+                values.len()
+            ))
+        };
+        match local {
+            "embeddings.word_embeddings.weight" => {
+                let (v, d) = self.word_embeddings.dims2()?;
+                if values.len() != v * d {
+                    return Err(wrong(v * d));
+                }
+                self.word_embeddings = Tensor::from_vec(values, (v, d), &Device::Cpu)?;
+            }
+            "embeddings.position_embeddings.weight" => {
+                if values.len() != self.position_embeddings.len() {
+                    return Err(wrong(self.position_embeddings.len()));
+                }
+                self.position_embeddings = values;
+            }
+            "embeddings.token_type_embeddings.weight" if self.token_type0.is_some() => {
+                let n = self.cfg.type_vocab_size * h;
+                if values.len() != n {
+                    return Err(wrong(n));
+                }
+                self.token_type0 = Some(values[..h].to_vec());
+            }
+            "encoder.relative_attention_bias.weight" if self.relative_bias.is_some() => {
+                let (buckets, heads) = match self.cfg.arch {
+                    Arch::MpNet { buckets, .. } => (buckets, self.cfg.num_attention_heads),
+                    Arch::Bert => (0, 0),
+                };
+                if values.len() != buckets * heads {
+                    return Err(wrong(buckets * heads));
+                }
+                self.relative_bias = Some(RelativeBias::new(values, buckets, heads)?);
+            }
+            _ => {
+                let dense = self
+                    .blocks
+                    .iter_mut()
+                    .flat_map(|b| b.denses_mut())
+                    .find(|d| d.name == name)
+                    .ok_or_else(|| {
+                        Error::Input(format!("the model has no matrix named '{name}'"))
+                    })?;
+                let (o, i) = dense.linear.shape()?;
+                if values.len() != o * i {
+                    return Err(wrong(o * i));
+                }
+                dense.linear =
+                    Linear::dense(Tensor::from_vec(values, (o, i), &Device::Cpu)?, None)?;
+            }
+        }
+        Ok(())
     }
 
     /// Sets (or clears) the hook applied to the word embeddings of the real tokens, before

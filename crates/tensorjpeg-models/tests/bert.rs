@@ -321,3 +321,98 @@ fn token_counts_without_a_forward_pass_equal_the_calibrations() {
         .unwrap();
     assert_eq!(&positions[..5], &[0.0, 0.0, 2.0, 2.0, 2.0]);
 }
+
+/// `dir`'s tensor `name` (f32) plus a small ramp, written alone to a safetensors file in
+/// `tmp`: the replacement both ways of swapping a matrix must agree on.
+fn perturbed(dir: &std::path::Path, name: &str, tmp: &std::path::Path) -> (Vec<f32>, PathBuf) {
+    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let t = st.tensor(name).unwrap();
+    let v: Vec<f32> = t
+        .data()
+        .chunks_exact(4)
+        .enumerate()
+        .map(|(i, b)| f32::from_le_bytes(b.try_into().unwrap()) + 0.01 * ((i % 7) as f32 - 3.0))
+        .collect();
+    let data: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let view = safetensors::tensor::TensorView::new(t.dtype(), t.shape().to_vec(), &data).unwrap();
+    let file = tmp.join(format!("{}.safetensors", name.replace('.', "_")));
+    safetensors::serialize_to_file([(name, view)], None, &file).unwrap();
+    (v, file)
+}
+
+/// Swapping a matrix in memory (what the sensitivity probes do) gives exactly the model
+/// loaded with that matrix replaced from a file, and swapping the original back gives the
+/// clean model; a wrong size or an unknown name is an error.
+#[test]
+fn set_matrix_equals_reloading_with_the_matrix_replaced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tiny = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/tiny-mpnet");
+    let cases = [
+        (tiny, None),
+        (
+            minilm(),
+            Some(vec![
+                "embeddings.word_embeddings.weight",
+                "embeddings.position_embeddings.weight",
+                "embeddings.token_type_embeddings.weight",
+                "encoder.layer.3.intermediate.dense.weight",
+            ]),
+        ),
+    ];
+    let s = strings(&[
+        "A matrix swapped in memory.",
+        "The same model, reloaded from a file.",
+    ]);
+    for (dir, pick) in cases {
+        let mut m = Embedder::load(&dir, &WeightOptions::default()).unwrap();
+        let clean = m.embed(&s).unwrap();
+        let names = m.matrix_names();
+        assert!(
+            names
+                .iter()
+                .any(|n| n.ends_with("relative_attention_bias.weight"))
+                == pick.is_none()
+        );
+        let names: Vec<String> = match pick {
+            Some(p) => p.iter().map(|n| n.to_string()).collect(),
+            None => names,
+        };
+        for name in &names {
+            let (v, file) = perturbed(&dir, name, tmp.path());
+            let original = {
+                let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+                let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+                let d = st.tensor(name).unwrap().data().to_vec();
+                d.chunks_exact(4)
+                    .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                    .collect::<Vec<f32>>()
+            };
+            m.set_matrix(name, v.clone()).unwrap();
+            let swapped = m.embed(&s).unwrap();
+            let reloaded = Embedder::load(
+                &dir,
+                &WeightOptions {
+                    container: Some(file),
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+            .embed(&s)
+            .unwrap();
+            assert_eq!(swapped, reloaded, "{name}");
+            assert_ne!(swapped, clean, "{name}: the change had no effect");
+            assert!(m
+                .set_matrix(name, v[1..].to_vec())
+                .unwrap_err()
+                .to_string()
+                .contains(name));
+            m.set_matrix(name, original).unwrap();
+            assert_eq!(m.embed(&s).unwrap(), clean, "{name}");
+        }
+        let e = m
+            .set_matrix("pooler.dense.weight", vec![0.0; 4])
+            .unwrap_err();
+        assert!(e.to_string().contains("pooler.dense.weight"), "{e}");
+    }
+}

@@ -87,7 +87,6 @@ pub struct EmbedderJudge {
     counting: Vec<String>,
     reference: Vec<f32>,
     dim: usize,
-    scratch: std::path::PathBuf,
 }
 
 impl EmbedderJudge {
@@ -119,7 +118,6 @@ impl EmbedderJudge {
             calibration,
             counting,
             reference,
-            scratch: cfg.out.clone(),
         })
     }
 }
@@ -179,7 +177,6 @@ impl Judge for EmbedderJudge {
             tensors,
             &self.calibration,
             &self.counting,
-            &self.scratch,
             grams,
             progress,
         )

@@ -33,6 +33,8 @@ use tensorjpeg_models::weights::WeightOptions;
 
 use crate::Progress;
 
+pub mod rows;
+
 /// Occurrences added to every token, position and token-type count of a language model's
 /// calibration.
 pub const PRIOR_COUNT: f64 = 0.5;
@@ -174,26 +176,31 @@ fn loss(reference: &[f32], other: &[f32], dim: usize) -> f64 {
 
 /// Measures the importance of every matrix of the embedder at `model` (`tensors` are its
 /// file's tensors) on `calibration` sentences, its token and position counts on `counting`
-/// (all the text it may see; the calibration sentences if empty); `scratch` is a folder for
-/// the probe files.
+/// (all the text it may see; the calibration sentences if empty). Each probe swaps one
+/// matrix in memory ([`Embedder::set_matrix`]).
 pub fn embedder(
     model: &Path,
     tensors: &[Tensor],
     calibration: &[String],
     counting: &[String],
-    scratch: &Path,
     grams: bool,
     progress: &dyn Progress,
 ) -> Result<Importance> {
-    let clean = Embedder::load(model, &WeightOptions::default())
+    let mut clean = Embedder::load(model, &WeightOptions::default())
         .with_context(|| format!("loading {}", model.display()))?;
     let mut cal = clean.calibrate(calibration, grams)?;
     if !counting.is_empty() {
         (cal.token_counts, cal.position_counts, cal.tokens) = clean.count_tokens(counting)?;
     }
-    let axes = axis_weights(tensors, &cal, EMBEDDER_PRIOR_COUNT);
+    let mut axes = axis_weights(tensors, &cal, EMBEDDER_PRIOR_COUNT);
+    for (name, w) in rows::output_weights(tensors) {
+        let a = axes.entry(name).or_default();
+        a.rows = a.rows.take().or(w.rows);
+        a.cols = a.cols.take().or(w.cols);
+    }
     let dim = clean.dim();
     let reference = clean.embed(calibration)?;
+    let used = clean.matrix_names();
     let matrices: Vec<&Tensor> = tensors
         .iter()
         .filter(|t| t.shape.len() >= 2 && t.values().is_some())
@@ -202,20 +209,17 @@ pub fn embedder(
     let mut weights = HashMap::new();
     for (k, t) in matrices.iter().enumerate() {
         progress.message(&t.name);
+        // A matrix the model does not use (the pooler) changes nothing: the floor weight.
+        let mut l = 0.0;
         let (noisy, weighted_err) = probe_noise(t, axes.get(&t.name), k as u64)?;
-        let probe = Tensor::from_f32(&t.name, t.shape.clone(), noisy)?;
-        // A new file per probe: a file this process has read is never written again.
-        let probe_file = scratch.join(format!(".sensitivity-probe-{k}.safetensors"));
-        tensorjpeg_io::write_tensors(&probe_file, &[probe])?;
-        let perturbed = Embedder::load(
-            model,
-            &WeightOptions {
-                container: Some(probe_file.clone()),
-                ..Default::default()
-            },
-        )?;
-        let _ = std::fs::remove_file(&probe_file);
-        let l = loss(&reference, &perturbed.embed(calibration)?, dim);
+        if used.contains(&t.name) {
+            // Swapped in memory, then back (`t` holds the values the model loaded).
+            clean.set_matrix(&t.name, noisy)?;
+            let out = clean.embed(calibration);
+            let original = t.values().map(<[f32]>::to_vec).unwrap_or_default();
+            clean.set_matrix(&t.name, original)?;
+            l = loss(&reference, &out?, dim);
+        }
         weights.insert(t.name.clone(), l / weighted_err.max(1e-30));
         progress.advance(1);
     }
@@ -354,13 +358,12 @@ fn swap_back(
 /// config.json and tokenizer.json beside it, or a `.gguf` language model) from the text
 /// file `text`: embedders calibrate on up to `limit` of its sentences (with per-matrix
 /// probes), language models on its last `limit` tokens (with probes on one window of 512).
-/// `tensors` are the file's tensors; `scratch` holds the embedder probes' files.
+/// `tensors` are the file's tensors.
 pub fn calibrate_file(
     file: &Path,
     tensors: &[Tensor],
     text: &Path,
     limit: usize,
-    scratch: &Path,
     grams: bool,
     progress: &dyn Progress,
 ) -> Result<Importance> {
@@ -378,7 +381,7 @@ pub fn calibrate_file(
                     text.display()
                 );
             }
-            embedder(file, tensors, &all, &every, scratch, grams, progress)
+            embedder(file, tensors, &all, &every, grams, progress)
         }
         crate::kind::ModelKind::LanguageModel => {
             let opts = WeightOptions {

@@ -1,0 +1,48 @@
+//! How unequal MiniLM's LayerNorm-gain weights are (`sensitivity::rows`): for each kind of
+//! matrix, the mean `10 log₁₀(AM/GM)` of its row weights (of its column weights for the
+//! embedding tables), the most a weighted allocation inside the tensor can save. A
+//! measurement behind a docs/RESULTS.md reading, not a check:
+//! `cargo test --release -p tensorjpeg-eval --test row_importance -- --ignored --nocapture`.
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use tensorjpeg_eval::sensitivity::rows::{output_weights, spread_db};
+
+fn asset(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../assets")
+        .join(p)
+}
+
+#[test]
+#[ignore]
+fn row_weight_spread_on_minilm() {
+    let model = asset("minilm");
+    let tensors = tensorjpeg_io::read_tensors(&model.join("model.safetensors")).unwrap();
+    let w = output_weights(&tensors);
+    let layer = regex::Regex::new(r"^encoder\.layer\.\d+\.").unwrap();
+    let mut by_kind: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for (name, a) in &w {
+        let kind = layer.replace(name, "").to_string();
+        if let Some(r) = &a.rows {
+            by_kind
+                .entry(format!("{kind} rows"))
+                .or_default()
+                .push(spread_db(r));
+        }
+        if let Some(c) = &a.cols {
+            by_kind
+                .entry(format!("{kind} cols"))
+                .or_default()
+                .push(spread_db(c));
+        }
+    }
+    for (kind, s) in by_kind {
+        let mean = s.iter().sum::<f64>() / s.len() as f64;
+        let max = s.iter().cloned().fold(0.0, f64::max);
+        println!(
+            "{kind:48} n={:2}  mean {mean:5.2} dB  max {max:5.2} dB",
+            s.len()
+        );
+    }
+}
