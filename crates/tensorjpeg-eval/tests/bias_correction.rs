@@ -1,7 +1,9 @@
 //! How much of each MiniLM layer's held-out output error its bias could absorb: GPTQ at 4
 //! bits on `E[xxᵀ]` (what the codec does), then the mean output error `ΔW E[x]` moved into
 //! the bias, and GPTQ on the covariance with that correction. A measurement behind a
-//! docs/RESULTS.md reading (−4.8 % in all: not built), not a check:
+//! docs/RESULTS.md reading (−4.8 % in all: not built), not a check; and each layer's
+//! feedback gain (output error with feedback over without) on the calibration statistics
+//! and on held-out sentences:
 //! `cargo test --release -p tensorjpeg-eval --test bias_correction -- --ignored --nocapture`.
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -126,12 +128,15 @@ fn feedback_gain_per_layer() {
     let model = asset("minilm");
     let e = Embedder::load(&model, &WeightOptions::default()).unwrap();
     let text = tensorjpeg_models::text::read_text(&asset("text/enwiki.txt")).unwrap();
-    let (_, cal, _) = tensorjpeg_eval::model_sweep::embedder::split_sentences(&text, 2000, 512);
+    let (eval, cal, _) = tensorjpeg_eval::model_sweep::embedder::split_sentences(&text, 2000, 512);
     let c = e.calibrate(&cal, true).unwrap();
+    // Held out: the output error on sentences the feedback never saw.
+    let h = e.calibrate(&eval[..1000], true).unwrap();
     let tensors = tensorjpeg_io::read_tensors(&model.join("model.safetensors")).unwrap();
     let mut names: Vec<&String> = c.input_gram.keys().collect();
     names.sort();
     for codec in ["native", "native:tcq"] {
+        let mut held = Vec::new();
         let mut logs = Vec::new();
         for name in &names {
             let Some(t) = tensors.iter().find(|t| &t.name == *name) else {
@@ -142,19 +147,26 @@ fn feedback_gain_per_layer() {
             let energy = &c.input_energy[*name];
             let run = |gram: Option<Arc<Gram>>| compress_4bits(t, codec, gram, energy);
             let x = t.values().unwrap();
-            let err = |y: &[f32]| -> f64 {
+            let err = |y: &[f32], on: &Gram| -> f64 {
                 x.chunks(k)
                     .zip(y.chunks(k))
                     .map(|(a, b)| {
                         let d: Vec<f64> = a.iter().zip(b).map(|(p, q)| f64::from(p - q)).collect();
-                        quad(&d, g.values())
+                        quad(&d, on.values())
                     })
                     .sum()
             };
-            let ratio = err(&run(Some(g.clone()))) / err(&run(None));
-            println!("{codec} {name}: fed/plain output error {ratio:.3}");
+            let (fed, plain) = (run(Some(g.clone())), run(None));
+            let ratio = err(&fed, g) / err(&plain, g);
+            let hg = &h.input_gram[*name];
+            let held_out = err(&fed, hg) / err(&plain, hg);
+            println!("{codec} {name}: fed/plain output error {ratio:.3}, held out {held_out:.3}");
             logs.push((ratio.ln(), t.numel() as f64));
+            held.push((held_out.ln(), t.numel() as f64));
         }
+        let n: f64 = held.iter().map(|l| l.1).sum();
+        let gm = (held.iter().map(|l| l.0 * l.1).sum::<f64>() / n).exp();
+        println!("{codec}: held out, geometric mean {gm:.3}");
         let n: f64 = logs.iter().map(|l| l.1).sum();
         let am = logs.iter().map(|l| l.0.exp() * l.1).sum::<f64>() / n;
         let gm = (logs.iter().map(|l| l.0 * l.1).sum::<f64>() / n).exp();
