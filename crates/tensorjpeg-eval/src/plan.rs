@@ -194,7 +194,8 @@ impl PlanConfig {
     }
 
     /// Fills the weights of an [`Allocation::Weighted`] plan from a calibration of the model
-    /// in `file` on `text` ([`crate::sensitivity::calibrate_file`]). Errors if a weighted plan has no text or another plan has one.
+    /// in `file` on `text` ([`crate::sensitivity::calibrate_file`]). Errors if a weighted
+    /// plan has no text or another plan has one.
     pub fn calibrate(
         &mut self,
         file: &std::path::Path,

@@ -289,6 +289,17 @@ impl Block {
         })
     }
 
+    fn denses(&self) -> [&Dense; 6] {
+        [
+            &self.query,
+            &self.key,
+            &self.value,
+            &self.attn_out,
+            &self.intermediate,
+            &self.output,
+        ]
+    }
+
     fn denses_mut(&mut self) -> [&mut Dense; 6] {
         [
             &mut self.query,
@@ -706,18 +717,11 @@ impl Embedder {
         if self.relative_bias.is_some() {
             names.push(format!("{p}encoder.relative_attention_bias.weight"));
         }
-        for b in &self.blocks {
-            for d in [
-                &b.query,
-                &b.key,
-                &b.value,
-                &b.attn_out,
-                &b.intermediate,
-                &b.output,
-            ] {
-                names.push(d.name.clone());
-            }
-        }
+        names.extend(
+            self.blocks
+                .iter()
+                .flat_map(|b| b.denses().map(|d| d.name.clone())),
+        );
         names
     }
 

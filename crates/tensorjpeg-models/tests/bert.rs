@@ -322,23 +322,31 @@ fn token_counts_without_a_forward_pass_equal_the_calibrations() {
     assert_eq!(&positions[..5], &[0.0, 0.0, 2.0, 2.0, 2.0]);
 }
 
-/// `dir`'s tensor `name` (f32) plus a small ramp, written alone to a safetensors file in
-/// `tmp`: the replacement both ways of swapping a matrix must agree on.
-fn perturbed(dir: &std::path::Path, name: &str, tmp: &std::path::Path) -> (Vec<f32>, PathBuf) {
+/// `dir`'s tensor `name` (f32), and it plus a small ramp, also written alone to a
+/// safetensors file in `tmp`: the replacement both ways of swapping a matrix must agree on.
+fn perturbed(
+    dir: &std::path::Path,
+    name: &str,
+    tmp: &std::path::Path,
+) -> (Vec<f32>, Vec<f32>, PathBuf) {
     let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let t = st.tensor(name).unwrap();
-    let v: Vec<f32> = t
+    let original: Vec<f32> = t
         .data()
         .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    let v: Vec<f32> = original
+        .iter()
         .enumerate()
-        .map(|(i, b)| f32::from_le_bytes(b.try_into().unwrap()) + 0.01 * ((i % 7) as f32 - 3.0))
+        .map(|(i, x)| x + 0.01 * ((i % 7) as f32 - 3.0))
         .collect();
     let data: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
     let view = safetensors::tensor::TensorView::new(t.dtype(), t.shape().to_vec(), &data).unwrap();
     let file = tmp.join(format!("{}.safetensors", name.replace('.', "_")));
     safetensors::serialize_to_file([(name, view)], None, &file).unwrap();
-    (v, file)
+    (original, v, file)
 }
 
 /// Swapping a matrix in memory (what the sensitivity probes do) gives exactly the model
@@ -379,15 +387,7 @@ fn set_matrix_equals_reloading_with_the_matrix_replaced() {
             None => names,
         };
         for name in &names {
-            let (v, file) = perturbed(&dir, name, tmp.path());
-            let original = {
-                let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
-                let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-                let d = st.tensor(name).unwrap().data().to_vec();
-                d.chunks_exact(4)
-                    .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-                    .collect::<Vec<f32>>()
-            };
+            let (original, v, file) = perturbed(&dir, name, tmp.path());
             m.set_matrix(name, v.clone()).unwrap();
             let swapped = m.embed(&s).unwrap();
             let reloaded = Embedder::load(
