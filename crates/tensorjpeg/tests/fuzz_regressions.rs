@@ -276,6 +276,7 @@ const CONTAINER_SPECS: &[(&str, &str)] = &[
     ("native:step=block:deadzone=0.2", "default"),
     ("native:recon=0.1", "snr=20"),
     ("native:tcq", "bits=3"),
+    ("native:tcq:states=64", "bits=3"),
     ("native:dct8x8:step=block:tcq", "default"),
     ("jpeg", "q=90"),
     ("jpeg:tworow", "q=75"),

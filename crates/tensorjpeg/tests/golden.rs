@@ -181,6 +181,7 @@ fn container_cases() -> Vec<(String, Got)> {
         // Trellis-coded quantization: native params version 3, two index streams per band.
         ("native:tcq", Rate::Bits(4.0)),
         ("native:dct8x8:step=block:tcq", Rate::Quality(75)),
+        ("native:tcq:states=32", Rate::Bits(3.0)),
         ("q8_0", Rate::Default),
         ("q4_0", Rate::Default),
         ("q4_1", Rate::Default),
@@ -398,6 +399,13 @@ const PINNED: &[Pin] = &[
         928,
         0x014a85254cf36139,
         [0xbd308be2, 0xbd40e5dc, 0xbd259b81, 0xbb318088],
+    ),
+    (
+        "native:tcq:states=32@bits=3",
+        0x2dca039a9bc08c2d,
+        363,
+        0xf6da3d5de88a312e,
+        [0xbd2105e1, 0xbd2105e1, 0xbd2105e1, 0x00000000],
     ),
     (
         "pool native@bits=3 axes",

@@ -9,7 +9,8 @@ use crate::codec::Rate;
 use crate::entropy;
 use crate::error::{Error, Result};
 use crate::layout::{Layout, Plane};
-use crate::quant::{trellis, Quantizer};
+use crate::quant::trellis::{self, Trellis};
+use crate::quant::Quantizer;
 use crate::transform::Transform;
 
 use super::config::Setup;
@@ -129,15 +130,20 @@ impl ChunkCoefs {
 
     /// The quantization index (trellis: level) of every coefficient at `q`, in `coefs`
     /// order: rounding per plane, or the trellis search along each band.
-    pub(super) fn levels(&self, t: &Transform, q: &Quantizer, trellis: bool) -> Vec<i32> {
+    pub(super) fn levels(
+        &self,
+        t: &Transform,
+        q: &Quantizer,
+        trellis: Option<Trellis>,
+    ) -> Vec<i32> {
         let mut idx = vec![0i32; self.coefs.len()];
-        if !trellis || self.on_grid {
+        let Some(tr) = trellis.filter(|_| !self.on_grid) else {
             for (pi, &(off, len, _)) in self.planes.iter().enumerate() {
                 self.plane_q(pi, q)
                     .quantize(&self.coefs[off..off + len], &mut idx[off..off + len]);
             }
             return idx;
-        }
+        };
         // Each band's coefficients in coding order, in units of their plane's step, with
         // the squared-error weight of that step against the tensor's.
         let maps = band_maps(t, &self.planes);
@@ -166,7 +172,7 @@ impl ChunkCoefs {
             let w: Option<Vec<f32>> =
                 (!uniform).then(|| band.iter().map(|&i| scale[i] * scale[i]).collect());
             let mut l = vec![0i32; band.len()];
-            trellis::quantize_two_pass(&x, w.as_deref(), trellis::LAMBDA, &mut l);
+            trellis::quantize_two_pass(tr, &x, w.as_deref(), trellis::LAMBDA, &mut l);
             for (&i, &v) in band.iter().zip(&l) {
                 idx[i] = v;
             }
@@ -182,7 +188,12 @@ impl ChunkCoefs {
     }
 
     /// Quantizes with `q` (scaled per plane) and splits the indices by band.
-    fn quantize_bands(&self, t: &Transform, q: &Quantizer, trellis: bool) -> Vec<Vec<i32>> {
+    fn quantize_bands(
+        &self,
+        t: &Transform,
+        q: &Quantizer,
+        trellis: Option<Trellis>,
+    ) -> Vec<Vec<i32>> {
         let maps = band_maps(t, &self.planes);
         let nb = maps.values().map(|m| m.1).max().unwrap_or(1).max(1);
         let idx = self.levels(t, q, trellis);
@@ -203,7 +214,12 @@ impl ChunkCoefs {
     /// zero (`Δ` the plane's step): the reconstruction offset δ that minimises the squared
     /// error of `x̂ = sign(q)(|q| − δ)Δ` is the sum over the count (the centroid rule,
     /// pooled over every nonzero bin).
-    pub(super) fn recon_moments(&self, t: &Transform, q: &Quantizer, trellis: bool) -> (f64, u64) {
+    pub(super) fn recon_moments(
+        &self,
+        t: &Transform,
+        q: &Quantizer,
+        trellis: Option<Trellis>,
+    ) -> (f64, u64) {
         let (mut sum, mut count) = (0f64, 0u64);
         let idx = self.levels(t, q, trellis);
         for (pi, &(off, len, _)) in self.planes.iter().enumerate() {
@@ -219,7 +235,7 @@ impl ChunkCoefs {
     }
 
     /// Squared error of quantizing with `q`, in the coefficient domain.
-    pub(super) fn sq_error(&self, t: &Transform, q: &Quantizer, trellis: bool) -> f64 {
+    pub(super) fn sq_error(&self, t: &Transform, q: &Quantizer, trellis: Option<Trellis>) -> f64 {
         let idx = self.levels(t, q, trellis);
         let mut e = 0.0f64;
         for (pi, &(off, len, _)) in self.planes.iter().enumerate() {
@@ -236,9 +252,9 @@ impl ChunkCoefs {
 
 /// Codes one band's indices: one entropy segment, or with the trellis the indices of
 /// each of its two quantizers as two segments ([`trellis::split`]).
-fn encode_band(band: &[i32], trellis: bool, w: &mut ByteWriter) {
-    if trellis {
-        let (k0, k1) = trellis::split(band).expect("the trellis chose levels on its grids");
+fn encode_band(band: &[i32], trellis: Option<Trellis>, w: &mut ByteWriter) {
+    if let Some(tr) = trellis {
+        let (k0, k1) = trellis::split(tr, band).expect("the trellis chose levels on its grids");
         entropy::encode(&k0, w);
         entropy::encode(&k1, w);
     } else {
@@ -246,9 +262,9 @@ fn encode_band(band: &[i32], trellis: bool, w: &mut ByteWriter) {
     }
 }
 
-fn band_cost_bits(band: &[i32], trellis: bool) -> f64 {
-    if trellis {
-        let (k0, k1) = trellis::split(band).expect("the trellis chose levels on its grids");
+fn band_cost_bits(band: &[i32], trellis: Option<Trellis>) -> f64 {
+    if let Some(tr) = trellis {
+        let (k0, k1) = trellis::split(tr, band).expect("the trellis chose levels on its grids");
         entropy::cost_bits(&k0) + entropy::cost_bits(&k1)
     } else {
         entropy::cost_bits(band)
@@ -260,7 +276,7 @@ pub(super) fn chunk_bytes(
     t: &Transform,
     q: &Quantizer,
     per_block: bool,
-    trellis: bool,
+    trellis: Option<Trellis>,
 ) -> Vec<u8> {
     let mut w = ByteWriter::new();
     if per_block {
@@ -277,7 +293,7 @@ pub(super) fn chunk_cost_bits(
     t: &Transform,
     q: &Quantizer,
     per_block: bool,
-    trellis: bool,
+    trellis: Option<Trellis>,
 ) -> f64 {
     let head = if per_block {
         c.codes.len() as f64 * 8.0
@@ -430,7 +446,7 @@ fn decode_coefs(
     let q = s.quant;
     // One step and plain indices: dequantize inside the rANS loop. Otherwise (per-plane
     // steps, or the trellis's levels) decode the integers first.
-    let fused = !s.per_block && !s.trellis;
+    let fused = !s.per_block && s.trellis.is_none();
     if nb == 1 {
         if fused {
             return entropy::decode_map(r, coef, |v| q.dequantize_one(v));
@@ -482,13 +498,13 @@ fn decode_coefs(
 
 /// One band's `n` indices: one entropy segment, or with the trellis its two index
 /// streams merged into levels by the state machine ([`trellis::merge`]).
-fn decode_band(r: &mut ByteReader, n: usize, trellis: bool) -> Result<Vec<i32>> {
+fn decode_band(r: &mut ByteReader, n: usize, trellis: Option<Trellis>) -> Result<Vec<i32>> {
     let mut v = vec![0i32; n];
-    if trellis {
+    if let Some(tr) = trellis {
         // Each stream holds at most the band's indices (checked before allocating).
         let k0 = decode_at_most(r, n)?;
         let k1 = decode_at_most(r, n)?;
-        trellis::merge(&k0, &k1, &mut v)?;
+        trellis::merge(tr, &k0, &k1, &mut v)?;
     } else {
         entropy::decode(r, &mut v)?;
     }

@@ -10,6 +10,7 @@ use crate::bytes::{ByteReader, ByteWriter};
 use crate::codec::CodecSpec;
 use crate::error::{Error, Result};
 use crate::layout::Layout;
+use crate::quant::trellis::Trellis;
 use crate::quant::Quantizer;
 use crate::transform::klt::Klt;
 use crate::transform::Transform;
@@ -126,8 +127,9 @@ pub struct NativeConfig {
     pub recon: f32,
     /// One step per tensor or per plane.
     pub step: StepMode,
-    /// Trellis-coded quantization ([`crate::quant::trellis`]) instead of scalar rounding.
-    pub trellis: bool,
+    /// Trellis-coded quantization ([`crate::quant::trellis`]) instead of scalar rounding,
+    /// on a trellis of that many states (`tcq`, `tcq:states=N`).
+    pub trellis: Option<Trellis>,
 }
 
 impl Default for NativeConfig {
@@ -138,7 +140,7 @@ impl Default for NativeConfig {
             deadzone: 0.0,
             recon: 0.0,
             step: StepMode::Tensor,
-            trellis: false,
+            trellis: None,
         }
     }
 }
@@ -155,7 +157,7 @@ impl NativeConfig {
                 "wavelet", "klt", "f16basis", "tcq",
             ],
             &[
-                "deadzone", "recon", "step", "tile", "levels", "seed", "block", "k",
+                "deadzone", "recon", "step", "tile", "levels", "seed", "block", "k", "states",
             ],
         )?;
         spec.check_exclusive("layout", &["matrix", "rows", "tiles", "tworow"])?;
@@ -173,7 +175,15 @@ impl NativeConfig {
                 "rows" => c.layout = Layout::Rows,
                 "tiles" => c.layout = Layout::Tiles(tile),
                 "tworow" => c.layout = Layout::TwoRow,
-                "tcq" => c.trellis = true,
+                "tcq" => {
+                    let states: usize = spec
+                        .get_parsed("states", "4, 8, 16, 32 or 64")?
+                        .unwrap_or(4);
+                    c.trellis = Some(
+                        Trellis::with_states(states)
+                            .ok_or_else(|| Error::param("states", states, "4, 8, 16, 32 or 64"))?,
+                    );
+                }
                 "identity" => c.transform = NativeTransform::Identity,
                 "dct8x8" => c.transform = NativeTransform::Dct8x8,
                 "dct1d" => c.transform = NativeTransform::Dct1d,
@@ -198,6 +208,12 @@ impl NativeConfig {
                 }
                 _ => {}
             }
+        }
+        if c.trellis.is_none() && spec.get("states").is_some() {
+            return Err(Error::unsupported(
+                "native",
+                "states= sets the trellis of tcq: add tcq",
+            ));
         }
         if !matches!(c.layout, Layout::Tiles(_)) && spec.get("tile").is_some() {
             // `tile=` without `tiles` is accepted and ignored, as before; it still has to
@@ -302,8 +318,11 @@ impl fmt::Display for NativeConfig {
         if self.step == StepMode::Block {
             f.write_str(":step=block")?;
         }
-        if self.trellis {
+        if let Some(tr) = self.trellis {
             f.write_str(":tcq")?;
+            if tr != Trellis::FOUR {
+                write!(f, ":states={}", tr.states())?;
+            }
         }
         Ok(())
     }
@@ -319,7 +338,8 @@ impl FromStr for NativeConfig {
 /// Everything the decoder needs, as stored in the tensor's parameter block: `u8 version,
 /// u8 layout, varint tile, transform params, f32 step, f32 deadzone, f32 recon, u8
 /// step_mode, varint chunk_target`, in version 3 `u8 flags` (bit 0 axis scales, bit 1
-/// trellis quantization), then in version 2 (or 3 with bit 0) the axis scales.
+/// trellis quantization, bits 2–4 the trellis's `log2(states) − 2`), then in version 2 (or
+/// 3 with bit 0) the axis scales.
 pub(super) struct Setup {
     pub(super) layout: Layout,
     pub(super) transform: Transform,
@@ -328,8 +348,8 @@ pub(super) struct Setup {
     pub(super) chunk_target: usize,
     /// Per-row / per-column scales (version 2, or 3 with flag bit 0).
     pub(super) axes: Option<AxisScales>,
-    /// Trellis-coded quantization (version 3 with flag bit 1).
-    pub(super) trellis: bool,
+    /// Trellis-coded quantization (version 3 with flag bit 1; its states in bits 2–4).
+    pub(super) trellis: Option<Trellis>,
 }
 
 impl Setup {
@@ -338,7 +358,7 @@ impl Setup {
         let mut w = ByteWriter::new();
         // Version 1 unless axis scales or the trellis are stored: files without them keep
         // their bytes (version 2 when only axis scales are).
-        w.u8(match (self.trellis, self.axes.is_some()) {
+        w.u8(match (self.trellis.is_some(), self.axes.is_some()) {
             (true, _) => FLAGS_VERSION,
             (false, true) => AXES_VERSION,
             (false, false) => PARAMS_VERSION,
@@ -354,8 +374,8 @@ impl Setup {
         w.f32(self.quant.recon);
         w.u8(self.per_block as u8);
         w.varint(self.chunk_target as u64);
-        if self.trellis {
-            w.u8(u8::from(self.axes.is_some()) | 2);
+        if let Some(tr) = self.trellis {
+            w.u8(u8::from(self.axes.is_some()) | 2 | (tr.code() << 2));
         }
         if let Some(a) = &self.axes {
             a.write(&mut w);
@@ -396,7 +416,7 @@ impl Setup {
         let chunk_target = r.varint_max("chunk target", 1 << 30)? as usize;
         let flags = match v {
             FLAGS_VERSION => match r.u8()? {
-                f @ (2 | 3) => f,
+                f if f & 2 != 0 && f >> 5 == 0 && Trellis::from_code(f >> 2).is_some() => f,
                 f => return Err(Error::corrupt(format!("native params flags {f:#04x}"))),
             },
             AXES_VERSION => 1,
@@ -419,7 +439,11 @@ impl Setup {
             per_block,
             chunk_target: chunk_target.max(1),
             axes,
-            trellis: flags & 2 != 0,
+            trellis: if flags & 2 != 0 {
+                Trellis::from_code(flags >> 2)
+            } else {
+                None
+            },
         })
     }
 }
@@ -444,6 +468,8 @@ mod tests {
             "native:step=block",
             "native:rows:tcq",
             "native:dct8x8:step=block:tcq",
+            "native:tcq:states=32",
+            "native:rows:tcq:states=8",
         ] {
             let c: NativeConfig = spec.parse().unwrap();
             assert_eq!(c.to_string(), spec, "display of {spec}");
@@ -457,6 +483,38 @@ mod tests {
         assert_eq!(c.to_string(), "native");
     }
 
+    /// The trellis's state count travels in the flags byte; a count no decoder knows, or
+    /// flag bits that mean nothing, are corrupt input.
+    #[test]
+    fn the_trellis_states_round_trip_and_bad_flags_are_refused() {
+        let setup = |trellis| Setup {
+            layout: Layout::Matrix,
+            transform: Transform::Identity,
+            quant: Quantizer::uniform(0.5),
+            per_block: false,
+            chunk_target: 1024,
+            axes: None,
+            trellis,
+        };
+        for &n in &Trellis::STATES {
+            let tr = Trellis::with_states(n);
+            let bytes = setup(tr).write();
+            assert_eq!(Setup::read(&bytes).unwrap().trellis, tr, "{n} states");
+        }
+        // Four states: the flags byte is what it was before state counts existed.
+        let four = setup(Some(Trellis::FOUR)).write();
+        assert_eq!(*four.last().unwrap(), 2);
+        for bad in [0u8, 1, 2 | (5 << 2), 2 | (7 << 2), 2 | 0x20, 0x80 | 2] {
+            let mut b = four.clone();
+            *b.last_mut().unwrap() = bad;
+            let e = Setup::read(&b)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(e.contains("flags"), "{bad:#04x}: {e}");
+        }
+    }
+
     #[test]
     fn out_of_range_fields_are_named() {
         for (spec, what) in [
@@ -468,6 +526,8 @@ mod tests {
             ("native:recon=-0.1", "recon"),
             ("native:step=row", "step"),
             ("native:tiles:klt", "klt"),
+            ("native:tcq:states=12", "states"),
+            ("native:states=8", "tcq"),
         ] {
             let e = spec.parse::<NativeConfig>().unwrap_err().to_string();
             assert!(e.contains(what), "{spec}: {e}");

@@ -20,7 +20,7 @@
 
 use rayon::prelude::*;
 
-use super::trellis::{floor_i32, RateModel};
+use super::trellis::{floor_i32, RateModel, Trellis};
 use super::Quantizer;
 
 /// The reconstruction (in units of Δ) of level `l` with offset `recon`.
@@ -72,12 +72,13 @@ fn options(
 }
 
 /// Quantizes one row (`row.len()` = `cols` columns, in units of the tensor's values) onto
-/// the trellis of step `quant.step`, with error feedback through `u` (`cols × cols`,
+/// the trellis `tr` of step `quant.step`, with error feedback through `u` (`cols × cols`,
 /// [`super::feedback::Gram::inverse_factor`]) and column weights `wt` (`1/Uⱼⱼ²` relative to
 /// their mean); `row` receives the reconstructions and `levels` the levels. Starts in
 /// state 0 and, with `end_at_zero`, ends there.
 #[allow(clippy::too_many_arguments)]
 pub fn quantize_row(
+    tr: Trellis,
     row: &mut [f32],
     u: &[f32],
     wt: &[f32],
@@ -91,20 +92,27 @@ pub fn quantize_row(
     if cols == 0 {
         return;
     }
+    let (pred, qs) = tr.tables();
+    let ns = tr.states();
     let step = quant.step;
     let inv = 1.0 / step;
     let lim = (super::MAX_INDEX as f32) / 4.0;
     let price = |q: usize, k: i32| lambda * model.cost(q, k);
     // Each state's working row (only the columns not yet quantized matter) and path cost.
-    let mut work: Vec<Vec<f32>> = vec![row.to_vec(); 4];
-    let mut next_work: Vec<Vec<f32>> = vec![vec![0f32; cols]; 4];
-    let mut cost = [0.0f32, f32::INFINITY, f32::INFINITY, f32::INFINITY];
-    let mut lv: Vec<[i32; 4]> = vec![[0; 4]; cols];
-    let mut from: Vec<u8> = vec![0; cols];
+    let mut work: Vec<Vec<f32>> = vec![row.to_vec(); ns];
+    let mut next_work: Vec<Vec<f32>> = vec![vec![0f32; cols]; ns];
+    let mut cost = vec![f32::INFINITY; ns];
+    cost[0] = 0.0;
+    let mut next = vec![f32::INFINITY; ns];
+    // Per column and state: the level its best path ends on; a bit per state: which of
+    // its two predecessors that path came from.
+    let mut lv: Vec<i32> = vec![0; cols * ns];
+    let mut from: Vec<u64> = vec![0; cols];
+    let mut opts = vec![[(0i32, f32::INFINITY); 2]; ns];
+    let mut xs = vec![0f32; ns];
     for j in 0..cols {
-        let mut opts = [[(0i32, f32::INFINITY); 2]; 4];
-        let mut xs = [0f32; 4];
-        for s in 0..4 {
+        for s in 0..ns {
+            opts[s] = [(0, f32::INFINITY); 2];
             if cost[s].is_finite() {
                 let v = work[s][j] * inv;
                 let x = if v.is_finite() {
@@ -113,57 +121,52 @@ pub fn quantize_row(
                     0.0
                 };
                 xs[s] = x;
-                opts[s] = options(s >> 1, x, wt[j], quant.recon, &price);
+                opts[s] = options(qs[s], x, wt[j], quant.recon, &price);
             }
         }
-        let mut next = [f32::INFINITY; 4];
-        let mut bits = 0u8;
-        let mut chosen = [0i32; 4];
-        // (next state, source a with parity pa, source b with parity pb): NEXT inverted.
-        for (ns, a, pa, b, pb) in [
-            (0usize, 0usize, 0usize, 1usize, 1usize),
-            (2, 0, 1, 1, 0),
-            (1, 2, 0, 3, 1),
-            (3, 2, 1, 3, 0),
-        ] {
+        let mut bits = 0u64;
+        let chosen = &mut lv[j * ns..(j + 1) * ns];
+        let uj = &u[j * cols + j + 1..(j + 1) * cols];
+        for (t, p) in pred.iter().enumerate() {
+            let [(a, pa), (b, pb)] = *p;
             let (ca, cb) = (cost[a] + opts[a][pa].1, cost[b] + opts[b][pb].1);
             let (c, src, l) = if ca <= cb {
                 (ca, a, opts[a][pa].0)
             } else {
+                bits |= 1 << t;
                 (cb, b, opts[b][pb].0)
             };
+            next[t] = c;
             if !c.is_finite() {
                 continue;
             }
-            next[ns] = c;
-            chosen[ns] = l;
-            bits |= (src as u8) << (2 * ns);
+            chosen[t] = l;
             // The survivor's own error, fed to its own copy of the remaining columns.
             let e = (xs[src] - recon_of(l, quant.recon)) * step / u[j * cols + j];
-            let uj = &u[j * cols + j + 1..(j + 1) * cols];
-            let (dst, srcw) = (&mut next_work[ns][j + 1..], &work[src][j + 1..]);
+            let (dst, srcw) = (&mut next_work[t][j + 1..], &work[src][j + 1..]);
             for ((d, &w), &x) in dst.iter_mut().zip(srcw).zip(uj) {
                 *d = w - e * x;
             }
         }
         debug_assert!(next.iter().any(|c| c.is_finite()));
         let m = next.iter().fold(f32::INFINITY, |a, &b| a.min(b));
-        cost = next.map(|c| c - m);
-        lv[j] = chosen;
+        for (c, &v) in cost.iter_mut().zip(&next) {
+            *c = v - m;
+        }
         from[j] = bits;
         std::mem::swap(&mut work, &mut next_work);
     }
     let mut s = if end_at_zero && cost[0].is_finite() {
         0
     } else {
-        (0..4)
+        (0..ns)
             .min_by(|&a, &b| cost[a].total_cmp(&cost[b]))
             .unwrap_or(0)
     };
     for j in (0..cols).rev() {
-        levels[j] = lv[j][s];
-        row[j] = recon_of(lv[j][s], quant.recon) * step;
-        s = ((from[j] >> (2 * s)) & 3) as usize;
+        levels[j] = lv[j * ns + s];
+        row[j] = recon_of(levels[j], quant.recon) * step;
+        s = pred[s][((from[j] >> s) & 1) as usize].0;
     }
     debug_assert!(!end_at_zero || s == 0);
 }
@@ -178,11 +181,18 @@ pub fn column_weights(u: &[f32], cols: usize) -> Vec<f32> {
 }
 
 /// Quantizes the row-major `values` (`cols` per row, one chunk of whole rows) onto the
-/// trellis of `quant` with error feedback through `u`, in two passes as
+/// trellis `tr` at the step of `quant` with error feedback through `u`, in two passes as
 /// [`super::trellis::quantize_two_pass`] (a Gaussian rate model first, then the first
 /// pass's own index statistics); rows in parallel, each from state 0 back to state 0.
 /// `values` receives the reconstructions (on the scalar grid of `quant`).
-pub fn quantize_rows(values: &mut [f32], cols: usize, u: &[f32], quant: &Quantizer, lambda: f32) {
+pub fn quantize_rows(
+    tr: Trellis,
+    values: &mut [f32],
+    cols: usize,
+    u: &[f32],
+    quant: &Quantizer,
+    lambda: f32,
+) {
     if cols == 0 || values.is_empty() {
         return;
     }
@@ -202,11 +212,11 @@ pub fn quantize_rows(values: &mut [f32], cols: usize, u: &[f32], quant: &Quantiz
         let mut levels = vec![0i32; out.len()];
         out.par_chunks_mut(cols)
             .zip(levels.par_chunks_mut(cols))
-            .for_each(|(r, l)| quantize_row(r, u, &wt, quant, lambda, model, true, l));
+            .for_each(|(r, l)| quantize_row(tr, r, u, &wt, quant, lambda, model, true, l));
         levels
     };
     let first = run(&RateModel::gaussian(rms), values);
-    if let Some(m) = RateModel::from_levels(&first) {
+    if let Some(m) = RateModel::from_levels(tr, &first) {
         run(&m, values);
     }
 }
@@ -224,27 +234,31 @@ mod tests {
         let cols = 300;
         let t: Vec<f32> = (0..cols).map(|_| (2.5 * rng.gaussian()) as f32).collect();
         let model = RateModel::gaussian(2.5);
-        let mut plain = vec![0i32; cols];
-        trellis::quantize(&t, None, trellis::LAMBDA, &model, &mut plain);
         let mut u = vec![0f32; cols * cols];
         for j in 0..cols {
             u[j * cols + j] = 1.0;
         }
         let q = Quantizer::uniform(1.0);
-        let mut row = t.clone();
-        let mut levels = vec![0i32; cols];
-        quantize_row(
-            &mut row,
-            &u,
-            &vec![1.0; cols],
-            &q,
-            trellis::LAMBDA,
-            &model,
-            false,
-            &mut levels,
-        );
-        assert_eq!(levels, plain);
-        assert!(trellis::split(&levels).is_some());
+        for &n in &Trellis::STATES {
+            let tr = Trellis::with_states(n).unwrap();
+            let mut plain = vec![0i32; cols];
+            trellis::quantize(tr, &t, None, trellis::LAMBDA, &model, &mut plain);
+            let mut row = t.clone();
+            let mut levels = vec![0i32; cols];
+            quantize_row(
+                tr,
+                &mut row,
+                &u,
+                &vec![1.0; cols],
+                &q,
+                trellis::LAMBDA,
+                &model,
+                false,
+                &mut levels,
+            );
+            assert_eq!(levels, plain, "{n} states");
+            assert!(trellis::split(tr, &levels).is_some());
+        }
     }
 
     #[test]
@@ -259,23 +273,29 @@ mod tests {
             recon: 0.05,
         };
         let u = g.inverse_factor(None).unwrap();
-        let mut fed = w.clone();
-        quantize_rows(&mut fed, n, &u, &q, trellis::LAMBDA);
-        // On the grid, and every row a valid path from state 0 back to state 0.
-        let levels: Vec<i32> = fed.iter().map(|&v| q.quantize_ref(v)).collect();
-        for (&v, &l) in fed.iter().zip(&levels) {
-            assert_eq!(q.dequantize_one(l), v);
+        for &states in &Trellis::STATES {
+            let tr = Trellis::with_states(states).unwrap();
+            let mut fed = w.clone();
+            quantize_rows(tr, &mut fed, n, &u, &q, trellis::LAMBDA);
+            // On the grid, and every row a valid path from state 0 back to state 0.
+            let levels: Vec<i32> = fed.iter().map(|&v| q.quantize_ref(v)).collect();
+            for (&v, &l) in fed.iter().zip(&levels) {
+                assert_eq!(q.dequantize_one(l), v);
+            }
+            for r in levels.chunks(n) {
+                assert!(trellis::split(tr, r).is_some());
+            }
+            assert!(trellis::split(tr, &levels).is_some());
+            // Output error against the plain trellis (no feedback) on the same grid.
+            let mut plain_l = vec![0i32; w.len()];
+            let t: Vec<f32> = w.iter().map(|&v| v / q.step).collect();
+            trellis::quantize_two_pass(tr, &t, None, trellis::LAMBDA, &mut plain_l);
+            let plain: Vec<f32> = plain_l.iter().map(|&l| q.dequantize_one(l)).collect();
+            let (a, b) = (out_err(&xs, &w, &plain, n), out_err(&xs, &w, &fed, n));
+            assert!(
+                b < 0.7 * a,
+                "{states} states: feedback {b} vs plain trellis {a}"
+            );
         }
-        for r in levels.chunks(n) {
-            assert!(trellis::split(r).is_some());
-        }
-        assert!(trellis::split(&levels).is_some());
-        // Output error against the plain trellis (no feedback) on the same grid.
-        let mut plain_l = vec![0i32; w.len()];
-        let t: Vec<f32> = w.iter().map(|&v| v / q.step).collect();
-        trellis::quantize_two_pass(&t, None, trellis::LAMBDA, &mut plain_l);
-        let plain: Vec<f32> = plain_l.iter().map(|&l| q.dequantize_one(l)).collect();
-        let (a, b) = (out_err(&xs, &w, &plain, n), out_err(&xs, &w, &fed, n));
-        assert!(b < 0.7 * a, "feedback {b} vs plain trellis {a}");
     }
 }
