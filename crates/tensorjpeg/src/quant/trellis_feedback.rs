@@ -23,6 +23,9 @@ use rayon::prelude::*;
 use super::trellis::{floor_i32, RateModel, Trellis};
 use super::Quantizer;
 
+/// Columns per lazy update of the survivors' working rows ([`quantize_row`]).
+const BLOCK: usize = 32;
+
 /// The reconstruction (in units of Δ) of level `l` with offset `recon`.
 #[inline]
 fn recon_of(l: i32, recon: f32) -> f32 {
@@ -78,6 +81,146 @@ fn options(
 /// state 0 and, with `end_at_zero`, ends there.
 #[allow(clippy::too_many_arguments)]
 pub fn quantize_row(
+    tr: Trellis,
+    row: &mut [f32],
+    u: &[f32],
+    wt: &[f32],
+    quant: &Quantizer,
+    lambda: f32,
+    model: &RateModel,
+    end_at_zero: bool,
+    levels: &mut [i32],
+) {
+    let cols = row.len();
+    if cols == 0 {
+        return;
+    }
+    let (pred, qs) = tr.tables();
+    let ns = tr.states();
+    let step = quant.step;
+    let inv = 1.0 / step;
+    let lim = (super::MAX_INDEX as f32) / 4.0;
+    let price = |q: usize, k: i32| lambda * model.cost(q, k);
+    // The survivors' working rows are updated lazily, a block of `BLOCK` columns at a
+    // time (GPTQ's own trick): `base[b]` is a working row as of the block's first column,
+    // and each state's path inside the block is `orig[s]` (the base row it started from)
+    // plus its errors `errs[s]`; a target is its base value less the block's errors so
+    // far times `U`. At the block's end every live state's row is brought up to date in
+    // one pass over the block's rows of `U`.
+    let mut base: Vec<Vec<f32>> = vec![row.to_vec(); ns];
+    let mut next_base: Vec<Vec<f32>> = vec![vec![0f32; cols]; ns];
+    let mut orig: Vec<usize> = (0..ns).collect();
+    let mut next_orig = orig.clone();
+    let mut errs = vec![[0f32; BLOCK]; ns];
+    let mut next_errs = errs.clone();
+    // The block's `U[i][j]`, `i < j`, by column: `ut[(j − j0)·BLOCK + (i − j0)]`.
+    let mut ut = vec![0f32; BLOCK * BLOCK];
+    let mut cost = vec![f32::INFINITY; ns];
+    cost[0] = 0.0;
+    let mut next = vec![f32::INFINITY; ns];
+    // Per column and state: the level its best path ends on; a bit per state: which of
+    // its two predecessors that path came from.
+    let mut lv: Vec<i32> = vec![0; cols * ns];
+    let mut from: Vec<u64> = vec![0; cols];
+    let mut opts = vec![[(0i32, f32::INFINITY); 2]; ns];
+    let mut xs = vec![0f32; ns];
+    for j0 in (0..cols).step_by(BLOCK) {
+        let j1 = (j0 + BLOCK).min(cols);
+        for (s, o) in orig.iter_mut().enumerate() {
+            *o = s;
+        }
+        for jj in 0..j1 - j0 {
+            for ii in 0..jj {
+                ut[jj * BLOCK + ii] = u[(j0 + ii) * cols + j0 + jj];
+            }
+        }
+        for j in j0..j1 {
+            let jj = j - j0;
+            let uc = &ut[jj * BLOCK..jj * BLOCK + jj];
+            for s in 0..ns {
+                opts[s] = [(0, f32::INFINITY); 2];
+                if cost[s].is_finite() {
+                    let fed: f32 = errs[s][..jj].iter().zip(uc).map(|(&e, &x)| e * x).sum();
+                    let v = (base[orig[s]][j] - fed) * inv;
+                    let x = if v.is_finite() {
+                        v.clamp(-lim, lim)
+                    } else {
+                        0.0
+                    };
+                    xs[s] = x;
+                    opts[s] = options(qs[s], x, wt[j], quant.recon, &price);
+                }
+            }
+            let mut bits = 0u64;
+            let chosen = &mut lv[j * ns..(j + 1) * ns];
+            for (t, p) in pred.iter().enumerate() {
+                let [(a, pa), (b, pb)] = *p;
+                let (ca, cb) = (cost[a] + opts[a][pa].1, cost[b] + opts[b][pb].1);
+                let (c, src, l) = if ca <= cb {
+                    (ca, a, opts[a][pa].0)
+                } else {
+                    bits |= 1 << t;
+                    (cb, b, opts[b][pb].0)
+                };
+                next[t] = c;
+                if !c.is_finite() {
+                    continue;
+                }
+                chosen[t] = l;
+                // The survivor's own error, carried on its own path.
+                next_orig[t] = orig[src];
+                next_errs[t] = errs[src];
+                next_errs[t][jj] = (xs[src] - recon_of(l, quant.recon)) * step / u[j * cols + j];
+            }
+            debug_assert!(next.iter().any(|c| c.is_finite()));
+            let m = next.iter().fold(f32::INFINITY, |a, &b| a.min(b));
+            for (c, &v) in cost.iter_mut().zip(&next) {
+                *c = v - m;
+            }
+            from[j] = bits;
+            std::mem::swap(&mut orig, &mut next_orig);
+            std::mem::swap(&mut errs, &mut next_errs);
+        }
+        if j1 < cols {
+            // Each live state's working row after the block: its origin's, less its path's
+            // errors through the block's rows of `U`.
+            for t in (0..ns).filter(|&t| cost[t].is_finite()) {
+                let dst = &mut next_base[t][j1..];
+                dst.copy_from_slice(&base[orig[t]][j1..]);
+                for (ii, &e) in errs[t][..j1 - j0].iter().enumerate() {
+                    let ui = &u[(j0 + ii) * cols + j1..(j0 + ii + 1) * cols];
+                    for (d, &x) in dst.iter_mut().zip(ui) {
+                        *d -= e * x;
+                    }
+                }
+            }
+            std::mem::swap(&mut base, &mut next_base);
+        }
+    }
+    let mut s = if end_at_zero && cost[0].is_finite() {
+        0
+    } else {
+        (0..ns)
+            .min_by(|&a, &b| cost[a].total_cmp(&cost[b]))
+            .unwrap_or(0)
+    };
+    for j in (0..cols).rev() {
+        levels[j] = lv[j * ns + s];
+        row[j] = recon_of(levels[j], quant.recon) * step;
+        s = pred[s][((from[j] >> s) & 1) as usize].0;
+    }
+    debug_assert!(!end_at_zero || s == 0);
+}
+
+#[cfg(test)]
+/// The reference [`quantize_row`] is tested against: every survivor's working row updated
+/// at every column (no blocks). Quantizes one row (`row.len()` = `cols` columns) onto
+/// the trellis `tr` of step `quant.step`, with error feedback through `u` (`cols × cols`,
+/// [`super::feedback::Gram::inverse_factor`]) and column weights `wt` (`1/Uⱼⱼ²` relative to
+/// their mean); `row` receives the reconstructions and `levels` the levels. Starts in
+/// state 0 and, with `end_at_zero`, ends there.
+#[allow(clippy::too_many_arguments)]
+pub fn quantize_row_reference(
     tr: Trellis,
     row: &mut [f32],
     u: &[f32],
@@ -258,6 +401,57 @@ mod tests {
             );
             assert_eq!(levels, plain, "{n} states");
             assert!(trellis::split(tr, &levels).is_some());
+        }
+    }
+
+    /// The blocked search equals the reference on data whose sums are exact in `f32`
+    /// (dyadic values and `U`), row lengths across block boundaries, every trellis.
+    #[test]
+    fn blocked_updates_equal_the_reference() {
+        let mut rng = SplitMix64::new(21);
+        let mut dyadic =
+            |scale: f64, den: f64| ((rng.gaussian() * scale * den).round() / den) as f32;
+        for cols in [1, 5, 31, 32, 33, 70, 100] {
+            let mut u = vec![0f32; cols * cols];
+            for i in 0..cols {
+                u[i * cols + i] = 1.0;
+                for j in i + 1..cols {
+                    u[i * cols + j] = dyadic(0.1, 16.0);
+                }
+            }
+            let row: Vec<f32> = (0..cols).map(|_| dyadic(3.0, 64.0)).collect();
+            let wt: Vec<f32> = (0..cols).map(|j| [1.0, 0.5, 2.0][j % 3]).collect();
+            let q = Quantizer::uniform(1.0);
+            let model = RateModel::gaussian(3.0);
+            for &n in &Trellis::STATES {
+                let tr = Trellis::with_states(n).unwrap();
+                let (mut a, mut b) = (row.clone(), row.clone());
+                let (mut la, mut lb) = (vec![0i32; cols], vec![0i32; cols]);
+                quantize_row(
+                    tr,
+                    &mut a,
+                    &u,
+                    &wt,
+                    &q,
+                    trellis::LAMBDA,
+                    &model,
+                    true,
+                    &mut la,
+                );
+                quantize_row_reference(
+                    tr,
+                    &mut b,
+                    &u,
+                    &wt,
+                    &q,
+                    trellis::LAMBDA,
+                    &model,
+                    true,
+                    &mut lb,
+                );
+                assert_eq!(la, lb, "{cols} columns, {n} states");
+                assert_eq!(a, b);
+            }
         }
     }
 
