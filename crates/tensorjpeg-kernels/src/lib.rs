@@ -6,8 +6,9 @@
 //! tensor into a [`QMatrix`] (from f32 values with [`QMatrix::quantize`], or from GGUF blocks
 //! bit for bit with [`QMatrix::from_blocks`]). The kernel is chosen at run time
 //! ([`Isa::detect`]): AVX-512 VNNI, AVX2, or the scalar reference every SIMD kernel is tested
-//! against. `unsafe` lives in the `x86` and `x86_lut` modules only. [`lut`] holds the table-lookup
-//! scan of byte codes that compressed-domain vector search runs on.
+//! against. `unsafe` lives in the `x86`, `x86_lut` and [`gemm`] modules only. [`lut`] holds the
+//! table-lookup scan of byte codes that compressed-domain vector search runs on; [`gemm`] a
+//! checked matrix product for the codec's encoders.
 //!
 //! ```
 //! use tensorjpeg_kernels::{Format, QMatrix};
@@ -30,6 +31,7 @@ pub mod act;
 pub mod check;
 mod feedback;
 pub mod format;
+pub mod gemm;
 pub mod hadamard;
 pub mod lut;
 pub mod scalar;

@@ -259,10 +259,153 @@ fn candidates(q: usize, t: f32) -> [i32; 3] {
     [lo, lo + 2, 0]
 }
 
+/// Each quantizer's best level for value `x` (units of Δ; `wi` weighs its squared error)
+/// among its two nearest and zero, for an even and for an odd index (the parity picks the
+/// next state): `[Q0 even, Q0 odd, Q1 even, Q1 odd]` as `(level, cost)`.
+#[inline]
+fn options(x: f32, wi: f32, price: &impl Fn(usize, i32) -> f32) -> [(i32, f32); 4] {
+    let d = |l: i32| {
+        let e = x - l as f32;
+        wi * e * e
+    };
+    // Q0: levels 2k.
+    let k0 = floor_i32(x * 0.5);
+    let (ke, ko) = if k0 & 1 == 0 {
+        (k0, k0 + 1)
+    } else {
+        (k0 + 1, k0)
+    };
+    let (je, jz) = (d(2 * ke) + price(0, ke), d(0) + price(0, 0));
+    let even0 = if jz < je { (0, jz) } else { (2 * ke, je) };
+    let odd0 = (2 * ko, d(2 * ko) + price(0, ko));
+    // Q1: odd levels l (index (l + sgn l)/2) and zero.
+    let l1 = 2 * floor_i32((x - 1.0) * 0.5) + 1;
+    let k1 = |l: i32| (l + l.signum()) / 2;
+    let (la, lb) = (l1, l1 + 2);
+    let (ja, jb) = (d(la) + price(1, k1(la)), d(lb) + price(1, k1(lb)));
+    let j0 = d(0) + price(1, 0);
+    let (mut even1, mut odd1) = ((0, j0), (0, f32::INFINITY));
+    for (l, j) in [(la, ja), (lb, jb)] {
+        let slot = if k1(l) & 1 == 0 {
+            &mut even1
+        } else {
+            &mut odd1
+        };
+        if j < slot.1 {
+            *slot = (l, j);
+        }
+    }
+    [even0, odd0, even1, odd1]
+}
+
 /// Chooses a level for each value `t[i]` (in units of Δ; `w[i]` weighs its squared error,
 /// 1 when `w` is `None`) by a Viterbi search over the state machine of `tr` from state 0,
 /// minimising `Σ wᵢ(tᵢ − Lᵢ)² + λ·bits` under `model`.
 pub fn quantize(
+    tr: Trellis,
+    t: &[f32],
+    w: Option<&[f32]>,
+    lambda: f32,
+    model: &RateModel,
+    out: &mut [i32],
+) {
+    let n = t.len();
+    let (pred, qs) = tr.tables();
+    let ns = tr.states();
+    // λ·bits per index, per quantizer (the escape price of larger indices is rare: kept
+    // in `RateModel::cost`).
+    let priced: [Vec<f32>; 2] = [0, 1].map(|q| model.bits[q].iter().map(|&b| lambda * b).collect());
+    let price = |q: usize, k: i32| -> f32 {
+        if k.abs() <= KMAX {
+            priced[q][(k + KMAX) as usize]
+        } else {
+            lambda * model.cost(q, k)
+        }
+    };
+    let lim = (crate::quant::MAX_INDEX as f32) / 4.0;
+    // Per value: the level of each (quantizer, parity) option, and (a bit per state) which
+    // of the state's two predecessors its best path came from.
+    let mut opt_level: Vec<[[i32; 2]; 2]> = vec![[[0; 2]; 2]; n];
+    let mut from: Vec<u64> = vec![0; n];
+    let mut cost = vec![f32::INFINITY; ns];
+    cost[0] = 0.0;
+    let mut next = vec![0f32; ns];
+    // State t's predecessors are 2m and 2m + 1 with m = t mod h (the shift register);
+    // `branch[t]` holds the option (2·quantizer + parity) each of them takes into t.
+    let h = ns / 2;
+    let branch: Vec<(usize, usize)> = pred
+        .iter()
+        .enumerate()
+        .map(|(t, p)| {
+            let [(a, pa), (b, pb)] = *p;
+            debug_assert!(a == 2 * (t % h) && b == a + 1);
+            (2 * qs[a] + pa, 2 * qs[b] + pb)
+        })
+        .collect();
+    let (mut ba, mut bb) = (vec![0f32; ns], vec![0f32; ns]);
+    let (mut ce, mut co) = (vec![0f32; h], vec![0f32; h]);
+    let mut take = vec![0u8; ns];
+    for i in 0..n {
+        let x = if t[i].is_finite() {
+            t[i].clamp(-lim, lim)
+        } else {
+            0.0
+        };
+        let [even0, odd0, even1, odd1] = options(x, w.map_or(1.0, |w| w[i]), &price);
+        opt_level[i] = [[even0.0, odd0.0], [even1.0, odd1.0]];
+        // The branch costs into each state from its two predecessors `2m` and `2m + 1`
+        // (`m = t mod ns/2`), and those predecessors' costs, de-interleaved: the loop
+        // below then runs over contiguous lanes.
+        let oc = [even0.1, odd0.1, even1.1, odd1.1];
+        for ((x, y), &(ia, ib)) in ba.iter_mut().zip(bb.iter_mut()).zip(&branch) {
+            *x = oc[ia];
+            *y = oc[ib];
+        }
+        for ((e, o), pair) in ce.iter_mut().zip(co.iter_mut()).zip(cost.chunks_exact(2)) {
+            *e = pair[0];
+            *o = pair[1];
+        }
+        for half in 0..2 {
+            let r = half * h..(half + 1) * h;
+            for ((((c, tk), &e), &o), (&x, &y)) in next[r.clone()]
+                .iter_mut()
+                .zip(&mut take[r.clone()])
+                .zip(&ce)
+                .zip(&co)
+                .zip(ba[r.clone()].iter().zip(&bb[r]))
+            {
+                let (ca, cb) = (e + x, o + y);
+                *tk = u8::from(ca > cb);
+                *c = if ca <= cb { ca } else { cb };
+            }
+        }
+        let m = next.iter().fold(f32::INFINITY, |a, &b| a.min(b));
+        // Keep the path costs small (f32 keeps its precision for the comparisons).
+        for (c, &v) in cost.iter_mut().zip(&next) {
+            *c = v - m;
+        }
+        from[i] = take
+            .iter()
+            .enumerate()
+            .fold(0u64, |b, (t, &v)| b | (u64::from(v) << t));
+    }
+    let mut s = (0..ns)
+        .min_by(|&a, &b| cost[a].total_cmp(&cost[b]))
+        .unwrap_or(0);
+    for i in (0..n).rev() {
+        let (src, p) = pred[s][((from[i] >> s) & 1) as usize];
+        out[i] = opt_level[i][qs[src]][p];
+        s = src;
+    }
+}
+
+#[cfg(test)]
+/// The reference [`quantize`] is tested against: the same search, each state's two
+/// predecessors looked up in the trellis's tables one state at a time.
+/// Chooses a level for each value `t[i]` (in units of Δ; `w[i]` weighs its squared error,
+/// 1 when `w` is `None`) by a Viterbi search over the state machine of `tr` from state 0,
+/// minimising `Σ wᵢ(tᵢ − Lᵢ)² + λ·bits` under `model`.
+pub fn quantize_reference(
     tr: Trellis,
     t: &[f32],
     w: Option<&[f32]>,
@@ -297,39 +440,7 @@ pub fn quantize(
         } else {
             0.0
         };
-        let wi = w.map_or(1.0, |w| w[i]);
-        let d = |l: i32| {
-            let e = x - l as f32;
-            wi * e * e
-        };
-        // Each quantizer's best level among its two nearest and zero, for an even and for
-        // an odd index (the parity picks the next state). Q0: levels 2k.
-        let k0 = floor_i32(x * 0.5);
-        let (ke, ko) = if k0 & 1 == 0 {
-            (k0, k0 + 1)
-        } else {
-            (k0 + 1, k0)
-        };
-        let (je, jz) = (d(2 * ke) + price(0, ke), d(0) + price(0, 0));
-        let even0 = if jz < je { (0, jz) } else { (2 * ke, je) };
-        let odd0 = (2 * ko, d(2 * ko) + price(0, ko));
-        // Q1: odd levels l (index (l + sgn l)/2) and zero.
-        let l1 = 2 * floor_i32((x - 1.0) * 0.5) + 1;
-        let k1 = |l: i32| (l + l.signum()) / 2;
-        let (la, lb) = (l1, l1 + 2);
-        let (ja, jb) = (d(la) + price(1, k1(la)), d(lb) + price(1, k1(lb)));
-        let j0 = d(0) + price(1, 0);
-        let (mut even1, mut odd1) = ((0, j0), (0, f32::INFINITY));
-        for (l, j) in [(la, ja), (lb, jb)] {
-            let slot = if k1(l) & 1 == 0 {
-                &mut even1
-            } else {
-                &mut odd1
-            };
-            if j < slot.1 {
-                *slot = (l, j);
-            }
-        }
+        let [even0, odd0, even1, odd1] = options(x, w.map_or(1.0, |w| w[i]), &price);
         let opt = [[even0, odd0], [even1, odd1]];
         opt_level[i] = [[even0.0, odd0.0], [even1.0, odd1.0]];
         let mut bits = 0u64;
@@ -448,6 +559,26 @@ mod tests {
             assert!(merge(tr, &extra, &k1, &mut back).is_err());
             // State 0 reads Q0, which holds only even levels: no path starts with an odd one.
             assert!(split(tr, &[1]).is_none());
+        }
+    }
+
+    /// The lane-wise search equals the state-by-state reference, level for level, on
+    /// weighted and unweighted values, every trellis.
+    #[test]
+    fn search_equals_the_reference() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(17);
+        let normal = Normal::new(0.0f32, 2.5).unwrap();
+        let t: Vec<f32> = (0..5_000).map(|_| normal.sample(&mut rng)).collect();
+        let w: Vec<f32> = (0..t.len()).map(|i| [1.0, 0.25, 3.0][i % 3]).collect();
+        let model = RateModel::gaussian(2.5);
+        for &n in &Trellis::STATES {
+            let tr = Trellis::with_states(n).unwrap();
+            for wts in [None, Some(&w[..])] {
+                let (mut a, mut b) = (vec![0; t.len()], vec![0; t.len()]);
+                quantize(tr, &t, wts, LAMBDA, &model, &mut a);
+                quantize_reference(tr, &t, wts, LAMBDA, &model, &mut b);
+                assert_eq!(a, b, "{n} states");
+            }
         }
     }
 

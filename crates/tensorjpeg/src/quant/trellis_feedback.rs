@@ -107,11 +107,12 @@ pub fn quantize_row(
     // plus its errors `errs[s]`; a target is its base value less the block's errors so
     // far times `U`. At the block's end every live state's row is brought up to date in
     // one pass over the block's rows of `U`.
-    let mut base: Vec<Vec<f32>> = vec![row.to_vec(); ns];
-    let mut next_base: Vec<Vec<f32>> = vec![vec![0f32; cols]; ns];
+    // Row-major `ns × cols` and `ns × BLOCK`.
+    let mut base: Vec<f32> = row.repeat(ns);
+    let mut next_base: Vec<f32> = vec![0f32; ns * cols];
     let mut orig: Vec<usize> = (0..ns).collect();
     let mut next_orig = orig.clone();
-    let mut errs = vec![[0f32; BLOCK]; ns];
+    let mut errs = vec![0f32; ns * BLOCK];
     let mut next_errs = errs.clone();
     // The block's `U[i][j]`, `i < j`, by column: `ut[(j − j0)·BLOCK + (i − j0)]`.
     let mut ut = vec![0f32; BLOCK * BLOCK];
@@ -140,8 +141,9 @@ pub fn quantize_row(
             for s in 0..ns {
                 opts[s] = [(0, f32::INFINITY); 2];
                 if cost[s].is_finite() {
-                    let fed: f32 = errs[s][..jj].iter().zip(uc).map(|(&e, &x)| e * x).sum();
-                    let v = (base[orig[s]][j] - fed) * inv;
+                    let e = &errs[s * BLOCK..s * BLOCK + jj];
+                    let fed: f32 = e.iter().zip(uc).map(|(&e, &x)| e * x).sum();
+                    let v = (base[orig[s] * cols + j] - fed) * inv;
                     let x = if v.is_finite() {
                         v.clamp(-lim, lim)
                     } else {
@@ -169,8 +171,9 @@ pub fn quantize_row(
                 chosen[t] = l;
                 // The survivor's own error, carried on its own path.
                 next_orig[t] = orig[src];
-                next_errs[t] = errs[src];
-                next_errs[t][jj] = (xs[src] - recon_of(l, quant.recon)) * step / u[j * cols + j];
+                let dst = &mut next_errs[t * BLOCK..(t + 1) * BLOCK];
+                dst[..jj].copy_from_slice(&errs[src * BLOCK..src * BLOCK + jj]);
+                dst[jj] = (xs[src] - recon_of(l, quant.recon)) * step / u[j * cols + j];
             }
             debug_assert!(next.iter().any(|c| c.is_finite()));
             let m = next.iter().fold(f32::INFINITY, |a, &b| a.min(b));
@@ -184,16 +187,24 @@ pub fn quantize_row(
         if j1 < cols {
             // Each live state's working row after the block: its origin's, less its path's
             // errors through the block's rows of `U`.
+            // (The rows of dead states are never read.)
             for t in (0..ns).filter(|&t| cost[t].is_finite()) {
-                let dst = &mut next_base[t][j1..];
-                dst.copy_from_slice(&base[orig[t]][j1..]);
-                for (ii, &e) in errs[t][..j1 - j0].iter().enumerate() {
-                    let ui = &u[(j0 + ii) * cols + j1..(j0 + ii + 1) * cols];
-                    for (d, &x) in dst.iter_mut().zip(ui) {
-                        *d -= e * x;
-                    }
-                }
+                let o = orig[t];
+                next_base[t * cols + j1..(t + 1) * cols]
+                    .copy_from_slice(&base[o * cols + j1..(o + 1) * cols]);
             }
+            tensorjpeg_kernels::gemm::sub_product(
+                ns,
+                j1 - j0,
+                cols - j1,
+                &errs,
+                BLOCK,
+                &u[j0 * cols + j1..],
+                cols,
+                &mut next_base[j1..],
+                cols,
+            )
+            .expect("the shapes are the row's");
             std::mem::swap(&mut base, &mut next_base);
         }
     }
