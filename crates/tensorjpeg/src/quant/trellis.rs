@@ -42,8 +42,6 @@ fn parity(v: usize) -> usize {
 impl Trellis {
     /// VVC's 4-state machine (the `tcq` default).
     pub const FOUR: Trellis = Trellis { nu: 2 };
-    /// The most states a trellis may have.
-    pub const MAX_STATES: usize = 64;
     /// The state counts a trellis may have.
     pub const STATES: [usize; 5] = [4, 8, 16, 32, 64];
 
@@ -96,12 +94,6 @@ impl Trellis {
             }
         }
         (pred, (0..n).map(|s| self.quantizer(s)).collect())
-    }
-}
-
-impl Default for Trellis {
-    fn default() -> Self {
-        Trellis::FOUR
     }
 }
 
@@ -235,6 +227,22 @@ impl RateModel {
     }
 }
 
+impl RateModel {
+    /// `λ·bits` of index `k` under quantizer `q`, from a table scaled once (the search's
+    /// price; the escape price of larger indices is rare: kept in [`RateModel::cost`]).
+    fn priced(&self, lambda: f32) -> impl Fn(usize, i32) -> f32 + '_ {
+        let priced: [Vec<f32>; 2] =
+            [0, 1].map(|q| self.bits[q].iter().map(|&b| lambda * b).collect());
+        move |q, k| {
+            if k.abs() <= KMAX {
+                priced[q][(k + KMAX) as usize]
+            } else {
+                lambda * self.cost(q, k)
+            }
+        }
+    }
+}
+
 /// `⌊x⌋` for finite `|x| < 2^30` without a libm call (`f32::floor` is one on baseline
 /// x86-64): truncate, then step down where truncation went up.
 #[inline]
@@ -312,16 +320,7 @@ pub fn quantize(
     let n = t.len();
     let (pred, qs) = tr.tables();
     let ns = tr.states();
-    // λ·bits per index, per quantizer (the escape price of larger indices is rare: kept
-    // in `RateModel::cost`).
-    let priced: [Vec<f32>; 2] = [0, 1].map(|q| model.bits[q].iter().map(|&b| lambda * b).collect());
-    let price = |q: usize, k: i32| -> f32 {
-        if k.abs() <= KMAX {
-            priced[q][(k + KMAX) as usize]
-        } else {
-            lambda * model.cost(q, k)
-        }
-    };
+    let price = model.priced(lambda);
     let lim = (crate::quant::MAX_INDEX as f32) / 4.0;
     // Per value: the level of each (quantizer, parity) option, and (a bit per state) which
     // of the state's two predecessors its best path came from.
@@ -399,12 +398,9 @@ pub fn quantize(
     }
 }
 
-#[cfg(test)]
 /// The reference [`quantize`] is tested against: the same search, each state's two
 /// predecessors looked up in the trellis's tables one state at a time.
-/// Chooses a level for each value `t[i]` (in units of Δ; `w[i]` weighs its squared error,
-/// 1 when `w` is `None`) by a Viterbi search over the state machine of `tr` from state 0,
-/// minimising `Σ wᵢ(tᵢ − Lᵢ)² + λ·bits` under `model`.
+#[cfg(test)]
 pub fn quantize_reference(
     tr: Trellis,
     t: &[f32],
@@ -416,16 +412,7 @@ pub fn quantize_reference(
     let n = t.len();
     let (pred, qs) = tr.tables();
     let ns = tr.states();
-    // λ·bits per index, per quantizer (the escape price of larger indices is rare: kept
-    // in `RateModel::cost`).
-    let priced: [Vec<f32>; 2] = [0, 1].map(|q| model.bits[q].iter().map(|&b| lambda * b).collect());
-    let price = |q: usize, k: i32| -> f32 {
-        if k.abs() <= KMAX {
-            priced[q][(k + KMAX) as usize]
-        } else {
-            lambda * model.cost(q, k)
-        }
-    };
+    let price = model.priced(lambda);
     let lim = (crate::quant::MAX_INDEX as f32) / 4.0;
     // Per value: the level of each (quantizer, parity) option, and (a bit per state) which
     // of the state's two predecessors its best path came from.
