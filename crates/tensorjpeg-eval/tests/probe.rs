@@ -38,6 +38,7 @@ fn forward_embeds_of_the_clean_rows_is_forward() {
     let ids_t = candle_core::Tensor::new(ids.as_slice(), &candle_core::Device::Cpu).unwrap();
     let x = m
         .embeddings()
+        .unwrap()
         .index_select(&ids_t, 0)
         .unwrap()
         .unsqueeze(0)

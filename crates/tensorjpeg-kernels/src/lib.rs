@@ -394,6 +394,41 @@ impl QMatrix {
         out
     }
 
+    /// The values of the rows `ids` (a gather: an embedding lookup), `ids.len() × cols`
+    /// row-major into `out`; equal to the same rows of [`QMatrix::dequantize`]. An index
+    /// past the last row or an `out` of the wrong length is an error.
+    pub fn dequantize_rows(&self, ids: &[u32], out: &mut [f32]) -> Result<(), KernelError> {
+        if let Some(&bad) = ids.iter().find(|&&r| r as usize >= self.rows) {
+            return Err(KernelError::Shape(format!(
+                "row {bad} of a matrix of {} rows",
+                self.rows
+            )));
+        }
+        if Some(out.len()) != ids.len().checked_mul(self.cols) {
+            return Err(KernelError::Shape(format!(
+                "{} output values for {} rows of {}",
+                out.len(),
+                ids.len(),
+                self.cols
+            )));
+        }
+        let nb = self.cols / BLOCK;
+        let cb = self.format.code_bytes();
+        let f16 = |bits: u16| half::f16::from_bits(bits).to_f32();
+        for (o, &r) in out.chunks_exact_mut(self.cols).zip(ids) {
+            for (b, o) in o.chunks_exact_mut(BLOCK).enumerate() {
+                let k = r as usize * nb + b;
+                let m = self.m.get(k).map_or(0.0, |&m| f16(m));
+                format::decode_codes(self.format, f16(self.d[k]), m, &self.qs[k * cb..][..cb], o);
+                if self.format.rotated() {
+                    let a: &mut [f32; BLOCK] = o.try_into().expect("a block");
+                    hadamard::ifwht32(a);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The kernel [`QMatrix::matmul`] uses on this CPU for this matrix.
     pub fn isa(&self) -> Isa {
         if self.scalar_only {

@@ -89,6 +89,38 @@ fn products_match_dequantize_then_multiply() {
 }
 
 #[test]
+fn gathered_rows_equal_the_dequantized_matrix() {
+    let (rows, cols) = (37, 96);
+    let w = heavy(rows * cols, 11);
+    for format in Format::ALL {
+        let m = QMatrix::quantize(&w, rows, cols, format, None).unwrap();
+        let deq = m.dequantize();
+        let ids = [36u32, 0, 5, 5, 17];
+        let mut got = vec![f32::NAN; ids.len() * cols];
+        m.dequantize_rows(&ids, &mut got).unwrap();
+        for (o, &r) in got.chunks_exact(cols).zip(&ids) {
+            let want = &deq[r as usize * cols..][..cols];
+            assert!(
+                o.iter().zip(want).all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{format} row {r}"
+            );
+        }
+        // An index past the last row, or a buffer of the wrong size: errors, nothing written.
+        let mut out = vec![0f32; cols];
+        assert!(matches!(
+            m.dequantize_rows(&[37], &mut out),
+            Err(KernelError::Shape(_))
+        ));
+        assert!(matches!(
+            m.dequantize_rows(&[1, 2], &mut out),
+            Err(KernelError::Shape(_))
+        ));
+        assert!(out.iter().all(|&v| v == 0.0));
+        assert!(m.dequantize_rows(&[], &mut []).is_ok());
+    }
+}
+
+#[test]
 fn formats_reach_their_expected_accuracy() {
     let (rows, cols) = (64, 512);
     let w = gaussian(rows * cols, 3);

@@ -137,6 +137,24 @@ impl ComputeSpec {
             .map(|r| r.choice)
     }
 
+    /// The format `name`'s GGUF blocks of type `t` are kept in bit for bit
+    /// ([`ComputeSpec::from_qtensor`]), or `None` if they are re-quantized; an error if a
+    /// `keep` rule names blocks no compute format holds.
+    pub fn kept_format(&self, name: &str, t: GgmlDType) -> Result<Option<Format>> {
+        let own = Self::exact_format(t);
+        Ok(match (self.rule(name), own) {
+            (Some(ComputeChoice::Keep), None) => {
+                return Err(Error::Input(format!(
+                    "{name}: --compute-rule keeps it, but its {t:?} blocks are no compute format (keep takes Q8_0, Q4_0, Q4_1)"
+                )))
+            }
+            (Some(ComputeChoice::Keep), Some(f)) => Some(f),
+            (Some(ComputeChoice::Format(f)), Some(o)) if f == o => Some(f),
+            (Some(ComputeChoice::Format(_)), _) => None,
+            (None, o) => o.filter(|_| self.keep_gguf),
+        })
+    }
+
     /// A GGUF tensor `(out, in)` as a compute-format matrix: its own blocks where a rule
     /// says `keep` or names their own format, or no rule names it and
     /// [`ComputeSpec::keep_gguf`]; else dequantized and quantized into the rule's format or
@@ -144,20 +162,7 @@ impl ComputeSpec {
     pub fn from_qtensor(&self, name: &str, q: &QTensor) -> Result<QMatrix> {
         let (out, inp) = q.shape().dims2()?;
         let named = |e: tensorjpeg_kernels::KernelError| Error::Input(format!("{name}: {e}"));
-        let own = Self::exact_format(q.dtype());
-        let keep = match (self.rule(name), own) {
-            (Some(ComputeChoice::Keep), None) => {
-                return Err(Error::Input(format!(
-                    "{name}: --compute-rule keeps it, but its {:?} blocks are no compute format (keep takes Q8_0, Q4_0, Q4_1)",
-                    q.dtype()
-                )))
-            }
-            (Some(ComputeChoice::Keep), Some(f)) => Some(f),
-            (Some(ComputeChoice::Format(f)), Some(o)) if f == o => Some(f),
-            (Some(ComputeChoice::Format(_)), _) => None,
-            (None, o) => o.filter(|_| self.keep_gguf),
-        };
-        if let Some(f) = keep {
+        if let Some(f) = self.kept_format(name, q.dtype())? {
             let bytes = q.data()?.into_owned();
             return QMatrix::from_blocks(f, out, inp, bytes).map_err(named);
         }
@@ -274,13 +279,19 @@ impl Executor for CandleThreads {
 
 /// A [`MatMul`] over a compute-format matrix.
 pub struct ComputeMatMul {
-    m: QMatrix,
+    m: Arc<QMatrix>,
     dense_from_rows: usize,
 }
 
 impl ComputeMatMul {
     /// Wraps `m`; products of `dense_from_rows` rows or more go through a dense copy.
     pub fn new(m: QMatrix, dense_from_rows: usize) -> Arc<Self> {
+        Self::shared(Arc::new(m), dense_from_rows)
+    }
+
+    /// [`ComputeMatMul::new`] over a matrix held elsewhere too (a tied head's blocks, which
+    /// the input embedding lookup reads as well).
+    pub fn shared(m: Arc<QMatrix>, dense_from_rows: usize) -> Arc<Self> {
         Arc::new(ComputeMatMul {
             m,
             dense_from_rows: dense_from_rows.max(1),

@@ -24,7 +24,7 @@ use serde_json::Value;
 use crate::attention::attend_one;
 use crate::compute::{ComputeMatMul, ComputeSpec};
 use crate::linear::Linear;
-use crate::lm::{causal_mask, Cache, LanguageModel, LmConfig, LmParts};
+use crate::lm::{causal_mask, Cache, EmbedTable, LanguageModel, LmConfig, LmParts};
 use crate::tokenizer::Tokenizer;
 use crate::weights::{WeightOptions, Weights};
 use crate::{Error, Result};
@@ -461,7 +461,7 @@ impl Gpt2 {
                     context: gc.context,
                 },
                 tok,
-                embed: wte,
+                embed: EmbedTable::Dense(wte),
                 hook: None,
                 reports,
             },

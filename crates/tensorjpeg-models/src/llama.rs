@@ -10,14 +10,16 @@
 //! convention), so RoPE here rotates adjacent pairs (`rope_i`).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use candle_core::quantized::{gguf_file, QTensor};
 use candle_core::{Device, Tensor};
+use tensorjpeg_kernels::QMatrix;
 
 use crate::attention::attend_one;
-use crate::compute::ComputeMatMul;
+use crate::compute::{ComputeMatMul, ComputeSpec};
 use crate::linear::Linear;
-use crate::lm::{causal_mask, Cache, LanguageModel, LmConfig, LmParts};
+use crate::lm::{causal_mask, Cache, EmbedTable, LanguageModel, LmConfig, LmParts};
 use crate::tokenizer::Tokenizer;
 use crate::weights::{Replacements, WeightOptions, WeightReport};
 use crate::{Error, Result};
@@ -235,7 +237,21 @@ impl Llama {
         let (vocab, edim) = emb_q.shape().dims2()?;
         ld.check_shape("token_embd.weight", &[vocab, edim], &[vocab, dim])?;
         let embed_altered = ld.wants_f32("token_embd.weight", 2);
-        let embed = ld.f32("token_embd.weight", &[vocab, dim])?;
+        // In compute mode a table whose blocks a compute format holds bit for bit is looked
+        // up from them (shared with a tied head that keeps them): no f32 copy of the
+        // model's largest matrix is held.
+        let packed = match (&opts.compute, ComputeSpec::exact_format(emb_q.dtype())) {
+            (Some(_), Some(f)) if !ld.wants_f32_values("token_embd.weight", 2) => {
+                let m = QMatrix::from_blocks(f, vocab, dim, emb_q.data()?.into_owned())
+                    .map_err(|e| Error::Input(format!("token_embd.weight: {e}")))?;
+                Some(Arc::new(m))
+            }
+            _ => None,
+        };
+        let embed = match &packed {
+            Some(m) => EmbedTable::Packed(m.clone()),
+            None => EmbedTable::Dense(ld.f32("token_embd.weight", &[vocab, dim])?),
+        };
         let mut blocks = Vec::with_capacity(layers);
         let kv = kv_heads * head_dim;
         for i in 0..layers {
@@ -259,15 +275,23 @@ impl Llama {
         let head = if !tied_head {
             ld.linear("output.weight", vocab, dim)?
         } else if let Some(spec) = &opts.compute {
-            let m = if ld.wants_f32_values("token_embd.weight", 2) {
-                let v: Vec<f32> = embed.flatten_all()?.to_vec1()?;
-                spec.from_f32("token_embd.weight", &v, vocab, dim)?
-            } else {
-                spec.from_qtensor("token_embd.weight", &emb_q)?
+            let m = match &packed {
+                Some(p)
+                    if spec
+                        .kept_format("token_embd.weight", emb_q.dtype())?
+                        .is_some() =>
+                {
+                    p.clone()
+                }
+                _ if ld.wants_f32_values("token_embd.weight", 2) => {
+                    let v: Vec<f32> = embed.to_dense()?.flatten_all()?.to_vec1()?;
+                    Arc::new(spec.from_f32("token_embd.weight", &v, vocab, dim)?)
+                }
+                _ => Arc::new(spec.from_qtensor("token_embd.weight", &emb_q)?),
             };
-            Linear::custom(ComputeMatMul::new(m, spec.dense_from_rows), None)
+            Linear::custom(ComputeMatMul::shared(m, spec.dense_from_rows), None)
         } else if embed_altered {
-            Linear::dense(embed.clone(), None)?
+            Linear::dense(embed.to_dense()?, None)?
         } else {
             // Tied head, kept in the embedding's own (quantized) format.
             Linear::quantized(emb_q, None)?

@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use candle_core::Tensor;
+use candle_core::{Device, Tensor};
+use tensorjpeg_kernels::QMatrix;
 
 use crate::hooks::EmbedHook;
 use crate::linear::Linear;
@@ -137,8 +138,8 @@ pub struct LmParts {
     pub cfg: LmConfig,
     /// The tokenizer.
     pub tok: Tokenizer,
-    /// The input embedding table `(vocab, dim)`, f32, as stored.
-    pub embed: Tensor,
+    /// The input embedding table `(vocab, dim)`.
+    pub embed: EmbedTable,
     /// The hook applied to token embeddings before the first block, if any.
     pub hook: Option<Arc<dyn EmbedHook>>,
     /// What the codec did to the weights on load.
@@ -181,7 +182,7 @@ pub trait LanguageModel: Send + Sync {
     ) -> Result<Tensor> {
         let p = self.parts();
         let t = begin_step(&p.cfg, tokens, batch, cache)?;
-        let x = embed_tokens(&p.embed, tokens, p.hook.as_ref())?;
+        let x = p.embed.lookup(tokens, p.hook.as_ref())?;
         let h = self.blocks(&x.reshape((batch, t, p.cfg.dim))?, cache)?;
         tail_logits(&h, self.head(), keep)
     }
@@ -204,9 +205,10 @@ pub trait LanguageModel: Send + Sync {
     fn set_embed_hook(&mut self, hook: Option<Arc<dyn EmbedHook>>) {
         self.parts_mut().hook = hook;
     }
-    /// The input embedding table `(vocab, dim)`, f32, as stored (before any hook).
-    fn embeddings(&self) -> &Tensor {
-        &self.parts().embed
+    /// The input embedding table `(vocab, dim)` as f32 values, before any hook (a copy of
+    /// the values when the table is held in a compute format).
+    fn embeddings(&self) -> Result<Tensor> {
+        self.parts().embed.to_dense()
     }
     /// What the codec did to the weights on load (empty if nothing).
     fn weight_reports(&self) -> &[WeightReport] {
@@ -293,6 +295,63 @@ fn ready_cache(cfg: &LmConfig, batch: usize, t: usize, cache: &mut Cache) -> Res
         }
     }
     check_context(cache.len, t, cfg.context)
+}
+
+/// An input embedding table: f32 values, or the blocks of a compute format that a lookup
+/// decodes row by row (the table a tied output head multiplies from, shared with it), so
+/// that the model holds no f32 copy of its largest matrix.
+#[derive(Clone)]
+pub enum EmbedTable {
+    /// `(vocab, dim)` f32 values.
+    Dense(Tensor),
+    /// The rows of a compute-format matrix.
+    Packed(Arc<QMatrix>),
+}
+
+impl EmbedTable {
+    /// `(vocab, dim)`.
+    pub fn dims(&self) -> Result<(usize, usize)> {
+        match self {
+            EmbedTable::Dense(t) => Ok(t.dims2()?),
+            EmbedTable::Packed(m) => Ok((m.rows(), m.cols())),
+        }
+    }
+
+    /// Every row as f32 values (for a packed table, a decoded copy).
+    pub fn to_dense(&self) -> Result<Tensor> {
+        match self {
+            EmbedTable::Dense(t) => Ok(t.clone()),
+            EmbedTable::Packed(m) => Ok(Tensor::from_vec(
+                m.dequantize(),
+                (m.rows(), m.cols()),
+                &Device::Cpu,
+            )?),
+        }
+    }
+
+    /// The rows for `tokens`, as `(tokens, dim)`, passed through the embedding hook if
+    /// there is one; a token past the vocabulary is an error.
+    pub fn lookup(&self, tokens: &[u32], hook: Option<&Arc<dyn EmbedHook>>) -> Result<Tensor> {
+        match self {
+            EmbedTable::Dense(t) => embed_tokens(t, tokens, hook),
+            EmbedTable::Packed(m) => {
+                if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= m.rows()) {
+                    return Err(Error::Input(format!(
+                        "token id {bad} outside the vocabulary of {}",
+                        m.rows()
+                    )));
+                }
+                let dim = m.cols();
+                let mut v = vec![0f32; tokens.len() * dim];
+                m.dequantize_rows(tokens, &mut v)
+                    .map_err(|e| Error::Input(format!("embedding lookup: {e}")))?;
+                if let Some(h) = hook {
+                    h.apply(&mut v, tokens.len(), dim)?;
+                }
+                Ok(Tensor::from_vec(v, (tokens.len(), dim), &Device::Cpu)?)
+            }
+        }
+    }
 }
 
 /// The rows of `table` (`(vocab, dim)`) for `tokens`, as `(tokens, dim)`, passed through

@@ -144,6 +144,54 @@ fn the_model_runs_from_the_compute_format() {
     );
 }
 
+#[test]
+fn the_input_table_is_looked_up_from_its_own_blocks() {
+    use tensorjpeg_models::lm::EmbedTable;
+    let path = asset(MODEL);
+    let load = |compute: Option<ComputeSpec>| {
+        let opts = WeightOptions {
+            dequantize: true,
+            compute,
+            ..Default::default()
+        };
+        Llama::load(&path, &opts).unwrap()
+    };
+    let f32m = load(None);
+    let want = values(&f32m.embeddings().unwrap());
+    let tied = load(Some(ComputeSpec::default()));
+    // A head that re-quantizes the tied table leaves the lookup on the file's own blocks.
+    let requant = load(Some(ComputeSpec {
+        rules: vec!["token_embd=nl4h".parse().unwrap()],
+        ..Default::default()
+    }));
+    for m in [&tied, &requant] {
+        assert!(matches!(m.parts().embed, EmbedTable::Packed(_)));
+        let got = values(&m.embeddings().unwrap());
+        assert_eq!(got.len(), want.len());
+        assert!(
+            got.iter()
+                .zip(&want)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "the Q8_0 rows decode to the f32 table's values"
+        );
+    }
+    // The tied head kept as Q8_0 shares the table's blocks; the re-quantized one does not.
+    assert_eq!(tied.head().kind(), "compute:q8_0");
+    assert_eq!(requant.head().kind(), "compute:nl4h");
+    // The lookup itself, and a token past the vocabulary (an error, not a panic).
+    let ids = [0u32, 17, 49_151, 17];
+    let dim = f32m.config().dim;
+    let rows = values(&tied.parts().embed.lookup(&ids, None).unwrap());
+    for (r, &t) in rows.chunks_exact(dim).zip(&ids) {
+        assert_eq!(r, &want[t as usize * dim..][..dim]);
+    }
+    let vocab = f32m.config().vocab as u32;
+    let e = tied
+        .forward(&[1, vocab], 1, &mut tied.new_cache())
+        .unwrap_err();
+    assert!(e.to_string().contains(&vocab.to_string()), "{e}");
+}
+
 /// `Σ_r Δw_r H Δw_rᵀ`: the output error of `ΔW` on inputs whose second moment is `h`.
 fn output_error(dw: &[f32], cols: usize, h: &tensorjpeg::Gram) -> f64 {
     let hv = h.values();

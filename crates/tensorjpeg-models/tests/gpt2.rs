@@ -388,7 +388,7 @@ fn logits_at_every_position_match_the_reference() {
     );
     assert!(m.describe().starts_with("gpt2 "), "{}", m.describe());
     assert!(m.weight_reports().is_empty());
-    assert_eq!(m.embeddings().dims(), &[VOCAB, D]);
+    assert_eq!(m.embeddings().unwrap().dims(), &[VOCAB, D]);
 
     let reference = Reference::new(&tensors);
     let mut rng = Rng(7);

@@ -37,7 +37,7 @@ pub struct Table {
 impl Table {
     /// The model's own input table.
     pub fn clean(m: &dyn LanguageModel) -> Result<Table> {
-        let e = m.embeddings();
+        let e = m.embeddings()?;
         let (_, dim) = e.dims2()?;
         Ok(Table {
             values: e.flatten_all()?.to_vec1()?,

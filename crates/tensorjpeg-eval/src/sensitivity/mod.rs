@@ -285,7 +285,7 @@ pub fn language_model(
             let tied = t.name == "token_embd.weight";
             let saved_embed = tied.then(|| model.parts().embed.clone());
             if tied {
-                model.parts_mut().embed = w.clone();
+                model.parts_mut().embed = tensorjpeg_models::lm::EmbedTable::Dense(w.clone());
             }
             let saved = swap_linear(model, &t.name, Some(&w))?;
             let out = logits(model);
