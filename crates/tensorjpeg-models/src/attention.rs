@@ -3,15 +3,20 @@
 //!
 //! Through candle, one decoding step of `b` sequences is `b × kv_heads` tiny batched matmuls
 //! per layer (two gemm calls each, with their thread hand-offs), which cost more than the
-//! projections themselves at batch 160. Here each `(sequence, kv head)` pair is one
-//! dot-product/softmax/weighted-sum loop, pairs spread over threads with rayon. The candle
-//! path (`matmul`, `softmax_last_dim`, `matmul`) remains for prefill and is the reference
-//! this is tested against.
+//! projections themselves at batch 160. Here each `(sequence, query head)` pair is one
+//! dot-product/softmax/weighted-sum loop, pairs spread over candle's barrier pool (the
+//! threads the projections' kernels run on, spinning between the operations of a step). The
+//! candle path (`matmul`, `softmax_last_dim`, `matmul`) remains for prefill and is the
+//! reference this is tested against.
 
 use candle_core::{Device, Layout, Tensor};
-use rayon::prelude::*;
+use std::sync::Mutex;
 
 use crate::{Error, Result};
+
+/// Scores × head width (`b · heads · len · hd`) from which a step's attention is split over
+/// threads.
+const PARALLEL_MIN_WORK: usize = 1 << 13;
 
 /// Runs `f` on the f32 storage of `t` and its layout.
 fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32], &Layout) -> Result<R>) -> Result<R> {
@@ -52,46 +57,52 @@ pub fn attend_one(q: &Tensor, k: &Tensor, v: &Tensor, scale: f64) -> Result<Tens
                 }
                 // One task per (sequence, kv head): its `rep` query heads are adjacent in
                 // the output, so each task owns a contiguous `rep·hd` slice.
-                let task = |p: &mut Vec<f32>, (task, o): (usize, &mut [f32])| {
-                    let (bi, g) = (task / kvh, task % kvh);
+                // One query head of one sequence: `o` its `hd` outputs, `p` scratch.
+                let task = |p: &mut [f32], task: usize, o: &mut [f32]| {
+                    let (bi, h) = (task / heads, task % heads);
+                    let g = h / rep;
                     let kbase = kl.start_offset() + bi * kst[0] + g * kst[1];
                     let vbase = vl.start_offset() + bi * vst[0] + g * vst[1];
-                    for r in 0..rep {
-                        let h = g * rep + r;
-                        let qv = &qs[(bi * heads + h) * hd..][..hd];
-                        let mut max = f32::NEG_INFINITY;
-                        for (j, pj) in p.iter_mut().enumerate() {
-                            let kv = &ks[kbase + j * kst[2]..][..hd];
-                            let s = tensorjpeg::kernels::dot(qv, kv) * scale as f32;
-                            *pj = s;
-                            max = max.max(s);
-                        }
-                        let mut sum = 0f32;
-                        for pj in p.iter_mut() {
-                            *pj = (*pj - max).exp();
-                            sum += *pj;
-                        }
-                        let oh = &mut o[r * hd..(r + 1) * hd];
-                        oh.fill(0.0);
-                        for (j, &pj) in p.iter().enumerate() {
-                            let w = pj / sum;
-                            let vv = &vs[vbase + j * vst[2]..][..hd];
-                            for (x, &y) in oh.iter_mut().zip(vv) {
-                                *x += w * y;
-                            }
+                    let qv = &qs[(bi * heads + h) * hd..][..hd];
+                    let mut max = f32::NEG_INFINITY;
+                    for (j, pj) in p.iter_mut().enumerate() {
+                        let kv = &ks[kbase + j * kst[2]..][..hd];
+                        let s = tensorjpeg::kernels::dot(qv, kv) * scale as f32;
+                        *pj = s;
+                        max = max.max(s);
+                    }
+                    let mut sum = 0f32;
+                    for pj in p.iter_mut() {
+                        *pj = (*pj - max).exp();
+                        sum += *pj;
+                    }
+                    o.fill(0.0);
+                    for (j, &pj) in p.iter().enumerate() {
+                        let w = pj / sum;
+                        let vv = &vs[vbase + j * vst[2]..][..hd];
+                        for (x, &y) in o.iter_mut().zip(vv) {
+                            *x += w * y;
                         }
                     }
                 };
-                // Hand the heads to the pool only when there is enough to share: waking a
-                // pool thread costs more than a short context's whole step.
-                if rayon::current_num_threads() > 1 && b * heads * len * hd >= 1 << 16 {
-                    out.par_chunks_mut(rep * hd)
-                        .enumerate()
-                        .for_each_init(|| vec![0f32; len], task);
+                let pool = candle_core::utils::barrier_pool();
+                if pool.n_workers() > 0 && b * heads * len * hd >= PARALLEL_MIN_WORK {
+                    // On candle's barrier pool, whose workers spin between the operations of
+                    // a step (as the projections' kernels do): query heads are taken from a
+                    // shared cursor, each writing only its own output slice.
+                    let slots: Vec<Mutex<&mut [f32]>> =
+                        out.chunks_mut(hd).map(Mutex::new).collect();
+                    pool.execute_chunked(slots.len(), |range| {
+                        let mut p = vec![0f32; len];
+                        for t in range {
+                            let mut o = slots[t].lock().unwrap_or_else(|e| e.into_inner());
+                            task(&mut p, t, &mut o);
+                        }
+                    });
                 } else {
                     let mut p = vec![0f32; len];
-                    for t in out.chunks_mut(rep * hd).enumerate() {
-                        task(&mut p, t);
+                    for (t, o) in out.chunks_mut(hd).enumerate() {
+                        task(&mut p, t, o);
                     }
                 }
                 Ok(())
