@@ -85,17 +85,18 @@ fn products_match_the_dense_layer() {
     }
 }
 
+/// SmolLM2 dequantized to f32 (`None`) or running from compute formats.
+fn load(compute: Option<ComputeSpec>) -> Llama {
+    let opts = WeightOptions {
+        dequantize: true,
+        compute,
+        ..Default::default()
+    };
+    Llama::load(&asset(MODEL), &opts).unwrap()
+}
+
 #[test]
 fn the_model_runs_from_the_compute_format() {
-    let path = asset(MODEL);
-    let load = |compute: Option<ComputeSpec>| {
-        let opts = WeightOptions {
-            dequantize: true,
-            compute,
-            ..Default::default()
-        };
-        Llama::load(&path, &opts).unwrap()
-    };
     let logits = |m: &Llama, ids: &[u32]| values(&m.forward(ids, 1, &mut m.new_cache()).unwrap());
     let f32m = load(None);
     let ids = f32m
@@ -147,15 +148,6 @@ fn the_model_runs_from_the_compute_format() {
 #[test]
 fn the_input_table_is_looked_up_from_its_own_blocks() {
     use tensorjpeg_models::lm::EmbedTable;
-    let path = asset(MODEL);
-    let load = |compute: Option<ComputeSpec>| {
-        let opts = WeightOptions {
-            dequantize: true,
-            compute,
-            ..Default::default()
-        };
-        Llama::load(&path, &opts).unwrap()
-    };
     let f32m = load(None);
     let want = values(&f32m.embeddings().unwrap());
     let tied = load(Some(ComputeSpec::default()));
