@@ -53,6 +53,24 @@ impl Signal {
 /// Deflate's largest expansion (a 258-byte match coded in 2 bits is about 1032:1).
 const DEFLATE_MAX_RATIO: u64 = 1032;
 
+/// A palette (PLTE) of whole RGB entries, 1 to 256 of them: the `png` crate's palette
+/// expansion slices by these lengths without checking them (a 40-byte palette, with valid
+/// checksums, made it panic).
+fn check_palette(path: &Path, info: &png::Info) -> Result<()> {
+    if let Some(pal) = &info.palette {
+        if pal.is_empty() || pal.len() % 3 != 0 || pal.len() > 3 * 256 {
+            return Err(Error::format(
+                path,
+                format!(
+                    "PNG palette (PLTE) of {} bytes: expected 1 to 256 RGB entries of 3 bytes",
+                    pal.len()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Reads a PNG image as `[C, H, W]` `f32` values in `0.0..=255.0`.
 ///
 /// Gray (and gray + alpha) images give C = 1, RGB, RGBA and palette images give C = 3: alpha
@@ -70,6 +88,7 @@ pub fn read_image(path: &Path) -> Result<Signal> {
         other => Error::format(path, format!("not a readable PNG image: {other}")),
     };
     let mut reader = decoder.read_info().map_err(png_err)?;
+    check_palette(path, reader.info())?;
     // The header's size drives the allocation: check it against the bytes present first.
     // Deflate expands at most 1032:1, so a file of F bytes holds at most ~1032·F bytes of
     // filtered scanlines; a header that claims more is a lie, refused before allocating.
