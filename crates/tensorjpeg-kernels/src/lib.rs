@@ -379,19 +379,29 @@ impl QMatrix {
     /// rotated back).
     pub fn dequantize(&self) -> Vec<f32> {
         let mut out = vec![0f32; self.rows * self.cols];
-        let f16 = |bits: u16| half::f16::from_bits(bits).to_f32();
         out.par_chunks_mut(BLOCK)
-            .zip(self.qs.par_chunks(self.format.code_bytes()))
             .enumerate()
-            .for_each(|(k, (o, codes))| {
-                let m = self.m.get(k).map_or(0.0, |&m| f16(m));
-                format::decode_codes(self.format, f16(self.d[k]), m, codes, o);
-                if self.format.rotated() {
-                    let a: &mut [f32; BLOCK] = o.try_into().expect("a block");
-                    hadamard::ifwht32(a);
-                }
-            });
+            .for_each(|(k, o)| self.decode_block(k, o));
         out
+    }
+
+    /// The values of block `k` (row-major block order) into `out` (one block), rotated back
+    /// for the rotated formats.
+    fn decode_block(&self, k: usize, out: &mut [f32]) {
+        let f16 = |bits: u16| half::f16::from_bits(bits).to_f32();
+        let cb = self.format.code_bytes();
+        let m = self.m.get(k).map_or(0.0, |&m| f16(m));
+        format::decode_codes(
+            self.format,
+            f16(self.d[k]),
+            m,
+            &self.qs[k * cb..][..cb],
+            out,
+        );
+        if self.format.rotated() {
+            let a: &mut [f32; BLOCK] = out.try_into().expect("a block");
+            hadamard::ifwht32(a);
+        }
     }
 
     /// The values of the rows `ids` (a gather: an embedding lookup), `ids.len() × cols`
@@ -413,17 +423,9 @@ impl QMatrix {
             )));
         }
         let nb = self.cols / BLOCK;
-        let cb = self.format.code_bytes();
-        let f16 = |bits: u16| half::f16::from_bits(bits).to_f32();
         for (o, &r) in out.chunks_exact_mut(self.cols).zip(ids) {
             for (b, o) in o.chunks_exact_mut(BLOCK).enumerate() {
-                let k = r as usize * nb + b;
-                let m = self.m.get(k).map_or(0.0, |&m| f16(m));
-                format::decode_codes(self.format, f16(self.d[k]), m, &self.qs[k * cb..][..cb], o);
-                if self.format.rotated() {
-                    let a: &mut [f32; BLOCK] = o.try_into().expect("a block");
-                    hadamard::ifwht32(a);
-                }
+                self.decode_block(r as usize * nb + b, o);
             }
         }
         Ok(())

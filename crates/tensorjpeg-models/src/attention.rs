@@ -55,8 +55,6 @@ pub fn attend_one(q: &Tensor, k: &Tensor, v: &Tensor, scale: f64) -> Result<Tens
                 if kst[3] != 1 || vst[3] != 1 {
                     return Err(Error::Input("attend_one: keys not contiguous".into()));
                 }
-                // One task per (sequence, kv head): its `rep` query heads are adjacent in
-                // the output, so each task owns a contiguous `rep·hd` slice.
                 // One query head of one sequence: `o` its `hd` outputs, `p` scratch.
                 let task = |p: &mut [f32], task: usize, o: &mut [f32]| {
                     let (bi, h) = (task / heads, task % heads);

@@ -309,14 +309,6 @@ pub enum EmbedTable {
 }
 
 impl EmbedTable {
-    /// `(vocab, dim)`.
-    pub fn dims(&self) -> Result<(usize, usize)> {
-        match self {
-            EmbedTable::Dense(t) => Ok(t.dims2()?),
-            EmbedTable::Packed(m) => Ok((m.rows(), m.cols())),
-        }
-    }
-
     /// Every row as f32 values (for a packed table, a decoded copy).
     pub fn to_dense(&self) -> Result<Tensor> {
         match self {
@@ -335,16 +327,14 @@ impl EmbedTable {
         match self {
             EmbedTable::Dense(t) => embed_tokens(t, tokens, hook),
             EmbedTable::Packed(m) => {
-                if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= m.rows()) {
-                    return Err(Error::Input(format!(
-                        "token id {bad} outside the vocabulary of {}",
-                        m.rows()
-                    )));
-                }
                 let dim = m.cols();
                 let mut v = vec![0f32; tokens.len() * dim];
-                m.dequantize_rows(tokens, &mut v)
-                    .map_err(|e| Error::Input(format!("embedding lookup: {e}")))?;
+                m.dequantize_rows(tokens, &mut v).map_err(|e| {
+                    Error::Input(format!(
+                        "embedding lookup in a vocabulary of {}: {e}",
+                        m.rows()
+                    ))
+                })?;
                 if let Some(h) = hook {
                     h.apply(&mut v, tokens.len(), dim)?;
                 }
